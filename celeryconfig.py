@@ -1,0 +1,113 @@
+"""The one place for configuration: Celery settings plus the platform's own settings.
+
+Every value comes from an environment variable (prefix ``COURSEWORK_``) with a safe
+default for the embedded demo. The README's configuration table lists them all.
+Celery reads the flat lowercase names below (``app.config_from_object("celeryconfig")``);
+the rest of the code reads ``settings``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kombu import Exchange, Queue
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATE_DIR = Path.cwd() / ".coursework"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COURSEWORK_", extra="ignore")
+
+    # --- shared infrastructure -------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = f"sqlite:///{STATE_DIR / 'coursework.db'}"
+    # storage: "local:///path" (a folder) or "s3://bucket" (boto3; endpoint below)
+    storage_url: str = f"local://{STATE_DIR / 'storage'}"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    public_base_url: str = "http://127.0.0.1:8000"
+    signing_secret: str = "dev-only-change-me"
+
+    # --- job lifecycle ----------------------------------------------------------
+    lease_seconds: int = 30              # a running job's lease; renewed by a heartbeat
+    heartbeat_seconds: float = 5.0
+    max_attempts: int = 5                # default per kind; deliveries + retries
+    retry_backoff_max: int = 300         # seconds; well under the visibility timeout
+    visibility_timeout: int = 3600
+    relay_interval: float = 1.0          # outbox relay / reaper loop period (seconds)
+    relay_in_intake: bool = True         # intake runs the relay loop in a thread too
+    job_retention_days: int = 30
+
+    # --- intake -------------------------------------------------------------------
+    max_body_bytes: int = 1_000_000
+    rate_limit_per_minute: int = 600
+    page_size_max: int = 200
+
+    # --- workers ------------------------------------------------------------------
+    worker_concurrency: int = 2
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    # --- flower -------------------------------------------------------------------
+    flower_port: int = 5555
+    flower_basic_auth: str = "admin:admin"
+
+
+settings = Settings()
+
+# ---------------------------------------------------------------------------------
+# Celery settings (flat lowercase names, read by workers/app.py)
+# ---------------------------------------------------------------------------------
+FAMILY_QUEUES = ("video", "sandbox", "grading", "certificates", "notifications", "tutor", "analytics")
+CONTROL_QUEUE = "maintenance"          # relay sweep, reaper, clean-ups, ping
+CPU_HEAVY_QUEUES = ("video", "sandbox", "certificates")
+
+broker_url = settings.redis_url
+broker_transport_options = {
+    "visibility_timeout": settings.visibility_timeout,
+    "socket_connect_timeout": 3,
+    "socket_timeout": 10,
+}
+broker_connection_retry_on_startup = True
+result_backend = None                   # job state lives in the database, not Redis
+task_ignore_result = True
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+event_serializer = "json"
+timezone = "UTC"
+enable_utc = True
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+task_track_started = False
+worker_prefetch_multiplier = 1
+worker_hijack_root_logger = False
+worker_send_task_events = True          # Flower
+task_send_sent_event = True
+task_publish_retry = True
+task_publish_retry_policy = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 1}
+
+_default_exchange = Exchange("coursework", type="direct")
+task_queues = tuple(
+    Queue(name, _default_exchange, routing_key=name) for name in (*FAMILY_QUEUES, CONTROL_QUEUE)
+)
+task_default_queue = CONTROL_QUEUE
+task_default_exchange = "coursework"
+task_default_routing_key = CONTROL_QUEUE
+task_create_missing_queues = False
+# tasks are named tasks.<module>.<name>; the module is the family, routed to its queue
+_ROUTE_BY_MODULE = {
+    "video": "video",
+    "sandbox": "sandbox",
+    "grading": "grading",
+    "certificates": "certificates",
+    "notifications": "notifications",
+    "tutor": "tutor",
+    "analytics": "analytics",
+    "maintenance": CONTROL_QUEUE,
+    "ping": CONTROL_QUEUE,
+}
+task_routes = {f"tasks.{module}.*": {"queue": queue} for module, queue in _ROUTE_BY_MODULE.items()}
+
+beat_max_loop_interval = 5

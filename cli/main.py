@@ -1,0 +1,236 @@
+"""``coursework``: the one command-line entry point.
+
+Subcommands: demo, intake, worker, beat, flower, relay, migrate, keys, jobs, plus each
+family's own (``cli/families/<family>.py``). Settings come from COURSEWORK_* env vars.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+from domain.jobs.kinds import FAMILIES
+
+ALL_QUEUES = "video,sandbox,grading,certificates,notifications,tutor,analytics,maintenance"
+
+
+def _settings():
+    from celeryconfig import settings
+
+    return settings
+
+
+def cmd_migrate(args) -> int:
+    from cli.services import migrate
+
+    migrate(args.url or _settings().database_url, args.revision)
+    print(f"database at {args.url or _settings().database_url} migrated to {args.revision}")
+    return 0
+
+
+def cmd_intake(args) -> int:
+    import uvicorn
+
+    from workers import logs
+
+    logs.configure(_settings().log_level, _settings().log_json)
+    uvicorn.run("intake.app:app", host=args.host, port=args.port, workers=args.workers,
+                log_level=_settings().log_level.lower(), access_log=args.access_log)
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from workers.app import app
+
+    argv = ["worker", "-Q", args.queues, "-c", str(args.concurrency), "-P", args.pool,
+            "-l", _settings().log_level, "-E"]
+    if args.hostname:
+        argv += ["-n", args.hostname]
+    if args.max_tasks_per_child:
+        argv += ["--max-tasks-per-child", str(args.max_tasks_per_child)]
+    app.worker_main(argv)
+    return 0
+
+
+def cmd_beat(args) -> int:
+    from workers.app import app
+
+    app.start(["beat", "-l", _settings().log_level, *(["-S", args.scheduler] if args.scheduler else [])])
+    return 0
+
+
+def cmd_flower(args) -> int:
+    from workers.app import app
+
+    s = _settings()
+    app.start(["flower", f"--port={args.port or s.flower_port}", f"--address={args.address}",
+               f"--basic-auth={s.flower_basic_auth}", "--purge_offline_workers=60"])
+    return 0
+
+
+def cmd_relay(args) -> int:
+    from workers import events, logs, relay
+
+    logs.configure(_settings().log_level, _settings().log_json)
+    events.install()
+    if args.once:
+        print(json.dumps(relay.relay_once()))
+        return 0
+    relay.run_forever(args.interval)
+    return 0
+
+
+def cmd_keys(args) -> int:
+    from sqlalchemy import select
+
+    from domain.db import unit_of_work
+    from domain.jobs import keys
+    from domain.jobs.models import ApiKey
+
+    with unit_of_work(_settings().database_url) as s:
+        if args.action == "create":
+            key, raw = keys.create(s, args.name, args.scopes.split(","))
+            print(json.dumps({"id": key.id, "name": key.name, "scopes": key.scopes, "key": raw}))
+            print("store this key now: it is shown only once", file=sys.stderr)
+        elif args.action == "list":
+            for key in s.scalars(select(ApiKey).order_by(ApiKey.created_at)):
+                print(f"{key.id}  {key.prefix}…  {','.join(key.scopes):24}  {key.name}"
+                      f"{'  (revoked)' if key.revoked_at else ''}")
+        elif args.action == "revoke":
+            if not keys.revoke(s, args.id):
+                print(f"no active key {args.id}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.id}")
+    return 0
+
+
+def cmd_jobs(args) -> int:
+    from sqlalchemy import select
+
+    from domain.db import unit_of_work
+    from domain.jobs import service, states
+    from domain.jobs.models import Job
+    from workers import events
+    from workers.relay import publish_job_now
+
+    events.install()
+    with unit_of_work(_settings().database_url) as s:
+        if args.action in ("list", "dead-letters"):
+            stmt = select(Job).order_by(Job.created_at.desc()).limit(args.limit)
+            state = states.DEAD_LETTERED if args.action == "dead-letters" else args.state
+            if state:
+                stmt = stmt.where(Job.state == state)
+            if args.kind:
+                stmt = stmt.where(Job.kind == args.kind)
+            for job in s.scalars(stmt):
+                err = (job.error or {}).get("message", "")
+                print(f"{job.id}  {job.kind:18} {job.state:14} attempts={job.attempts}/{job.max_attempts} "
+                      f"progress={job.progress:3}%  {err[:80]}")
+            return 0
+        job = s.get(Job, args.id) if args.id else None
+        if job is None:
+            print(f"no job {args.id}", file=sys.stderr)
+            return 1
+        if args.action == "show":
+            print(json.dumps(job.to_dict(), indent=2, default=str))
+        elif args.action == "cancel":
+            if not service.cancel(s, job):
+                print(f"job is already {job.state}", file=sys.stderr)
+                return 1
+            print(f"cancel requested for {job.id}")
+        elif args.action == "retry":
+            if job.state not in (states.FAILED, states.DEAD_LETTERED):
+                print(f"only failed or dead-lettered jobs can be retried; this one is {job.state}", file=sys.stderr)
+                return 1
+            service.requeue(s, job)
+            print(f"requeued {job.id}")
+    if args.action == "retry":
+        publish_job_now(args.id)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from cli.demo import run_demo
+
+    return run_demo(keep=args.keep, only=args.only)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="coursework", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="set up the embedded defaults and run jobs of every family end to end")
+    d.add_argument("--keep", action="store_true", help="leave the demo's state folder in place")
+    d.add_argument("--only", default=None, help="comma-separated families to demo (default: all)")
+    d.set_defaults(fn=cmd_demo)
+
+    i = sub.add_parser("intake", help="serve the intake HTTP API")
+    i.add_argument("--host", default="127.0.0.1")
+    i.add_argument("--port", type=int, default=8000)
+    i.add_argument("--workers", type=int, default=1)
+    i.add_argument("--access-log", action="store_true")
+    i.set_defaults(fn=cmd_intake)
+
+    w = sub.add_parser("worker", help="run a Celery worker")
+    w.add_argument("--queues", "-Q", default=ALL_QUEUES)
+    w.add_argument("--concurrency", "-c", type=int, default=_settings().worker_concurrency)
+    w.add_argument("--pool", "-P", default="prefork", choices=["prefork", "threads", "solo", "gevent"])
+    w.add_argument("--hostname", "-n", default=None)
+    w.add_argument("--max-tasks-per-child", type=int, default=None)
+    w.set_defaults(fn=cmd_worker)
+
+    b = sub.add_parser("beat", help="run the beat scheduler (one fires each entry, even if two run)")
+    b.add_argument("--scheduler", "-S", default=None)
+    b.set_defaults(fn=cmd_beat)
+
+    f = sub.add_parser("flower", help="run Flower (basic auth from COURSEWORK_FLOWER_BASIC_AUTH)")
+    f.add_argument("--port", type=int, default=None)
+    f.add_argument("--address", default="127.0.0.1")
+    f.set_defaults(fn=cmd_flower)
+
+    r = sub.add_parser("relay", help="run the outbox relay and stuck-job reaper loop")
+    r.add_argument("--interval", type=float, default=None)
+    r.add_argument("--once", action="store_true")
+    r.set_defaults(fn=cmd_relay)
+
+    m = sub.add_parser("migrate", help="apply Alembic migrations")
+    m.add_argument("--url", default=None)
+    m.add_argument("--revision", default="head")
+    m.set_defaults(fn=cmd_migrate)
+
+    k = sub.add_parser("keys", help="create / list / revoke API keys")
+    k.add_argument("action", choices=["create", "list", "revoke"])
+    k.add_argument("--name", default="web")
+    k.add_argument("--scopes", default="enqueue,read")
+    k.add_argument("--id", default=None)
+    k.set_defaults(fn=cmd_keys)
+
+    j = sub.add_parser("jobs", help="list, show, retry, cancel jobs; dead letters")
+    j.add_argument("action", choices=["list", "show", "retry", "cancel", "dead-letters"])
+    j.add_argument("id", nargs="?", default=None)
+    j.add_argument("--state", default=None)
+    j.add_argument("--kind", default=None)
+    j.add_argument("--limit", type=int, default=50)
+    j.set_defaults(fn=cmd_jobs)
+
+    for family in FAMILIES:
+        try:
+            module = importlib.import_module(f"cli.families.{family}")
+        except ModuleNotFoundError:
+            continue
+        if hasattr(module, "register"):
+            module.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, os.getcwd())
+    args = build_parser().parse_args(argv)
+    return args.fn(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Domain layer: SQLAlchemy models and pure logic. No Celery, FastAPI or Redis imports here."""

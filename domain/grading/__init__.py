@@ -1,0 +1,1 @@
+"""The grading family (see README)."""

@@ -1,0 +1,1 @@
+"""The one job lifecycle every family shares: states, models, enqueue, outbox, leases."""

@@ -1,0 +1,338 @@
+"""Job lifecycle operations on a Session. Every transition is a row update plus an event row.
+
+Events recorded here are also queued on ``session.info["events"]``; whoever owns the
+session's commit (workers, intake) publishes them to Redis after the commit succeeds.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback as tb
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from domain.db import utcnow
+from domain.jobs import states
+from domain.jobs.errors import InvalidPayload
+from domain.jobs.kinds import Enqueue, JobKind, catalog
+from domain.jobs.models import Job, JobEvent, Outbox
+
+
+class UnknownKind(Exception):
+    def __init__(self, kind: str):
+        super().__init__(f"unknown job kind {kind!r}; known kinds: {', '.join(sorted(catalog().kinds))}")
+        self.kind = kind
+
+
+class IdempotencyConflict(Exception):
+    def __init__(self, job_id: str):
+        super().__init__("this Idempotency-Key was already used with a different request")
+        self.job_id = job_id
+
+
+def request_hash(kind: str, payload: dict, run_at: datetime | None = None) -> str:
+    body = json.dumps({"kind": kind, "payload": payload, "run_at": run_at.isoformat() if run_at else None},
+                      sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record_event(session: Session, job_id: str | None, type_: str, data: dict | None = None,
+                 user_id: str | None = None) -> JobEvent:
+    ev = JobEvent(job_id=job_id, type=type_, data=data or {}, user_id=user_id, created_at=utcnow())
+    session.add(ev)
+    session.info.setdefault("events", []).append(ev)
+    return ev
+
+
+def validate_payload(kind: JobKind, payload: dict) -> dict:
+    """Schema check; returns the normalised payload. Raises pydantic.ValidationError."""
+    return kind.payload.model_validate(payload).model_dump(mode="json")
+
+
+def enqueue(session: Session, kind_name: str, payload: dict, *, caller: str = "system",
+            idempotency_key: str | None = None, run_at: datetime | None = None,
+            parent_id: str | None = None, check_data: bool = True) -> tuple[Job, bool]:
+    """Write a job row and its outbox row (same transaction). Returns (job, created).
+
+    Same caller + idempotency key + same request → the existing job; different request → conflict.
+    """
+    kind = catalog().get(kind_name)
+    if kind is None:
+        raise UnknownKind(kind_name)
+    normalised = validate_payload(kind, payload)
+    if check_data and kind.validate is not None:
+        kind.validate(session, kind.payload.model_validate(normalised))
+    digest = request_hash(kind_name, normalised, run_at)
+    if idempotency_key:
+        existing = session.scalar(select(Job).where(Job.caller == caller, Job.idempotency_key == idempotency_key))
+        if existing is not None:
+            if existing.request_hash != digest:
+                raise IdempotencyConflict(existing.id)
+            return existing, False
+    job = Job(kind=kind_name, queue=kind.queue, state=states.QUEUED, payload=normalised,
+              attempts=0, max_attempts=kind.max_attempts, idempotency_key=idempotency_key,
+              request_hash=digest, caller=caller, run_at=run_at, parent_id=parent_id,
+              progress=0, progress_message="")
+    if idempotency_key:
+        try:
+            with session.begin_nested():
+                session.add(job)
+                session.flush()
+        except IntegrityError:  # a concurrent request with the same key won the race
+            existing = session.scalar(select(Job).where(Job.caller == caller, Job.idempotency_key == idempotency_key))
+            if existing is None:
+                raise
+            if existing.request_hash != digest:
+                raise IdempotencyConflict(existing.id) from None
+            return existing, False
+    else:
+        session.add(job)
+        session.flush()
+    session.add(Outbox(job_id=job.id, available_at=run_at or utcnow()))
+    record_event(session, job.id, "job.queued", {"state": states.QUEUED, "kind": kind_name})
+    return job, True
+
+
+def enqueue_many(session: Session, requests: list[Enqueue], caller: str = "system") -> list[Job]:
+    jobs = []
+    for req in requests:
+        job, _ = enqueue(session, req.kind, req.payload, caller=caller,
+                         idempotency_key=req.idempotency_key, parent_id=req.parent_id, check_data=False)
+        jobs.append(job)
+    return jobs
+
+
+def emit(session: Session, job_id: str | None, name: str, data: dict, user_id: str | None = None) -> list[Job]:
+    """A domain event (``quiz.graded``, ``course.passed``...): recorded, then its reactions enqueued."""
+    record_event(session, job_id, name, data, user_id=user_id)
+    started: list[Job] = []
+    for reaction in catalog().reactions.get(name, []):
+        started.extend(enqueue_many(session, reaction(data)))
+    return started
+
+
+def _set_state(session: Session, job: Job, target: str, data: dict | None = None) -> None:
+    states.check(job.state, target)
+    job.state = target
+    job.updated_at = utcnow()
+    if target in states.TERMINAL:
+        job.finished_at = utcnow()
+        job.lease_owner = None
+        job.lease_expires_at = None
+    record_event(session, job.id, f"job.{target}", {"state": target, "attempts": job.attempts, **(data or {})})
+
+
+def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tuple[Job | None, str]:
+    """Take the job's lease for this run. Returns (job, reason); job is None when not to run.
+
+    One atomic UPDATE decides: claimable states, or a running job whose lease has expired
+    (its worker died). A live lease held by someone else means a duplicate delivery: skip.
+    """
+    now = utcnow()
+    job = session.get(Job, job_id)
+    if job is None:
+        return None, "missing"
+    if job.state in states.TERMINAL:
+        return None, job.state
+    if job.cancel_requested:
+        _set_state(session, job, states.CANCELLED, {"reason": "cancelled before start"})
+        return None, "cancelled"
+    if job.state == states.RUNNING and job.attempts >= job.max_attempts and (
+        job.lease_expires_at is None or job.lease_expires_at < now
+    ):
+        dead_letter_lost(session, job)
+        return None, "dead_lettered"
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .where(or_(Job.state.in_(states.CLAIMABLE),
+                   and_(Job.state == states.RUNNING, Job.lease_expires_at < now)))
+        .values(state=states.RUNNING, lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=Job.attempts + 1, started_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None, "leased"
+    session.refresh(job)
+    record_event(session, job.id, "job.running", {"state": states.RUNNING, "attempts": job.attempts})
+    return job, "claimed"
+
+
+def renew_lease(session: Session, job_id: str, owner: str, lease_seconds: int) -> tuple[bool, bool]:
+    """Heartbeat. Returns (still_ours, cancel_requested)."""
+    now = utcnow()
+    res = session.execute(
+        update(Job).where(Job.id == job_id, Job.lease_owner == owner, Job.state == states.RUNNING)
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    cancel = session.scalar(select(Job.cancel_requested).where(Job.id == job_id))
+    return res.rowcount == 1, bool(cancel)
+
+
+def _owned(session: Session, job_id: str, owner: str) -> Job | None:
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.state != states.RUNNING or job.lease_owner != owner:
+        return None
+    return job
+
+
+def set_progress(session: Session, job_id: str, owner: str, percent: float, message: str = "") -> None:
+    pct = max(0, min(100, int(percent)))
+    res = session.execute(
+        update(Job).where(Job.id == job_id, Job.lease_owner == owner, Job.state == states.RUNNING)
+        .values(progress=pct, progress_message=message[:500], updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount:
+        record_event(session, job_id, "job.progress", {"progress": pct, "message": message[:500]})
+
+
+def succeed(session: Session, job_id: str, owner: str, result: dict | None) -> bool:
+    job = _owned(session, job_id, owner)
+    if job is None:
+        return False
+    job.result = result or {}
+    job.progress = 100
+    job.error = None
+    _set_state(session, job, states.SUCCEEDED, {"result": job.result})
+    return True
+
+
+def _error(exc: BaseException, code: str) -> dict:
+    lines = tb.format_exception(type(exc), exc, exc.__traceback__)
+    summary = "".join(lines)[-4000:]
+    return {"code": getattr(exc, "code", code), "type": type(exc).__name__,
+            "message": str(exc)[:2000], "details": getattr(exc, "details", []), "traceback": summary}
+
+
+def fail(session: Session, job_id: str, owner: str | None, exc: BaseException) -> bool:
+    """Permanent error: no retry."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.state in states.TERMINAL or (owner and job.lease_owner != owner):
+        return False
+    job.error = _error(exc, "permanent_error")
+    _set_state(session, job, states.FAILED, {"error": {k: job.error[k] for k in ("code", "message")}})
+    return True
+
+
+def retrying(session: Session, job_id: str, owner: str, exc: BaseException, delay: float) -> bool:
+    job = _owned(session, job_id, owner)
+    if job is None:
+        return False
+    job.error = _error(exc, "transient_error")
+    job.lease_owner = None
+    job.lease_expires_at = None
+    _set_state(session, job, states.RETRYING, {"error": job.error["message"], "retry_in": round(delay, 3)})
+    return True
+
+
+def dead_letter(session: Session, job_id: str, owner: str | None, exc: BaseException) -> bool:
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.state in states.TERMINAL or (owner and job.lease_owner not in (owner, None)):
+        return False
+    job.error = _error(exc, "retries_exhausted")
+    _set_state(session, job, states.DEAD_LETTERED, {"error": job.error["message"]})
+    return True
+
+
+def dead_letter_lost(session: Session, job: Job) -> None:
+    job.error = {"code": "worker_lost", "type": "WorkerLost",
+                 "message": f"the worker running this job was lost {job.attempts} time(s)",
+                 "details": [], "traceback": ""}
+    _set_state(session, job, states.DEAD_LETTERED, {"error": job.error["message"]})
+
+
+def cancel(session: Session, job: Job) -> bool:
+    """Cancel a queued/retrying job now; ask a running one to stop (its heartbeat sees it)."""
+    if job.state in states.TERMINAL:
+        return False
+    job.cancel_requested = True
+    if job.state in (states.QUEUED, states.RETRYING):
+        _set_state(session, job, states.CANCELLED, {"reason": "cancelled on request"})
+    else:
+        record_event(session, job.id, "job.cancel_requested", {"state": job.state})
+    return True
+
+
+def mark_cancelled(session: Session, job_id: str, owner: str) -> bool:
+    job = _owned(session, job_id, owner)
+    if job is None:
+        return False
+    _set_state(session, job, states.CANCELLED, {"reason": "cancelled while running"})
+    return True
+
+
+def requeue(session: Session, job: Job, *, reset_attempts: bool = True) -> None:
+    """Operator retry of a failed or dead-lettered job."""
+    _set_state(session, job, states.QUEUED, {"reason": "requeued by operator"})
+    if reset_attempts:
+        job.attempts = 0
+    job.error = None
+    job.cancel_requested = False
+    job.finished_at = None
+    session.add(Outbox(job_id=job.id, available_at=utcnow()))
+
+
+# --------------------------------------------------------------------------- relay & reaper
+
+def due_outbox(session: Session, limit: int = 100) -> list[Outbox]:
+    """Unpublished outbox rows that are due, locked so concurrent relays skip them."""
+    stmt = (select(Outbox).where(Outbox.published_at.is_(None), Outbox.available_at <= utcnow())
+            .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True))
+    return list(session.scalars(stmt))
+
+
+def reap_expired(session: Session, limit: int = 100) -> list[str]:
+    """Running jobs whose lease expired (worker killed): requeue through the outbox, or
+    dead-letter when their deliveries are exhausted. Returns the affected job ids."""
+    now = utcnow()
+    stmt = (select(Job).where(Job.state == states.RUNNING, Job.lease_expires_at < now)
+            .order_by(Job.lease_expires_at).limit(limit).with_for_update(skip_locked=True))
+    touched = []
+    for job in session.scalars(stmt):
+        touched.append(job.id)
+        if job.attempts >= job.max_attempts:
+            dead_letter_lost(session, job)
+        elif job.cancel_requested:
+            _set_state(session, job, states.CANCELLED, {"reason": "cancelled; worker lost"})
+        else:
+            job.lease_owner = None
+            job.lease_expires_at = None
+            _set_state(session, job, states.QUEUED, {"reason": "lease expired: worker lost"})
+            session.add(Outbox(job_id=job.id, available_at=now))
+    return touched
+
+
+def requeue_stale_retrying(session: Session, older_than_seconds: float, limit: int = 100) -> list[str]:
+    """A job left in ``retrying`` whose retry message never arrived (broker lost it): requeue."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    stmt = (select(Job).where(Job.state == states.RETRYING, Job.updated_at < cutoff)
+            .limit(limit).with_for_update(skip_locked=True))
+    ids = []
+    for job in session.scalars(stmt):
+        ids.append(job.id)
+        job.updated_at = utcnow()
+        session.add(Outbox(job_id=job.id, available_at=utcnow()))
+        record_event(session, job.id, "job.republished", {"reason": "retry message overdue"})
+    return ids
+
+
+def job_kind(job: Job) -> JobKind:
+    kind = catalog().get(job.kind)
+    if kind is None:
+        raise UnknownKind(job.kind)
+    return kind
+
+
+def payload_model(job: Job) -> Any:
+    try:
+        return job_kind(job).payload.model_validate(job.payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidPayload(".".join(str(p) for p in first["loc"]) or "payload", first["msg"]) from exc

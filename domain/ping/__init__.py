@@ -1,0 +1,1 @@
+"""The built-in ``ping`` job: health checks, benchmarks and lifecycle drills."""

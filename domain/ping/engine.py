@@ -1,0 +1,23 @@
+"""What a ping does. Pure: the caller supplies the clock, the cancel check and the attempt."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Callable
+
+from domain.jobs.errors import PermanentError, TransientError
+from domain.ping.kinds import PingPayload
+
+
+def run(payload: PingPayload, attempt: int, cancelled: Callable[[], bool]) -> dict:
+    if payload.crash_worker:
+        os.kill(os.getpid(), signal.SIGKILL)
+    deadline = time.monotonic() + payload.sleep
+    while time.monotonic() < deadline and not cancelled():
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    if payload.fail_permanent:
+        raise PermanentError("ping asked to fail permanently", code="ping_failed")
+    if attempt <= payload.fail_transient_times:
+        raise TransientError(f"ping transient failure {attempt}/{payload.fail_transient_times}")
+    return {"echo": payload.echo, "attempt": attempt, "pid": os.getpid()}

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.jobs.kinds import JobKind
+
+
+class PingPayload(BaseModel):
+    """``sleep`` holds the job running; the ``fail_*``/``crash_worker`` knobs drive lifecycle
+    drills (retry, permanent failure, worker loss) so operators can check a deployment."""
+
+    model_config = ConfigDict(extra="forbid")
+    echo: str = Field(default="pong", max_length=1000)
+    sleep: float = Field(default=0.0, ge=0, le=600)
+    fail_transient_times: int = Field(default=0, ge=0, le=20)
+    fail_permanent: bool = False
+    crash_worker: bool = False
+
+
+KINDS = [
+    JobKind(name="ping", payload=PingPayload, task="tasks.ping.ping", queue="maintenance", max_attempts=4,
+            description="Echo a value back; optional sleep and lifecycle drills."),
+]

@@ -1,0 +1,1 @@
+"""The sandbox family (see README)."""

@@ -1,0 +1,1 @@
+"""The video family (see README)."""

@@ -1,0 +1,1 @@
+"""The thin intake API: authenticate, validate, write job + outbox, publish, answer 202."""

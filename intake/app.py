@@ -1,0 +1,44 @@
+"""The ASGI app: ``uvicorn intake.app:app`` or ``coursework intake``."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import redis
+from fastapi import FastAPI
+
+from celeryconfig import settings
+from intake import errors
+from intake.limits import BodySizeLimit
+from intake.routes import routers
+from workers import events, relay
+
+API_DESCRIPTION = """Coursework intake: validates and enqueues jobs; workers do the work.
+Authenticate with `Authorization: Bearer <api key>`. Errors use one envelope:
+`{"error": {"code", "message", "details": [{"field", "message"}]}}`."""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    events.install()
+    app.state.redis = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    loop = None
+    if settings.relay_in_intake:
+        loop = relay.RelayThread()
+        loop.start()
+    try:
+        yield
+    finally:
+        if loop is not None:
+            loop.stop()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Coursework intake", version="1.0", description=API_DESCRIPTION, lifespan=lifespan)
+    errors.install(app)
+    for router in routers():
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=("/v1/files/",))
+    return app
+
+
+app = create_app()

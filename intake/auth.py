@@ -1,0 +1,94 @@
+"""API-key authentication, scopes, and a per-key rate limit kept in Redis."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import redis
+from fastapi import Depends, Request
+
+from celeryconfig import settings
+from domain.db import session_factory
+from domain.jobs import keys
+from intake.errors import ApiError
+
+log = logging.getLogger(__name__)
+_CACHE_TTL = 10.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: str
+    name: str
+    scopes: frozenset[str]
+
+    def can(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+_cache: dict[str, tuple[float, Caller | None]] = {}
+
+
+def _raw_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+def _resolve(raw: str) -> Caller | None:
+    hit = _cache.get(raw)
+    now = time.monotonic()
+    if hit and now - hit[0] < _CACHE_TTL:
+        return hit[1]
+    with session_factory(settings.database_url)() as s:
+        key = keys.lookup(s, raw)
+        caller = Caller(key.id, key.name, frozenset(key.scopes)) if key else None
+    _cache[raw] = (now, caller)
+    return caller
+
+
+def forget_cached_keys() -> None:
+    _cache.clear()
+
+
+def rate_limit(request: Request, caller: Caller) -> None:
+    """Fixed one-minute window per key (INCR + EXPIRE). Fails open if Redis is down, so
+    intake still accepts jobs into the outbox while the broker is away."""
+    limit = settings.rate_limit_per_minute
+    if limit <= 0:
+        return
+    window = int(time.time() // 60)
+    rkey = f"cw:ratelimit:{caller.key_id}:{window}"
+    try:
+        r = request.app.state.redis
+        pipe = r.pipeline()
+        pipe.incr(rkey)
+        pipe.expire(rkey, 61)
+        count, _ = pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("rate limiter unavailable (%s); allowing request", exc)
+        return
+    if count > limit:
+        retry_after = max(1, 60 - int(time.time() % 60))
+        raise ApiError(429, "rate_limited", f"rate limit of {limit} requests per minute exceeded",
+                       headers={"Retry-After": str(retry_after)})
+
+
+def require(scope: str):
+    def dependency(request: Request) -> Caller:
+        raw = _raw_key(request)
+        if not raw:
+            raise ApiError(401, "unauthenticated", "missing API key: send 'Authorization: Bearer <key>'",
+                           headers={"WWW-Authenticate": "Bearer"})
+        caller = _resolve(raw)
+        if caller is None:
+            raise ApiError(401, "unauthenticated", "unknown or revoked API key",
+                           headers={"WWW-Authenticate": "Bearer"})
+        if not caller.can(scope):
+            raise ApiError(403, "forbidden", f"this API key lacks the {scope!r} scope")
+        rate_limit(request, caller)
+        return caller
+
+    return Depends(dependency)

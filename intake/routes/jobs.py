@@ -1,0 +1,178 @@
+"""POST/GET jobs, list, cancel, operator retry, and a job's event stream."""
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import and_, or_, select
+from starlette.concurrency import run_in_threadpool
+
+from celeryconfig import settings
+from domain.db import session_factory, unit_of_work
+from domain.jobs import service, states
+from domain.jobs.kinds import catalog
+from domain.jobs.models import Job, JobEvent
+from intake import sse
+from intake.body import openapi_body, parse_json
+from intake.auth import Caller, require
+from intake.errors import ApiError, pydantic_details
+from workers.events import job_channel
+from workers.relay import publish_job_now
+
+router = APIRouter(tags=["jobs"])
+
+
+class JobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(min_length=1, max_length=64, description="a job kind, see GET /v1/kinds")
+    payload: dict = Field(default_factory=dict)
+    run_at: datetime | None = Field(default=None, description="publish when due (kept in the database)")
+
+
+def _links(job_id: str) -> dict:
+    return {"self": f"/v1/jobs/{job_id}", "events": f"/v1/jobs/{job_id}/events"}
+
+
+def accept(caller: str, kind: str, payload: dict, idempotency_key: str | None = None,
+           run_at: datetime | None = None, scopes: frozenset[str] = frozenset()) -> tuple[dict, bool]:
+    """Validate, write job + outbox in one transaction, then try to publish. Used by family routes too."""
+    kind_obj = catalog().get(kind)
+    if kind_obj is None:
+        raise ApiError(422, "unknown_kind", f"unknown job kind {kind!r}",
+                       [{"field": "kind", "message": f"must be one of: {', '.join(sorted(catalog().kinds))}"}])
+    if kind_obj.extra_scope and kind_obj.extra_scope not in scopes:
+        raise ApiError(403, "forbidden", f"job kind {kind!r} needs the {kind_obj.extra_scope!r} scope")
+    try:
+        service.validate_payload(kind_obj, payload)
+    except ValidationError as exc:
+        raise ApiError(422, "validation_error", f"the payload is not valid for job kind {kind!r}",
+                       pydantic_details(exc.errors(), prefix="payload")) from None
+    if run_at is not None and run_at.tzinfo is None:
+        raise ApiError(422, "validation_error", "run_at must carry a time zone",
+                       [{"field": "run_at", "message": "use an ISO 8601 time with an offset, e.g. Z"}])
+    try:
+        with unit_of_work(settings.database_url) as s:
+            job, created = service.enqueue(s, kind, payload, caller=caller, idempotency_key=idempotency_key,
+                                           run_at=run_at)
+            body = job.to_dict()
+    except service.IdempotencyConflict as exc:
+        raise ApiError(409, "idempotency_conflict", str(exc), [{"field": "Idempotency-Key",
+                                                                 "message": f"already used for job {exc.job_id}"}])
+    if created and run_at is None:
+        publish_job_now(body["id"])     # best effort; the relay publishes it if Redis is away
+    return body, created
+
+
+def accepted_response(job: dict, created: bool) -> JSONResponse:
+    headers = {"Location": f"/v1/jobs/{job['id']}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse({"job": job, "links": _links(job["id"])}, status_code=202, headers=headers)
+
+
+@router.post("/v1/jobs", status_code=202, summary="Enqueue a job", openapi_extra=openapi_body(JobRequest))
+async def create_job(request: Request, caller: Caller = require("enqueue"),
+                     idempotency_key: str | None = Header(default=None, max_length=200)):
+    body = await parse_json(request, JobRequest)
+    job, created = await run_in_threadpool(accept, caller.key_id, body.kind, body.payload, idempotency_key,
+                                           body.run_at, caller.scopes)
+    return accepted_response(job, created)
+
+
+@router.get("/v1/kinds", summary="Job kinds and their payload schemas")
+def list_kinds(caller: Caller = require("read")):
+    return {"kinds": [{"name": k.name, "queue": k.queue, "description": k.description,
+                       "max_attempts": k.max_attempts, "payload_schema": k.payload.model_json_schema()}
+                      for k in sorted(catalog().kinds.values(), key=lambda k: k.name)]}
+
+
+def _load(job_id: str, caller: Caller) -> Job:
+    with session_factory(settings.database_url)() as s:
+        job = s.get(Job, job_id)
+    if job is None or (job.caller != caller.key_id and not caller.can("operate") and job.caller != "system"):
+        raise ApiError(404, "not_found", f"no job {job_id!r}")
+    return job
+
+
+@router.get("/v1/jobs/{job_id}", summary="A job's state, progress, attempts, result or error")
+def get_job(job_id: str, caller: Caller = require("read")):
+    return {"job": _load(job_id, caller).to_dict(), "links": _links(job_id)}
+
+
+def _cursor(job: Job) -> str:
+    return base64.urlsafe_b64encode(f"{job.created_at.isoformat()}|{job.id}".encode()).decode()
+
+
+@router.get("/v1/jobs", summary="List jobs (newest first, paginated)")
+def list_jobs(caller: Caller = require("read"), kind: str | None = None,
+              state: str | None = Query(default=None, description=f"one of {', '.join(states.ALL)}"),
+              caller_id: str | None = Query(default=None, alias="caller"),
+              limit: int = Query(default=50, ge=1, le=200), cursor: str | None = None):
+    if state is not None and state not in states.ALL:
+        raise ApiError(422, "validation_error", "unknown state",
+                       [{"field": "state", "message": f"must be one of: {', '.join(states.ALL)}"}])
+    stmt = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+    if not caller.can("operate"):
+        stmt = stmt.where(Job.caller == caller.key_id)
+    elif caller_id:
+        stmt = stmt.where(Job.caller == caller_id)
+    if kind:
+        stmt = stmt.where(Job.kind == kind)
+    if state:
+        stmt = stmt.where(Job.state == state)
+    if cursor:
+        try:
+            ts, last_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+            at = datetime.fromisoformat(ts)
+        except Exception:
+            raise ApiError(422, "validation_error", "bad cursor", [{"field": "cursor", "message": "not a cursor"}])
+        stmt = stmt.where(or_(Job.created_at < at, and_(Job.created_at == at, Job.id < last_id)))
+    with session_factory(settings.database_url)() as s:
+        jobs = list(s.scalars(stmt))
+    page = jobs[:limit]
+    return {"jobs": [j.to_dict() for j in page],
+            "next_cursor": _cursor(page[-1]) if len(jobs) > limit else None}
+
+
+@router.post("/v1/jobs/{job_id}/cancel", status_code=202, summary="Cancel a job")
+def cancel_job(job_id: str, caller: Caller = require("enqueue")):
+    _load(job_id, caller)
+    with unit_of_work(settings.database_url) as s:
+        job = s.get(Job, job_id, with_for_update=True)
+        if job.state in states.TERMINAL:
+            raise ApiError(409, "conflict", f"job is already {job.state}")
+        service.cancel(s, job)
+        body = job.to_dict()
+    return JSONResponse({"job": body, "links": _links(job_id)}, status_code=202)
+
+
+@router.post("/v1/jobs/{job_id}/retry", status_code=202, summary="Requeue a failed or dead-lettered job (operators)")
+def retry_job(job_id: str, caller: Caller = require("operate")):
+    with unit_of_work(settings.database_url) as s:
+        job = s.get(Job, job_id, with_for_update=True)
+        if job is None:
+            raise ApiError(404, "not_found", f"no job {job_id!r}")
+        if job.state not in (states.FAILED, states.DEAD_LETTERED):
+            raise ApiError(409, "conflict", f"only failed or dead-lettered jobs can be retried; this one is {job.state}")
+        service.requeue(s, job)
+        body = job.to_dict()
+    publish_job_now(job_id)
+    return JSONResponse({"job": body, "links": _links(job_id)}, status_code=202)
+
+
+@router.get("/v1/jobs/{job_id}/events", summary="Server-sent events for one job, until it ends")
+async def job_events(job_id: str, request: Request, caller: Caller = require("read"),
+                     last_event_id: int | None = Header(default=None)):
+    await run_in_threadpool(_load, job_id, caller)
+
+    def done() -> bool:
+        with session_factory(settings.database_url)() as s:
+            return s.scalar(select(Job.state).where(Job.id == job_id)) in states.TERMINAL
+
+    gen = sse.stream(JobEvent.job_id == job_id, job_channel(job_id), after=last_event_id or 0,
+                     until=lambda ev: ev["type"] in {f"job.{t}" for t in states.TERMINAL}, is_done=done)
+    return StreamingResponse(gen, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,4 @@
+"""Intake routes of the notifications family (beyond POST /v1/jobs). Filled in by the family's issue."""
+from fastapi import APIRouter
+
+router = APIRouter(tags=["notifications"])

@@ -1,0 +1,1 @@
+"""The beat schedule (one table) and the single-beat guarantee."""

@@ -1,0 +1,26 @@
+"""The Celery app. Settings come from ``celeryconfig``; task modules are listed here once."""
+from __future__ import annotations
+
+from celery import Celery
+
+TASK_MODULES = [
+    "tasks.ping",
+    "tasks.maintenance",
+    "tasks.video",
+    "tasks.sandbox",
+    "tasks.grading",
+    "tasks.certificates",
+    "tasks.notifications",
+    "tasks.tutor",
+    "tasks.analytics",
+]
+
+app = Celery("coursework")
+app.config_from_object("celeryconfig")
+app.conf.include = TASK_MODULES
+
+import workers.signals  # noqa: E402,F401  (per-process setup, logging context)
+
+from schedules.beat import beat_schedule  # noqa: E402
+
+app.conf.beat_schedule = beat_schedule()

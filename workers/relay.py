@@ -1,0 +1,97 @@
+"""The outbox relay and the stuck-job reaper.
+
+Intake writes a job and its outbox row in one transaction, then tries to publish at once.
+Whatever could not be published (Redis down) or is not due yet (``run_at``) is published by
+this relay: a loop in intake (a thread), the ``coursework relay`` command and a beat entry all
+call ``relay_once``; ``FOR UPDATE SKIP LOCKED`` keeps concurrent relays from colliding.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy import select
+
+from celeryconfig import settings
+from domain.db import unit_of_work, utcnow
+from domain.jobs import service, states
+from domain.jobs.models import Job, Outbox
+
+log = logging.getLogger(__name__)
+
+
+def send(job: Job) -> None:
+    from workers.app import app
+
+    kind = service.job_kind(job)
+    app.send_task(kind.task, args=[job.id], queue=kind.queue, retry=False)
+
+
+def publish_rows(session, rows: list[Outbox]) -> tuple[int, str | None]:
+    sent = 0
+    for row in rows:
+        job = session.get(Job, row.job_id)
+        if job is None or job.state in states.TERMINAL:
+            row.published_at = utcnow()      # nothing to run any more
+            continue
+        try:
+            send(job)
+        except Exception as exc:  # broker unreachable: keep the row, try again later
+            row.publish_attempts += 1
+            row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+            return sent, row.last_error
+        row.published_at = utcnow()
+        sent += 1
+    return sent, None
+
+
+def publish_job_now(job_id: str, url: str | None = None) -> bool:
+    """Right after intake's commit: publish this job's due outbox rows. False if it must wait."""
+    with unit_of_work(url or settings.database_url) as s:
+        rows = list(s.scalars(select(Outbox).where(Outbox.job_id == job_id, Outbox.published_at.is_(None),
+                                                   Outbox.available_at <= utcnow())
+                              .with_for_update(skip_locked=True)))
+        _, error = publish_rows(s, rows)
+        return error is None
+
+
+def relay_once(url: str | None = None, limit: int = 200) -> dict:
+    url = url or settings.database_url
+    with unit_of_work(url) as s:
+        reaped = service.reap_expired(s)
+        stale = service.requeue_stale_retrying(s, settings.retry_backoff_max + settings.lease_seconds)
+    with unit_of_work(url) as s:
+        sent, error = publish_rows(s, service.due_outbox(s, limit))
+    return {"published": sent, "reaped": len(reaped), "stale_retrying": len(stale), "error": error}
+
+
+class RelayThread(threading.Thread):
+    def __init__(self, interval: float | None = None, url: str | None = None):
+        super().__init__(name="outbox-relay", daemon=True)
+        self.interval = interval or settings.relay_interval
+        self.url = url
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                out = relay_once(self.url)
+                if out["published"] or out["reaped"] or out["error"]:
+                    log.info("relay: %s", out)
+            except Exception:  # never let the loop die; the DB may be restarting
+                log.exception("relay pass failed")
+            self.stopping.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def run_forever(interval: float | None = None) -> None:
+    t = RelayThread(interval)
+    t.start()
+    try:
+        while t.is_alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        t.stop()
