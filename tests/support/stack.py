@@ -1,0 +1,170 @@
+"""A real stack for tests: its own PostgreSQL database, its own Redis, an S3 server on
+loopback, worker and intake processes. Services that cannot be reached fail with a message
+that says how to start them; nothing is skipped silently."""
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from cli.services import Child, RedisServer, coursework_argv, free_port, migrate, wait_http, wait_worker_ready
+
+ROOT = Path(__file__).resolve().parents[2]
+LOG_DIR = ROOT / ".coursework" / "test-logs"
+PG_ADMIN = os.environ.get("COURSEWORK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+HOW_TO_START_PG = ("PostgreSQL is not answering at {url}: start it with "
+                   "'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start' "
+                   "(or 'bash .ci/run' which installs and starts it), or point COURSEWORK_TEST_PG at a server")
+ALL_QUEUES = "video,sandbox,grading,certificates,notifications,tutor,analytics,maintenance"
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+class Database:
+    def __init__(self, name: str | None = None):
+        self.name = name or f"cw_test_{secrets.token_hex(4)}"
+        base = PG_ADMIN.rsplit("/", 1)[0]
+        self.dsn = f"{base}/{self.name}"
+        self.url = sqlalchemy_url(self.dsn)
+        self.created = False
+
+    def create(self) -> "Database":
+        try:
+            with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f'CREATE DATABASE "{self.name}"')
+        except psycopg.OperationalError as exc:
+            pytest.fail(HOW_TO_START_PG.format(url=PG_ADMIN) + f"\n({exc})", pytrace=False)
+        self.created = True
+        migrate(self.url)
+        return self
+
+    def drop(self) -> None:
+        if not self.created:
+            return
+        try:
+            with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        except psycopg.Error:
+            pass
+
+
+class S3Server:
+    """moto in server mode on loopback: a real HTTP S3 API, not an in-process mock."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.child: Child | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "S3Server":
+        moto = Path(sys.executable).with_name("moto_server")
+        argv = [str(moto)] if moto.exists() else [sys.executable, "-m", "moto.server"]
+        self.child = Child([*argv, "-H", "127.0.0.1", "-p", str(self.port)], dict(os.environ),
+                           LOG_DIR / f"moto-{self.port}.log").start()
+        wait_http(f"{self.endpoint}/moto-api/", timeout=30, child=self.child)
+        return self
+
+    def stop(self) -> None:
+        if self.child:
+            self.child.stop()
+
+
+class Stack:
+    """Env + processes for one isolated platform instance."""
+
+    def __init__(self, db: Database, redis_url: str, s3_endpoint: str, bucket: str = "coursework-test",
+                 extra_env: dict | None = None):
+        self.db, self.redis_url, self.s3_endpoint, self.bucket = db, redis_url, s3_endpoint, bucket
+        self.children: list[Child] = []
+        self.intake_url: str | None = None
+        self.extra_env = extra_env or {}
+
+    @property
+    def db_url(self) -> str:
+        return self.db.url
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "COURSEWORK_DATABASE_URL": self.db.url,
+            "COURSEWORK_REDIS_URL": self.redis_url,
+            "COURSEWORK_STORAGE_URL": f"s3://{self.bucket}",
+            "COURSEWORK_S3_ENDPOINT_URL": self.s3_endpoint,
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+            "COURSEWORK_LEASE_SECONDS": "6",
+            "COURSEWORK_HEARTBEAT_SECONDS": "1",
+            "COURSEWORK_RELAY_INTERVAL": "0.3",
+            "COURSEWORK_RETRY_BACKOFF_MAX": "2",
+            "COURSEWORK_RATE_LIMIT_PER_MINUTE": "100000",
+            "COURSEWORK_LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(ROOT),
+        })
+        env.update(self.extra_env)
+        env.update(overrides)
+        return env
+
+    def start_worker(self, queues: str = ALL_QUEUES, concurrency: int = 2, name: str | None = None,
+                     pool: str = "prefork", **env: str) -> Child:
+        name = name or f"w{len(self.children)}-{secrets.token_hex(3)}"
+        child = Child(coursework_argv("worker", "-Q", queues, "-c", str(concurrency), "-P", pool,
+                                      "-n", f"{name}@%h"),
+                      self.env(**env), LOG_DIR / f"worker-{name}.log").start()
+        self.children.append(child)
+        wait_worker_ready(child)
+        return child
+
+    def start_intake(self, **env: str) -> str:
+        port = free_port()
+        child = Child(coursework_argv("intake", "--port", str(port)), self.env(**env),
+                      LOG_DIR / f"intake-{port}.log").start()
+        self.children.append(child)
+        wait_http(f"http://127.0.0.1:{port}/healthz", child=child)
+        self.intake_url = f"http://127.0.0.1:{port}"
+        return self.intake_url
+
+    def create_key(self, scopes: str = "enqueue,read,operate", name: str = "test") -> str:
+        out = subprocess.run(coursework_argv("keys", "create", "--name", name, "--scopes", scopes),
+                             env=self.env(), capture_output=True, text=True, check=True, cwd=ROOT)
+        import json
+
+        return json.loads(out.stdout)["key"]
+
+    def client(self, key: str) -> httpx.Client:
+        assert self.intake_url, "start_intake() first"
+        return httpx.Client(base_url=self.intake_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message} (last value: {last!r})")
+
+
+def private_redis() -> RedisServer:
+    try:
+        return RedisServer().start()
+    except Exception as exc:  # pragma: no cover - message path
+        pytest.fail(f"could not start a private redis-server ({exc}); install it with "
+                    "'apt-get install redis-server' or run 'bash .ci/run'", pytrace=False)
