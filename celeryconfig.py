@@ -52,6 +52,63 @@ class Settings(BaseSettings):
     flower_port: int = 5555
     flower_basic_auth: str = "admin:admin"
 
+    # --- video (family block: only the video issue edits it) -------------------------
+    ffmpeg_bin: str = "ffmpeg"
+    ffprobe_bin: str = "ffprobe"
+    video_ladder: str = "1080,720,480,360"
+    video_segment_seconds: float = 6.0
+    video_thumbnail_interval: float = 10.0
+    video_max_duration_seconds: float = 4 * 3600
+    video_max_bytes: int = 10 * 1024**3
+    video_ffmpeg_timeout: float = 3 * 3600
+    video_tmp_dir: str | None = None
+
+    # --- sandbox (family block) ----------------------------------------------------------
+    sandbox_time_limit: float = 2.0
+    sandbox_memory_mb: int = 256
+    sandbox_max_processes: int = 64
+    sandbox_max_output_bytes: int = 1_000_000
+    sandbox_max_file_bytes: int = 16_000_000
+    sandbox_uid: int = 65534
+
+    # --- grading (family block) ----------------------------------------------------------
+    grading_chunk_size: int = 500
+    grading_recompute_delay: float = 2.0
+
+    # --- certificates (family block) -----------------------------------------------------
+    certificate_signing_key: str | None = None    # base64 raw Ed25519 private key; dev key derived if unset
+    certificate_page_size: str = "A4"
+    certificate_chunk_size: int = 200
+
+    # --- notifications (family block) ----------------------------------------------------
+    email_provider: str = "smtp"                 # smtp | sendgrid
+    email_from: str = "Coursework <no-reply@coursework.local>"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    sendgrid_api_key: str | None = None
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    notify_chunk_size: int = 1000
+    email_rate_per_second: float = 50.0
+
+    # --- tutor (family block) --------------------------------------------------------------
+    openai_api_key: str | None = None            # unset: the built-in offline tutor answers
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    tutor_daily_token_budget: int = 20_000
+    tutor_request_timeout: float = 60.0
+    tutor_idle_timeout: float = 20.0
+    tutor_max_retry_wait: float = 30.0
+    tutor_stream_token_ttl: int = 300
+
+    # --- analytics (family block) ----------------------------------------------------------
+    analytics_max_batch: int = 1000
+    rollup_interval_seconds: float = 120.0
+    trending_window_days: int = 7
+
 
 settings = Settings()
 
