@@ -47,6 +47,9 @@ async def stream(where, channel: str, after: int = 0, until: Callable[[dict], bo
                 if until and until(ev):
                     return
             if not events and is_done is not None and await run_in_threadpool(is_done):
+                # the end may have been committed after our last read: drain, then stop
+                for ev in await run_in_threadpool(_fetch, where, last):
+                    yield format_event(ev)
                 return
             waited = 0.5
             if pubsub is not None:

@@ -6,7 +6,7 @@ import signal
 import time
 from typing import Callable
 
-from domain.jobs.errors import PermanentError, TransientError
+from domain.jobs.errors import JobCancelled, PermanentError, TransientError
 from domain.ping.kinds import PingPayload
 
 
@@ -16,6 +16,8 @@ def run(payload: PingPayload, attempt: int, cancelled: Callable[[], bool]) -> di
     deadline = time.monotonic() + payload.sleep
     while time.monotonic() < deadline and not cancelled():
         time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    if cancelled():
+        raise JobCancelled("ping cancelled while sleeping")
     if payload.fail_permanent:
         raise PermanentError("ping asked to fail permanently", code="ping_failed")
     if attempt <= payload.fail_transient_times:
