@@ -1,0 +1,113 @@
+"""Nothing lost, nothing run twice at once: each test runs its own stack (database + Redis)
+because it kills workers or stops Redis; the machine's shared services are never touched."""
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+from sqlalchemy import select
+
+from cli.services import RedisServer
+from domain.db import session_factory
+from domain.jobs.models import JobEvent, Outbox
+from tests.support.jobs import enqueue, wait_job
+from tests.support.stack import Database, Stack, private_redis
+
+
+@pytest.fixture
+def own_stack(s3_server):
+    db = Database().create()
+    redis_server = private_redis()
+    st = Stack(db, redis_server.url, s3_server.endpoint)
+    st.redis = redis_server
+    yield st
+    st.stop()
+    redis_server.stop()
+    db.drop()
+
+
+def events(stack: Stack, job_id: str) -> list[str]:
+    with session_factory(stack.db_url)() as s:
+        return list(s.scalars(select(JobEvent.type).where(JobEvent.job_id == job_id).order_by(JobEvent.id)))
+
+
+def test_intake_accepts_jobs_while_redis_is_down_and_publishes_them_when_it_returns(own_stack):
+    st = own_stack
+    url = st.start_intake()
+    key = st.create_key()
+    with st.client(key) as api:
+        # Given Redis is down
+        st.redis.stop()
+        # When a job is posted, Then it is accepted (durable in the database) with 202
+        r = api.post("/v1/jobs", json={"kind": "ping", "payload": {"echo": "survived"}})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job"]["id"]
+        with session_factory(st.db_url)() as s:
+            assert s.scalar(select(Outbox.published_at).where(Outbox.job_id == job_id)) is None
+        assert api.get("/readyz").status_code == 503
+        # When Redis returns on the same port and a worker starts
+        st.redis = RedisServer(st.redis.port).start()
+        st.start_worker(queues="maintenance", concurrency=1)
+        # Then the relay publishes the job and it completes
+        done = wait_job(api, job_id, timeout=60)
+        assert done["state"] == "succeeded" and done["result"]["echo"] == "survived"
+
+
+def test_sigkilled_worker_job_is_finished_by_another_worker_once(own_stack):
+    st = own_stack
+    st.start_intake()
+    key = st.create_key()
+    with st.client(key) as api:
+        # Given a job running on worker A
+        worker_a = st.start_worker(queues="maintenance", concurrency=1, name="victim")
+        job = enqueue(api, "ping", {"sleep": 4, "echo": "once"})
+        wait_job(api, job["id"], states={"running"}, timeout=30)
+        # When worker A (all its processes) is killed with SIGKILL mid-job
+        worker_a.signal_group(signal.SIGKILL)
+        killed_at = time.monotonic()
+        # and another worker is running
+        st.start_worker(queues="maintenance", concurrency=1, name="rescuer")
+        # Then the job completes on the other worker, after the lease (6 s) expired
+        done = wait_job(api, job["id"], timeout=60)
+        assert done["state"] == "succeeded"
+        assert done["attempts"] == 2
+        assert time.monotonic() - killed_at < 45
+        types = events(st, job["id"])
+        assert types.count("job.succeeded") == 1, types
+        assert "job.queued" in types[1:], "the reaper should have requeued it"
+
+
+def test_a_job_that_kills_its_worker_every_time_is_dead_lettered(own_stack):
+    st = own_stack
+    st.start_intake(COURSEWORK_LEASE_SECONDS="2")
+    key = st.create_key()
+    with st.client(key) as api:
+        st.start_worker(queues="maintenance", concurrency=1, COURSEWORK_LEASE_SECONDS="2",
+                        COURSEWORK_HEARTBEAT_SECONDS="0.5")
+        # Given a job that kills the process running it (like an out-of-memory kill)
+        job = enqueue(api, "ping", {"crash_worker": True})
+        # Then after a bounded number of deliveries it is dead-lettered, not redelivered forever
+        done = wait_job(api, job["id"], timeout=90)
+        assert done["state"] == "dead_lettered", done
+        assert done["attempts"] == done["max_attempts"]
+        assert done["error"]["code"] == "worker_lost"
+        # and the worker is still healthy for the next job
+        assert wait_job(api, enqueue(api, "ping", {})["id"])["state"] == "succeeded"
+
+
+def test_a_job_longer_than_the_visibility_timeout_is_not_started_twice(own_stack):
+    st = own_stack
+    env = {"COURSEWORK_VISIBILITY_TIMEOUT": "2"}
+    st.start_intake(**env)
+    key = st.create_key()
+    with st.client(key) as api:
+        st.start_worker(queues="maintenance", concurrency=1, name="a", **env)
+        st.start_worker(queues="maintenance", concurrency=1, name="b", **env)
+        # Given a job that runs well past the broker's visibility timeout (so Redis redelivers it)
+        job = enqueue(api, "ping", {"sleep": 7})
+        done = wait_job(api, job["id"], timeout=60)
+        # Then it was claimed once and succeeded once
+        assert done["state"] == "succeeded" and done["attempts"] == 1
+        types = events(st, job["id"])
+        assert types.count("job.running") == 1 and types.count("job.succeeded") == 1
