@@ -1,1 +1,39 @@
-"""Tasks of the certificates family (queue: see celeryconfig). Filled in by the family's issue."""
+"""Tasks of the certificates family (queue ``certificates``): thin wrappers around the domain."""
+from __future__ import annotations
+
+from domain.certificates import bulk, lifecycle
+from domain.certificates.issuing import Issuer
+from domain.certificates.signing import SigningKey
+from domain.jobs.errors import PermanentError
+from workers.base import job_task
+
+
+def issuer_for(ctx) -> Issuer:
+    s = ctx.settings
+    return Issuer(uow=ctx.uow, storage=ctx.storage,
+                  key=SigningKey.from_setting(s.certificate_signing_key, s.signing_secret),
+                  base_url=s.public_base_url, page_size=s.certificate_page_size, png_dpi=s.certificate_preview_dpi,
+                  emit=lambda session, name, data, user_id: ctx.emit(name, data, user_id=user_id, session=session))
+
+
+@job_task("certify")
+def certify(ctx, payload):
+    [outcome] = issuer_for(ctx).issue_many(payload.course_id, [payload.user_id])
+    if outcome.status == "not_eligible":
+        raise PermanentError("the learner is not eligible for this course's certificate: "
+                             + "; ".join(outcome.reasons), code="not_eligible",
+                             details=[{"field": "user_id", "message": r} for r in outcome.reasons])
+    return {"certificate_id": outcome.certificate_id, "created": outcome.status == "issued",
+            "user_id": payload.user_id, "course_id": payload.course_id}
+
+
+@job_task("certify_course")
+def certify_course(ctx, payload):
+    return bulk.certify_course(issuer_for(ctx), payload.course_id,
+                               payload.chunk_size or ctx.settings.certificate_chunk_size,
+                               progress=ctx.progress, check_cancelled=ctx.check_cancelled)
+
+
+@job_task("reissue_certificate")
+def reissue_certificate(ctx, payload):
+    return lifecycle.reissue(issuer_for(ctx), payload.certificate_id, force=payload.force)

@@ -1,4 +1,121 @@
-"""Intake routes of the certificates family (beyond POST /v1/jobs). Filled in by the family's issue."""
-from fastapi import APIRouter
+"""Certificates: public verification, the public key, the Open Badges 3.0 credential export,
+and (with a key) lookup with presigned downloads and revocation."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from celeryconfig import settings
+from domain.certificates import credential, lifecycle
+from domain.certificates.models import Certificate
+from domain.certificates.signing import SigningKey
+from domain.db import session_factory, unit_of_work
+from intake.auth import Caller, require
+from intake.body import openapi_body, parse_json
+from intake.errors import ApiError
+from workers.base import get_storage
 
 router = APIRouter(tags=["certificates"])
+WELL_KNOWN = "/.well-known/coursework-certificates.json"
+
+
+def signing_key() -> SigningKey:
+    return SigningKey.from_setting(settings.certificate_signing_key, settings.signing_secret)
+
+
+def _issuer_url() -> str:
+    return settings.public_base_url.rstrip("/")
+
+
+def _get(certificate_id: str) -> Certificate | None:
+    if len(certificate_id) > 32:
+        return None
+    with session_factory(settings.database_url)() as s:
+        return s.get(Certificate, certificate_id)
+
+
+def _issued(certificate_id: str) -> Certificate:
+    cert = _get(certificate_id)
+    if cert is None or cert.status == "pending":
+        raise ApiError(404, "not_found", f"no certificate {certificate_id!r}")
+    return cert
+
+
+@router.get(WELL_KNOWN, summary="The certificate signing keys (JWK set) and how records are signed")
+def public_keys():
+    key = signing_key()
+    return {"issuer": {"name": "Coursework", "url": _issuer_url()},
+            "keys": [key.jwk()],
+            "signature": {"alg": "EdDSA", "canonicalization": "JSON with keys sorted, no spaces, UTF-8",
+                          "signed": "the 'record' of GET /v1/certificates/{id}/verify"},
+            "credential_proof": "DataIntegrityProof, cryptosuite eddsa-jcs-2022"}
+
+
+@router.get("/v1/certificates/{certificate_id}/verify", summary="Verify a certificate (public, no key)")
+def verify(certificate_id: str):
+    body = lifecycle.verification(_get(certificate_id), certificate_id)
+    body["public_keys"] = f"{_issuer_url()}{WELL_KNOWN}"
+    return body
+
+
+@router.get("/v1/certificates/{certificate_id}/credential",
+            summary="Open Badges 3.0 / W3C Verifiable Credential of a certificate (public)")
+def export_credential(certificate_id: str):
+    cert = _issued(certificate_id)
+    key = signing_key()
+    doc = credential.build(cert.record, _issuer_url())
+    return credential.sign(doc, key, f"{_issuer_url()}{WELL_KNOWN}#{key.key_id}",
+                           created=cert.record["issued_at"])
+
+
+def _with_links(cert: Certificate) -> dict:
+    storage = get_storage()
+    body = cert.to_dict()
+    if cert.status != "pending":
+        expires = settings.certificate_download_expires
+        body["links"] = {"pdf": storage.presigned_get(cert.pdf_key, expires),
+                         "png": storage.presigned_get(cert.png_key, expires),
+                         "verify": f"/v1/certificates/{cert.id}/verify",
+                         "credential": f"/v1/certificates/{cert.id}/credential"}
+    return body
+
+
+@router.get("/v1/certificates/{certificate_id}", summary="A certificate with presigned PDF/PNG downloads")
+def get_certificate(certificate_id: str, caller: Caller = require("read")):
+    return {"certificate": _with_links(_issued(certificate_id))}
+
+
+@router.get("/v1/certificates", summary="Find certificates by learner and/or course")
+def find_certificates(caller: Caller = require("read"), user_id: str | None = Query(default=None, max_length=32),
+                      course_id: str | None = Query(default=None, max_length=32),
+                      limit: int = Query(default=50, ge=1, le=200)):
+    if not user_id and not course_id:
+        raise ApiError(422, "validation_error", "give user_id, course_id or both",
+                       [{"field": "user_id", "message": "user_id or course_id is required"}])
+    stmt = select(Certificate).where(Certificate.status != "pending").order_by(Certificate.id).limit(limit)
+    if user_id:
+        stmt = stmt.where(Certificate.user_id == user_id)
+    if course_id:
+        stmt = stmt.where(Certificate.course_id == course_id)
+    with session_factory(settings.database_url)() as s:
+        return {"certificates": [_with_links(c) for c in s.scalars(stmt)]}
+
+
+class RevokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+@router.post("/v1/certificates/{certificate_id}/revoke", summary="Revoke a certificate (operators)",
+             openapi_extra=openapi_body(RevokeRequest))
+async def revoke(certificate_id: str, request: Request, caller: Caller = require("operate")):
+    body = await parse_json(request, RevokeRequest)
+
+    def _do() -> dict:
+        _issued(certificate_id)
+        with unit_of_work(settings.database_url) as s:
+            return lifecycle.revoke(s, certificate_id, body.reason).to_dict()
+
+    return {"certificate": await run_in_threadpool(_do)}
