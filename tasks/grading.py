@@ -1,1 +1,78 @@
-"""Tasks of the grading family (queue: see celeryconfig). Filled in by the family's issue."""
+"""Tasks of the grading family (queue ``grading``). Thin: unit of work → domain → events."""
+from __future__ import annotations
+
+from domain.grading import assignments, gradebook, quizzes, recompute
+from domain.jobs.models import Job
+from workers.base import job_task
+
+
+def _finish(ctx, session, outcome: dict) -> dict:
+    """Emit the domain's events and schedule the learner's coalesced recompute, same transaction."""
+    for name, data in outcome.pop("events", []):
+        ctx.emit(name, data, user_id=data.get("user_id"), session=session)
+    if outcome.get("gradebook_changed", bool(outcome.get("score_pct") is not None)) and outcome.get("user_id"):
+        outcome["recompute_job"] = gradebook.schedule_recompute(
+            session, outcome["user_id"], outcome["course_id"], ctx.settings.grading_recompute_delay)
+    return outcome
+
+
+@job_task("grade_quiz")
+def grade_quiz(ctx, payload):
+    with ctx.uow() as s:
+        submitted_at = s.get(Job, ctx.job_id).created_at     # the server time intake accepted the answers
+        outcome = quizzes.grade_attempt(s, payload.attempt_id, payload.answers, submitted_at)
+        return _finish(ctx, s, outcome)
+
+
+@job_task("grade_assignment")
+def grade_assignment(ctx, payload):
+    with ctx.uow() as s:
+        outcome = assignments.grade(s, payload.submission_id, payload.rubric, payload.feedback,
+                                    payload.request_revision)
+        return _finish(ctx, s, outcome)
+
+
+@job_task("assign_peer_reviews")
+def assign_peer_reviews(ctx, payload):
+    with ctx.uow() as s:
+        return assignments.assign_reviews(s, payload.assignment_id, payload.k)
+
+
+@job_task("submit_peer_review")
+def submit_peer_review(ctx, payload):
+    with ctx.uow() as s:
+        return _finish(ctx, s, assignments.record_review(s, payload.review_id, payload.rating, payload.feedback))
+
+
+@job_task("record_code_score")
+def record_code_score(ctx, payload):
+    with ctx.uow() as s:
+        gradebook.record_code_score(s, user_id=payload.user_id, course_id=payload.course_id,
+                                    exercise_id=payload.exercise_id, score=payload.score, max_score=payload.max_score)
+        return _finish(ctx, s, {"user_id": payload.user_id, "course_id": payload.course_id,
+                                "exercise_id": payload.exercise_id, "gradebook_changed": True})
+
+
+@job_task("recompute_course_grade")
+def recompute_course_grade(ctx, payload):
+    with ctx.uow() as s:
+        return recompute.recompute_learner(
+            s, payload.user_id, payload.course_id,
+            lambda name, data, user_id: ctx.emit(name, data, user_id=user_id, session=s))
+
+
+@job_task("regrade_course")
+def regrade_course(ctx, payload):
+    def emitter(s):
+        return lambda name, data, user_id: ctx.emit(name, data, user_id=user_id, session=s)
+
+    rescored = {"attempts": 0}
+
+    def rescore(s, chunk):
+        if payload.rescore_quizzes:
+            rescored["attempts"] += quizzes.rescore_course_attempts(s, payload.course_id, chunk)
+
+    result = recompute.regrade_course(ctx.uow, payload.course_id, ctx.settings.grading_chunk_size, emitter,
+                                      progress=ctx.progress, check_cancelled=ctx.check_cancelled,
+                                      before_recompute=rescore)
+    return result | {"rescored_attempts": rescored["attempts"]}

@@ -1,7 +1,142 @@
-"""Job kinds of the grading family. Filled in by the family's issue."""
+"""Job kinds of the grading family, their payloads, intake checks and event reactions."""
 from __future__ import annotations
 
-from domain.jobs.kinds import Enqueue, JobKind  # noqa: F401
+from datetime import datetime
+from typing import Any
 
-KINDS: list[JobKind] = []
-REACTIONS: dict = {}
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from domain.jobs.kinds import Enqueue, JobKind
+
+Id = Field(min_length=1, max_length=64)
+QUEUE = "grading"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Answer(_Payload):
+    question_id: str = Id
+    value: JsonValue = None
+    answered_at: datetime | None = None   # server time the web tier recorded; default: submission time
+
+
+class GradeQuizPayload(_Payload):
+    attempt_id: str = Id
+    answers: list[Answer] = Field(default_factory=list, max_length=500)
+
+
+class GradeAssignmentPayload(_Payload):
+    submission_id: str = Id
+    rubric: dict[str, str] = Field(default_factory=dict, max_length=50, description="criterion id → level id")
+    feedback: str = Field(default="", max_length=20_000)
+    request_revision: bool = False
+
+
+class AssignPeerReviewsPayload(_Payload):
+    assignment_id: str = Id
+    k: int = Field(default=3, ge=1, le=10)
+
+
+class PeerReviewPayload(_Payload):
+    review_id: str = Id
+    rating: float = Field(ge=0, le=5)
+    feedback: str = Field(default="", max_length=20_000)
+
+
+class CodeScorePayload(_Payload):
+    user_id: str = Id
+    course_id: str = Id
+    exercise_id: str = Id
+    submission_id: str = Id
+    score: float = Field(ge=0, le=1_000_000)
+    max_score: float = Field(default=100.0, gt=0, le=1_000_000)
+    attempt: int | None = Field(default=None, ge=0)
+
+
+class RecomputePayload(_Payload):
+    user_id: str = Id
+    course_id: str = Id
+    generation: int = Field(default=0, ge=0)
+
+
+class RegradeCoursePayload(_Payload):
+    course_id: str = Id
+    rescore_quizzes: bool = Field(default=True, description="rescore stored attempts against the current answer keys")
+
+
+# --------------------------------------------------------------------------- intake checks
+
+def _check_quiz(session: Any, p: GradeQuizPayload) -> None:
+    from domain.grading.quizzes import check_submission
+    from domain.jobs.errors import InvalidPayload
+
+    attempt, _, _ = check_submission(session, p.attempt_id, p.answers)
+    if attempt.status == "graded":
+        raise InvalidPayload("attempt_id", "this attempt was already graded")
+
+
+def _check_assignment(session: Any, p: GradeAssignmentPayload) -> None:
+    from domain.grading.assignments import check_grading
+
+    check_grading(session, p.submission_id, p.rubric)
+
+
+def _check_course(session: Any, p: RegradeCoursePayload) -> None:
+    from domain.core.models import Course
+    from domain.jobs.errors import InvalidPayload
+
+    if session.get(Course, p.course_id) is None:
+        raise InvalidPayload("course_id", f"no course {p.course_id!r}")
+
+
+def _check_assignment_exists(session: Any, p: AssignPeerReviewsPayload) -> None:
+    from domain.grading.models import Assignment
+    from domain.jobs.errors import InvalidPayload
+
+    if session.get(Assignment, p.assignment_id) is None:
+        raise InvalidPayload("assignment_id", f"no assignment {p.assignment_id!r}")
+
+
+def _check_review(session: Any, p: PeerReviewPayload) -> None:
+    from domain.grading.models import PeerReview
+    from domain.jobs.errors import InvalidPayload
+
+    if session.get(PeerReview, p.review_id) is None:
+        raise InvalidPayload("review_id", f"no peer review {p.review_id!r}")
+
+
+KINDS = [
+    JobKind(name="grade_quiz", payload=GradeQuizPayload, task="tasks.grading.grade_quiz", queue=QUEUE,
+            validate=_check_quiz, description="Score a quiz attempt; store per-question results and feedback."),
+    JobKind(name="grade_assignment", payload=GradeAssignmentPayload, task="tasks.grading.grade_assignment",
+            queue=QUEUE, validate=_check_assignment,
+            description="Score a submission on its rubric (late policy applied) or request a revision."),
+    JobKind(name="assign_peer_reviews", payload=AssignPeerReviewsPayload, task="tasks.grading.assign_peer_reviews",
+            queue=QUEUE, validate=_check_assignment_exists,
+            description="Give each submission k peer reviewers (balanced, deterministic, never oneself)."),
+    JobKind(name="submit_peer_review", payload=PeerReviewPayload, task="tasks.grading.submit_peer_review",
+            queue=QUEUE, validate=_check_review, description="Record a peer review and refresh the peer score."),
+    JobKind(name="record_code_score", payload=CodeScorePayload, task="tasks.grading.record_code_score",
+            queue=QUEUE, description="Put a code-exercise score in the gradebook (best submission counts)."),
+    JobKind(name="recompute_course_grade", payload=RecomputePayload, task="tasks.grading.recompute_course_grade",
+            queue=QUEUE, description="Recompute one learner's course grade (coalesced, scheduled by grade changes)."),
+    JobKind(name="regrade_course", payload=RegradeCoursePayload, task="tasks.grading.regrade_course", queue=QUEUE,
+            validate=_check_course, description="Rescore and recompute every learner of a course, in chunks."),
+]
+
+
+def _code_score(data: dict) -> list[Enqueue]:
+    """``submission.evaluated`` → record the score when the exercise belongs to a course."""
+    if not data.get("course_id"):
+        return []
+    payload = {k: data[k] for k in ("user_id", "course_id", "exercise_id", "submission_id", "score")}
+    if data.get("max_score"):
+        payload["max_score"] = data["max_score"]
+    if data.get("attempt") is not None:
+        payload["attempt"] = data["attempt"]
+    return [Enqueue("record_code_score", payload, idempotency_key=f"grading.code:{data['submission_id']}")]
+
+
+REACTIONS = {"submission.evaluated": _code_score}

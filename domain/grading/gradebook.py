@@ -1,0 +1,77 @@
+"""The gradebook: upserting grade items and coalescing course-grade recomputes.
+
+Coalescing: a grade change marks the learner's ``course_grades`` row dirty. Only the change
+that flips it from clean to dirty (an atomic ``UPDATE ... WHERE dirty = false RETURNING``)
+enqueues a ``recompute_course_grade`` job, due ``grading_recompute_delay`` seconds later, keyed
+by the row's new generation; changes while it is pending find the row already dirty and add
+nothing. The recompute clears ``dirty`` under a row lock before it reads the items, so a change
+that lands during a recompute makes the row dirty again and schedules one more.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from domain.db import new_id, utcnow
+from domain.grading.models import CourseGrade, GradeItem
+
+RECOMPUTE_KIND = "recompute_course_grade"
+
+
+def dialect_insert(session: Session, model):
+    """``INSERT`` with ``on_conflict_*`` for the session's dialect (PostgreSQL or SQLite)."""
+    name = session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
+
+
+def upsert_item(session: Session, *, user_id: str, course_id: str, category: str, source_type: str,
+                source_id: str, score: float, max_score: float, keep_best: bool = False) -> None:
+    stmt = dialect_insert(session, GradeItem).values(
+        id=new_id(), user_id=user_id, course_id=course_id, category=category, source_type=source_type,
+        source_id=source_id, score=score, max_score=max_score, updated_at=utcnow())
+    best = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
+    new_score = best(GradeItem.score, stmt.excluded.score) if keep_best else stmt.excluded.score
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["user_id", "course_id", "source_type", "source_id"],
+        set_={"score": new_score, "max_score": stmt.excluded.max_score, "category": stmt.excluded.category,
+              "updated_at": stmt.excluded.updated_at}))
+
+
+def mark_dirty(session: Session, user_id: str, course_id: str) -> int | None:
+    """Mark the learner's course grade stale. Returns the new generation when this call made
+    it dirty (the caller schedules one recompute), None when a recompute is already pending."""
+    session.execute(dialect_insert(session, CourseGrade).values(
+        id=new_id(), user_id=user_id, course_id=course_id, passed=False, dirty=False, generation=0,
+    ).on_conflict_do_nothing(index_elements=["user_id", "course_id"]))
+    result = session.execute(
+        update(CourseGrade)
+        .where(CourseGrade.user_id == user_id, CourseGrade.course_id == course_id, CourseGrade.dirty.is_(False))
+        .values(dirty=True, generation=CourseGrade.generation + 1)
+        .returning(CourseGrade.generation)
+        .execution_options(synchronize_session=False))
+    return result.scalar_one_or_none()
+
+
+def schedule_recompute(session: Session, user_id: str, course_id: str, delay_seconds: float) -> str | None:
+    """Mark dirty and, when this call made it dirty, enqueue the one delayed recompute.
+    Returns the new job id or None (already pending)."""
+    from domain.jobs import service
+
+    generation = mark_dirty(session, user_id, course_id)
+    if generation is None:
+        return None
+    job, _ = service.enqueue(
+        session, RECOMPUTE_KIND, {"user_id": user_id, "course_id": course_id, "generation": generation},
+        caller="system", idempotency_key=f"grading.recompute:{course_id}:{user_id}:{generation}",
+        run_at=utcnow() + timedelta(seconds=delay_seconds), check_data=False)
+    return job.id
+
+
+def record_code_score(session: Session, *, user_id: str, course_id: str, exercise_id: str, score: float,
+                      max_score: float) -> None:
+    """A code exercise's score; the best submission counts."""
+    upsert_item(session, user_id=user_id, course_id=course_id, category="code", source_type="code_exercise",
+                source_id=exercise_id, score=min(score, max_score), max_score=max_score, keep_best=True)
