@@ -1,1 +1,114 @@
-"""Tasks of the notifications family (queue: see celeryconfig). Filled in by the family's issue."""
+"""Tasks of the notifications family (queue ``notifications``): thin wrappers over
+``domain/notifications``. The Redis-backed shared rate limit is wired in here."""
+from __future__ import annotations
+
+from datetime import date
+
+from celeryconfig import settings
+from domain.db import unit_of_work
+from domain.jobs import service
+from domain.jobs.errors import InvalidPayload
+from domain.notifications import deliveries, digest, fanout, providers, sending
+from domain.notifications.models import Notification
+from domain.notifications.ratelimit import RateLimiter
+from workers.app import app
+from workers.base import job_task
+
+
+def _sender(ctx) -> sending.Sender:
+    provider = providers.from_settings(ctx.settings)
+    config = sending.SendConfig(sender=ctx.settings.email_from, base_url=ctx.settings.public_base_url,
+                                secret=ctx.settings.signing_secret, stale_after=float(ctx.settings.lease_seconds))
+    limiter = RateLimiter(ctx.redis, provider.name, ctx.settings.email_rate_per_second)
+    return sending.Sender(ctx.uow, provider, config, ctx.owner, limiter)
+
+
+def _send(ctx, where: tuple) -> dict:
+    sender = _sender(ctx)
+    try:
+        return sender.send_all(where, cancelled=lambda: ctx.cancelled)
+    finally:
+        sender.provider.close()
+
+
+@job_task("notify")
+def notify(ctx, p):
+    """One notification to one user: in-app item (+ live event) and email, per preferences."""
+    with ctx.uow() as s:
+        data = deliveries.with_course_title(s, p.data)
+        note = deliveries.upsert_notification(s, type_name=p.type, data=data, title=p.title, body=p.body,
+                                              link=p.link, dedupe_key=p.dedupe_key or f"job:{ctx.job_id}",
+                                              course_id=data.get("course_id"))
+        created = deliveries.add_deliveries(s, note, [p.user_id], job_id=ctx.job_id)
+        note_id = note.id
+    email = _send(ctx, sending.scope(note_id, user_id=p.user_id))
+    return {"notification_id": note_id, "created": created, "email": email}
+
+
+@job_task("announce")
+def announce(ctx, p):
+    """Resolve the course's learners a page at a time and start one sub-job per page."""
+    with ctx.uow() as s:
+        data = deliveries.with_course_title(s, {"course_id": p.course_id, "sender_id": p.sender_id})
+        note = deliveries.upsert_notification(s, type_name="course_announcement", data=data, title=p.title,
+                                              body=p.body, link=p.link, course_id=p.course_id,
+                                              priority=p.priority, dedupe_key=f"announce:{ctx.job_id}")
+        note_id = note.id
+    after, chunks, recipients = "", 0, 0
+    while True:
+        ctx.check_cancelled()
+        with ctx.uow() as s:
+            ids = fanout.page(s, p.course_id, after, ctx.settings.notify_chunk_size)
+            if not ids:
+                break
+            payload = {"notification_id": note_id, "course_id": p.course_id, "after": after, "until": ids[-1]}
+            ctx.enqueue("notify_chunk", payload, fanout.chunk_key(note_id, after, ids[-1]), session=s)
+        chunks, recipients, after = chunks + 1, recipients + len(ids), ids[-1]
+        ctx.progress(50, f"{recipients} recipients in {chunks} chunks")
+    return {"notification_id": note_id, "chunks": chunks, "recipients": recipients}
+
+
+@job_task("notify_chunk")
+def notify_chunk(ctx, p):
+    """One page of an announcement: delivery rows (in-app now), then the emails, exactly once."""
+    with ctx.uow() as s:
+        note = s.get(Notification, p.notification_id)
+        if note is None:
+            raise InvalidPayload("notification_id", f"no notification {p.notification_id!r}")
+        users = fanout.recipients(s, p.course_id, p.after, p.until)
+        created = deliveries.add_deliveries(s, note, users, job_id=ctx.job_id)
+    email = _send(ctx, sending.scope(p.notification_id, after=p.after, until=p.until))
+    return {"recipients": len(users), "created": created, "email": email}
+
+
+@job_task("send_digest")
+def send_digest(ctx, p):
+    with ctx.uow() as s:
+        note = digest.build(s, p.user_id, p.day, job_id=ctx.job_id)
+        if note is None:
+            return {"items": 0}
+        note_id, items = note.id, len(note.data.get("items", []))
+    return {"notification_id": note_id, "items": items,
+            "email": _send(ctx, sending.scope(note_id, user_id=p.user_id))}
+
+
+@app.task(name="tasks.notifications.queue_digests", queue="notifications", acks_late=False)
+def queue_digests(day: str | None = None, page: int = 1000) -> dict:
+    """Beat entry: one ``send_digest`` job per user with items waiting (keyed per user and day,
+    so a doubled run starts nothing new)."""
+    from workers.relay import relay_once
+
+    the_day = date.fromisoformat(day) if day else date.today()
+    after, started = "", 0
+    while True:
+        with unit_of_work(settings.database_url) as s:
+            users = digest.users_waiting(s, after, page)
+            for uid in users:
+                _, created = service.enqueue(s, "send_digest", {"user_id": uid, "day": the_day.isoformat()},
+                                             idempotency_key=f"digest:{uid}:{the_day.isoformat()}")
+                started += created
+        if len(users) < page:
+            break
+        after = users[-1]
+    relay_once()
+    return {"started": started, "day": the_day.isoformat()}

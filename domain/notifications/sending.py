@@ -1,0 +1,195 @@
+"""Send email deliveries exactly once per (notification, recipient): claim, send, mark.
+
+1. Claim a small batch in one transaction (``FOR UPDATE SKIP LOCKED``): ``pending`` rows, or
+   ``sending`` rows whose claim is older than ``stale_after`` (their sender died). The same
+   transaction applies the send-time checks: preference now ``off`` or a suppressed address
+   → ``skipped``; switched to digest → ``digest``.
+2. Send each message through the provider (shared rate limit first).
+3. Mark each one ``sent`` (with the provider's message id) in its own short commit.
+
+The only ambiguous moment is a sender killed after the provider accepted a message and
+before its ``sent`` commit: that row is still ``sending`` and is sent again once its claim
+is stale (at-least-once for that one message per killed sender, never a loss). The resend
+carries the same Message-ID (derived from the delivery id), so it can be recognised and
+dropped downstream. Every other message is sent exactly once.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable, ContextManager
+
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from domain.core.models import User
+from domain.db import utcnow
+from domain.jobs.errors import TransientError
+from domain.notifications import preferences, render, types, unsubscribe
+from domain.notifications.message import OutgoingEmail
+from domain.notifications.models import (BOUNCED, DIGEST, FAILED, PENDING, SENDING, SENT, SKIPPED, Delivery,
+                                         Notification)
+from domain.notifications.providers import DeliveryRejected, EmailProvider, ProviderUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SendConfig:
+    sender: str
+    base_url: str
+    secret: str
+    claim_batch: int = 20
+    stale_after: float = 30.0
+    max_attempts: int = 8
+
+
+def scope(notification_id: str, *, user_id: str | None = None, after: str | None = None,
+          until: str | None = None) -> tuple:
+    """Which email deliveries one job is responsible for."""
+    where = [Delivery.notification_id == notification_id, Delivery.channel == types.EMAIL]
+    if user_id is not None:
+        where.append(Delivery.user_id == user_id)
+    if after is not None:
+        where.append(Delivery.user_id > after)
+    if until is not None:
+        where.append(Delivery.user_id <= until)
+    return tuple(where)
+
+
+def absolute(base_url: str, link: str | None) -> str | None:
+    if not link or "://" in link:
+        return link
+    return f"{base_url.rstrip('/')}/{link.lstrip('/')}"
+
+
+def _fast_commit(session: Session) -> None:
+    """A ``sent`` mark need not wait for the WAL flush: it survives a killed worker (the
+    commit is visible at once); only a crash of PostgreSQL itself could lose the latest
+    marks, and those messages would then be resent (at-least-once)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+class Sender:
+    def __init__(self, uow: Callable[[], ContextManager[Session]], provider: EmailProvider, config: SendConfig,
+                 owner: str, limiter=None):
+        self.uow, self.provider, self.config, self.owner, self.limiter = uow, provider, config, owner, limiter
+        self.counts = {SENT: 0, FAILED: 0, BOUNCED: 0, SKIPPED: 0, DIGEST: 0}
+
+    # --- 1. claim + send-time checks --------------------------------------------------
+    def _claim(self, where: tuple) -> list[tuple[str, OutgoingEmail]]:
+        now = utcnow()
+        stale = now - timedelta(seconds=self.config.stale_after)
+        with self.uow() as s:
+            ids = list(s.scalars(
+                select(Delivery.id).where(*where, or_(Delivery.status == PENDING,
+                                                      and_(Delivery.status == SENDING, Delivery.claimed_at < stale)))
+                .order_by(Delivery.user_id).limit(self.config.claim_batch).with_for_update(skip_locked=True)))
+            if not ids:
+                return []
+            s.execute(update(Delivery).where(Delivery.id.in_(ids))
+                      .values(status=SENDING, claimed_by=self.owner, claimed_at=now, attempts=Delivery.attempts + 1)
+                      .execution_options(synchronize_session=False))
+            rows = list(s.execute(select(Delivery, Notification, User)
+                                  .join(Notification, Notification.id == Delivery.notification_id)
+                                  .join(User, User.id == Delivery.user_id).where(Delivery.id.in_(ids))
+                                  .order_by(Delivery.user_id)))
+            return self._checked(s, rows)
+
+    def _checked(self, s: Session, rows: list) -> list[tuple[str, OutgoingEmail]]:
+        blocked = preferences.suppressed(s, [u.email for _, _, u in rows])
+        modes: dict[tuple[str, str], str] = {}
+        for type_name in {n.type for _, n, _ in rows}:
+            uids = [u.id for _, n, u in rows if n.type == type_name]
+            for uid, mode in preferences.modes(s, uids, type_name, types.EMAIL).items():
+                modes[(uid, type_name)] = mode
+        ready = []
+        for d, n, u in rows:
+            mode = types.IMMEDIATE if n.priority == types.URGENT else modes[(u.id, n.type)]
+            if u.email.lower() in blocked:
+                self._settle(d, SKIPPED, "address is suppressed")
+            elif mode == types.OFF:
+                self._settle(d, SKIPPED, "unsubscribed at send time")
+            elif mode == types.DIGEST and n.type != "daily_digest":
+                self._settle(d, DIGEST, None)
+            elif d.attempts > self.config.max_attempts:
+                self._settle(d, FAILED, f"gave up after {d.attempts - 1} attempts: {d.last_error}")
+            else:
+                ready.append((d.id, self.compose(d, n, u)))
+        return ready
+
+    def _settle(self, d: Delivery, status: str, error: str | None) -> None:
+        d.status, d.last_error, d.claimed_by = status, error, None
+        self.counts[status] += 1
+
+    def compose(self, d: Delivery, n: Notification, u: User) -> OutgoingEmail:
+        unsub = None
+        if n.priority != types.URGENT:
+            unsub = unsubscribe.url(self.config.base_url, self.config.secret, u.id, n.type)
+        link = absolute(self.config.base_url, n.link)
+        data = {**(n.data or {}), "title": n.title, "body": n.body}
+        out = render.render(n.type, user={"id": u.id, "name": u.name, "email": u.email}, data=data,
+                            link=link, unsubscribe_url=unsub, title=n.title)
+        return OutgoingEmail(delivery_id=d.id, sender=self.config.sender, to=u.email, subject=out.subject,
+                             text=out.text, html=out.html, unsubscribe_url=unsub,
+                             headers={"X-Priority": "1"} if n.priority == types.URGENT else {})
+
+    # --- 2 + 3. send and mark --------------------------------------------------------
+    def _mark(self, delivery_id: str, status: str, *, message_id: str | None = None, error: str | None = None,
+              suppress: str | None = None) -> None:
+        with self.uow() as s:
+            _fast_commit(s)
+            values = {"status": status, "last_error": error, "claimed_by": None}
+            if status == SENT:
+                values.update(provider=self.provider.name, provider_message_id=message_id, sent_at=utcnow())
+            res = s.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.claimed_by == self.owner)
+                            .values(**values).execution_options(synchronize_session=False))
+            if res.rowcount != 1:
+                log.warning("delivery %s was taken over by another sender before it was marked %s",
+                            delivery_id, status)
+            if suppress:
+                preferences.suppress(s, suppress, f"bounced: {error}")
+        self.counts[status] += 1
+
+    def _release(self, ids: list[str], error: str) -> None:
+        with self.uow() as s:
+            s.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.claimed_by == self.owner)
+                      .values(status=PENDING, claimed_by=None, last_error=error[:2000])
+                      .execution_options(synchronize_session=False))
+
+    def send_all(self, where: tuple, cancelled: Callable[[], bool] = lambda: False) -> dict:
+        """Send everything in scope; raises ``TransientError`` (retry the job) when the
+        provider asks us to wait, releasing what this run had claimed."""
+        while not cancelled():
+            batch = self._claim(where)
+            if not batch:
+                break
+            for i, (delivery_id, email) in enumerate(batch):
+                if self.limiter is not None:
+                    wait = self.limiter.wait_for_slot()
+                    if wait > 0:
+                        self._release([d for d, _ in batch[i:]], "provider rate limit reached")
+                        raise ProviderUnavailable("shared provider rate limit reached", retry_after=wait)
+                try:
+                    message_id = self.provider.send(email)
+                except ProviderUnavailable as exc:
+                    self._release([d for d, _ in batch[i:]], str(exc))
+                    raise
+                except DeliveryRejected as exc:
+                    log.warning("delivery %s rejected: %s", delivery_id, exc.reason)
+                    self._mark(delivery_id, BOUNCED if exc.bounced else FAILED, error=exc.reason[:2000],
+                               suppress=email.to if exc.bounced else None)
+                except BaseException as exc:
+                    self._release([d for d, _ in batch[i:]], f"{type(exc).__name__}: {exc}")
+                    raise
+                else:
+                    self._mark(delivery_id, SENT, message_id=message_id)
+        with self.uow() as s:
+            held = s.scalar(select(func.count()).select_from(Delivery)
+                            .where(*where, Delivery.status.in_((PENDING, SENDING))))
+        if held and not cancelled():
+            raise TransientError(f"{held} deliveries are still claimed by another sender; retrying later",
+                                 retry_after=self.config.stale_after)
+        return dict(self.counts)

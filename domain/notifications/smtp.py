@@ -1,0 +1,68 @@
+"""SMTP provider (``smtplib``): one connection reused across a batch, every call timed out."""
+from __future__ import annotations
+
+import smtplib
+from email.utils import parseaddr
+
+from domain.notifications.message import OutgoingEmail
+from domain.notifications.providers import DeliveryRejected, ProviderUnavailable
+
+BOUNCE_CODES = {550, 551, 553}      # mailbox unavailable / not local / name not allowed
+
+
+class SmtpProvider:
+    name = "smtp"
+
+    def __init__(self, host: str, port: int, *, timeout: float = 10.0, user: str | None = None,
+                 password: str | None = None, starttls: bool = False):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.user, self.password, self.starttls = user, password, starttls
+        self._conn: smtplib.SMTP | None = None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._conn is None:
+            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.starttls:
+                conn.starttls()
+            if self.user:
+                conn.login(self.user, self.password or "")
+            self._conn = conn
+        return self._conn
+
+    def send(self, email: OutgoingEmail) -> str:
+        sender = parseaddr(email.sender)[1]
+        try:
+            conn = self._connection()
+            conn.ehlo_or_helo_if_needed()
+            code, reply = conn.mail(sender)
+            if code != 250:
+                self._fail(conn, code, reply)
+            code, reply = conn.rcpt(email.to)
+            if code not in (250, 251):
+                self._fail(conn, code, reply)
+            code, reply = conn.data(email.mime().as_bytes())
+            if code != 250:
+                self._fail(conn, code, reply)
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
+            self.close()
+            raise ProviderUnavailable(f"SMTP {self.host}:{self.port}: {exc}") from exc
+        # the reply ("250 2.0.0 Ok: queued as 4Xy...") names the server's queue id when it has one
+        return reply.decode(errors="replace")[:200] or email.message_id
+
+    def _fail(self, conn: smtplib.SMTP, code: int, reply: bytes) -> None:
+        text = f"SMTP {code} {reply.decode(errors='replace')}"
+        try:
+            conn.rset()
+        except smtplib.SMTPException:
+            self.close()
+        if 400 <= code < 500:
+            raise ProviderUnavailable(text)
+        raise DeliveryRejected(text, bounced=code in BOUNCE_CODES)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.quit()
+            except (smtplib.SMTPException, OSError):
+                self._conn.close()
+            self._conn = None

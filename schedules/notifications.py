@@ -1,0 +1,7 @@
+"""Beat entries of the notifications family."""
+from celery.schedules import crontab
+
+ENTRIES = {
+    "send-daily-notification-digests": {"task": "tasks.notifications.queue_digests",
+                                        "schedule": crontab(hour=7, minute=0)},
+}
