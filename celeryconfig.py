@@ -19,38 +19,36 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COURSEWORK_", extra="ignore")
 
     # --- shared infrastructure -------------------------------------------------
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    database_url: str = f"sqlite:///{STATE_DIR / 'coursework.db'}"
+    redis_url: str = "redis://127.0.0.1:6379/0"           # broker, locks, rate limits, pub/sub
+    database_url: str = f"sqlite:///{STATE_DIR / 'coursework.db'}"  # SQLAlchemy URL; postgresql+psycopg://... in production
     # storage: "local:///path" (a folder) or "s3://bucket" (boto3; endpoint below)
-    storage_url: str = f"local://{STATE_DIR / 'storage'}"
-    s3_endpoint_url: str | None = None
-    s3_region: str = "us-east-1"
-    public_base_url: str = "http://127.0.0.1:8000"
-    signing_secret: str = "dev-only-change-me"
+    storage_url: str = f"local://{STATE_DIR / 'storage'}"  # s3://bucket (boto3) or local:///folder
+    s3_endpoint_url: str | None = None                      # S3-compatible endpoint (MinIO, moto); unset = AWS
+    s3_region: str = "us-east-1"                            # S3 region
+    public_base_url: str = "http://127.0.0.1:8000"          # how browsers reach intake (links, local file URLs)
+    signing_secret: str = "dev-only-change-me"              # HMAC secret for signed URLs and tokens: set it in production
 
     # --- job lifecycle ----------------------------------------------------------
     lease_seconds: int = 30              # a running job's lease; renewed by a heartbeat
-    heartbeat_seconds: float = 5.0
-    max_attempts: int = 5                # default per kind; deliveries + retries
+    heartbeat_seconds: float = 5.0       # lease renewal and cancel check period
     retry_backoff_max: int = 300         # seconds; well under the visibility timeout
-    visibility_timeout: int = 3600
+    visibility_timeout: int = 3600       # Redis transport: unacked messages come back after this
     relay_interval: float = 1.0          # outbox relay / reaper loop period (seconds)
     relay_in_intake: bool = True         # intake runs the relay loop in a thread too
-    job_retention_days: int = 30
+    job_retention_days: int = 30         # finished jobs older than this are purged (beat)
 
     # --- intake -------------------------------------------------------------------
-    max_body_bytes: int = 1_000_000
-    rate_limit_per_minute: int = 600
-    page_size_max: int = 200
+    max_body_bytes: int = 1_000_000      # larger request bodies get 413
+    rate_limit_per_minute: int = 600     # per API key, kept in Redis (0 = off)
 
     # --- workers ------------------------------------------------------------------
-    worker_concurrency: int = 2
-    log_level: str = "INFO"
-    log_json: bool = False
+    worker_concurrency: int = 2          # default -c of `coursework worker`
+    log_level: str = "INFO"              # DEBUG / INFO / WARNING
+    log_json: bool = False               # structlog JSON lines instead of console format
 
     # --- flower -------------------------------------------------------------------
-    flower_port: int = 5555
-    flower_basic_auth: str = "admin:admin"
+    flower_port: int = 5555              # `coursework flower` port
+    flower_basic_auth: str = "admin:admin"  # user:password for Flower: set it in production
 
     # --- video (family block: only the video issue edits it) -------------------------
     ffmpeg_bin: str = "ffmpeg"
@@ -62,6 +60,10 @@ class Settings(BaseSettings):
     video_max_bytes: int = 10 * 1024**3
     video_ffmpeg_timeout: float = 3 * 3600
     video_tmp_dir: str | None = None
+    video_probe_timeout: float = 120.0
+    video_preset: str = "veryfast"           # x264 preset: speed vs size
+    video_upload_url_seconds: int = 3600     # presigned PUT lifetime
+    video_playback_url_seconds: int = 3600   # presigned master playlist lifetime
 
     # --- sandbox (family block) ----------------------------------------------------------
     sandbox_time_limit: float = 2.0
@@ -79,6 +81,8 @@ class Settings(BaseSettings):
     certificate_signing_key: str | None = None    # base64 raw Ed25519 private key; dev key derived if unset
     certificate_page_size: str = "A4"
     certificate_chunk_size: int = 200
+    certificate_preview_dpi: int = 96              # PNG preview resolution
+    certificate_download_expires: int = 3600       # seconds a presigned PDF/PNG link lives
 
     # --- notifications (family block) ----------------------------------------------------
     email_provider: str = "smtp"                 # smtp | sendgrid
@@ -103,11 +107,19 @@ class Settings(BaseSettings):
     tutor_idle_timeout: float = 20.0
     tutor_max_retry_wait: float = 30.0
     tutor_stream_token_ttl: int = 300
+    tutor_replay_ttl: int = 3600                 # seconds a reply's streamed tokens stay in Redis
 
     # --- analytics (family block) ----------------------------------------------------------
     analytics_max_batch: int = 1000
     rollup_interval_seconds: float = 120.0
     trending_window_days: int = 7
+    analytics_digest_local_time: str = "18:00"    # learners' local time of the daily digest (HH:MM)
+    analytics_digest_check_seconds: float = 300.0 # how often beat looks for learners whose digest is due
+    analytics_digest_batch: int = 500
+    # beat (owned by the analytics family): RedBeat keeps the schedule in Redis and holds a
+    # lock so only one of several started beats fires the entries
+    beat_scheduler: str = "redbeat.RedBeatScheduler"
+    beat_lock_timeout: int = 25                   # seconds; a dead beat's lock expires after this
 
 
 settings = Settings()
@@ -168,3 +180,8 @@ _ROUTE_BY_MODULE = {
 task_routes = {f"tasks.{module}.*": {"queue": queue} for module, queue in _ROUTE_BY_MODULE.items()}
 
 beat_max_loop_interval = 5
+beat_scheduler = settings.beat_scheduler
+redbeat_redis_url = settings.redis_url
+redbeat_key_prefix = "cw:redbeat:"
+redbeat_lock_key = "cw:redbeat::lock"
+redbeat_lock_timeout = max(settings.beat_lock_timeout, 2)

@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--limit", type=int, default=50)
     j.set_defaults(fn=cmd_jobs)
 
+    from cli import config_table
+
+    config_table.register(sub)
     for family in FAMILIES:
         try:
             module = importlib.import_module(f"cli.families.{family}")
