@@ -1,1 +1,40 @@
-"""Tasks of the tutor family (queue: see celeryconfig). Filled in by the family's issue."""
+"""Tasks of the tutor family (queue ``tutor``): compose a streamed reply, index a course."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from domain.tutor import engine, passages
+from domain.tutor.budget import DailyBudget
+from domain.tutor.providers import LocalTutor, OpenAIProvider
+from domain.tutor.replay import ReplyLog
+from workers.base import job_task
+
+
+@lru_cache(maxsize=4)
+def _openai(api_key: str, base_url: str | None, model: str, request_timeout: float, idle_timeout: float,
+            max_retry_wait: float) -> OpenAIProvider:
+    return OpenAIProvider(api_key=api_key, base_url=base_url, model=model, request_timeout=request_timeout,
+                          idle_timeout=idle_timeout, max_retry_wait=max_retry_wait)
+
+
+def provider_for(settings):
+    def choose(hits, question):
+        if not settings.openai_api_key:
+            return LocalTutor(hits, question)
+        return _openai(settings.openai_api_key, settings.openai_base_url, settings.openai_model,
+                       settings.tutor_request_timeout, settings.tutor_idle_timeout, settings.tutor_max_retry_wait)
+    return choose
+
+
+@job_task("tutor_reply")
+def reply(ctx, payload):
+    s = ctx.settings
+    return engine.reply(ctx.uow, payload.reply_id, provider_for=provider_for(s),
+                        out=ReplyLog(ctx.redis, payload.reply_id, s.tutor_replay_ttl),
+                        budget=DailyBudget(ctx.redis, s.tutor_daily_token_budget), attempt=ctx.attempt)
+
+
+@job_task("tutor_index")
+def index(ctx, payload):
+    with ctx.uow() as s:
+        return passages.index_course(s, payload.course_id)

@@ -1,4 +1,256 @@
-"""Intake routes of the tutor family (beyond POST /v1/jobs). Filled in by the family's issue."""
-from fastapi import APIRouter
+"""Tutor endpoints: sessions and messages (API key), stream tokens, and the reply stream (SSE).
+
+The browser never holds an API key: the web tier mints a short-lived stream token bound to one
+session, and the browser follows ``GET /v1/tutor/sessions/{id}/stream?token=...``.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Literal
+
+import redis
+import redis.asyncio as aioredis
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from celeryconfig import settings
+from domain.db import session_factory, unit_of_work
+from domain.jobs import service, states
+from domain.jobs.models import Job
+from domain.tutor import replay, sessions, stream_tokens
+from domain.tutor.budget import BudgetExhausted, DailyBudget
+from domain.tutor.models import TutorMessage, TutorSession
+from intake.auth import Caller, require
+from intake.body import openapi_body, parse_json
+from intake.errors import ApiError
+from workers.relay import publish_job_now
 
 router = APIRouter(tags=["tutor"])
+ID = dict(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class SessionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: str = Field(**ID)
+    course_id: str = Field(**ID)
+    lesson_id: str | None = Field(default=None, **ID)
+    exercise_id: str | None = Field(default=None, **ID)
+    mode: Literal["explain", "hint"] = "explain"
+    topic: str = Field(default="", max_length=300)
+
+
+class MessageRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content: str = Field(min_length=1, max_length=4000)
+
+
+def _links(session_id: str) -> dict:
+    base = f"/v1/tutor/sessions/{session_id}"
+    return {"self": base, "messages": f"{base}/messages", "stream_token": f"{base}/stream-token",
+            "stream": f"{base}/stream"}
+
+
+def _session(s, session_id: str) -> TutorSession:
+    sess = s.get(TutorSession, session_id)
+    if sess is None:
+        raise ApiError(404, "not_found", f"no tutor session {session_id!r}")
+    return sess
+
+
+def _budget_error(exc: BudgetExhausted) -> ApiError:
+    return ApiError(429, exc.code, exc.message, [{"field": "user_id", "message": "daily token budget spent"}],
+                    headers={"Retry-After": str(exc.retry_after)})
+
+
+@router.post("/v1/tutor/sessions", status_code=201, summary="Start a tutor session for a learner",
+             openapi_extra=openapi_body(SessionRequest))
+async def create_session(request: Request, caller: Caller = require("enqueue")):
+    body = await parse_json(request, SessionRequest)
+
+    def _create():
+        with unit_of_work(settings.database_url) as s:
+            return sessions.create(s, **body.model_dump()).to_dict()
+
+    sess = await run_in_threadpool(_create)
+    return JSONResponse({"session": sess, "links": _links(sess["id"])}, status_code=201)
+
+
+@router.get("/v1/tutor/sessions/{session_id}", summary="A tutor session and its messages")
+def get_session(session_id: str, caller: Caller = require("read")):
+    with session_factory(settings.database_url)() as s:
+        sess = _session(s, session_id)
+        return {"session": sess.to_dict(), "messages": [m.to_dict() for m in sessions.messages(s, session_id)],
+                "links": _links(session_id)}
+
+
+@router.post("/v1/tutor/sessions/{session_id}/end", summary="End a tutor session")
+def end_session(session_id: str, caller: Caller = require("enqueue")):
+    with unit_of_work(settings.database_url) as s:
+        sess = _session(s, session_id)
+        sessions.end(s, sess)
+        return {"session": sess.to_dict()}
+
+
+class _Replayed(Exception):
+    def __init__(self, job_id: str):
+        self.job_id = job_id
+
+
+def _post(caller: Caller, session_id: str, content: str, idempotency_key: str | None, r) -> dict:
+    try:
+        with unit_of_work(settings.database_url) as s:
+            sess = _session(s, session_id)
+            try:
+                DailyBudget(r, settings.tutor_daily_token_budget).check(sess.user_id)
+            except redis.RedisError:
+                pass    # the worker checks again; intake keeps accepting while Redis is away
+            try:
+                question, reply = sessions.post(s, sess, content)
+            except (sessions.SessionEnded, sessions.ReplyInProgress) as exc:
+                raise ApiError(409, exc.code, exc.message) from None
+            job, created = service.enqueue(s, "tutor_reply", {"session_id": sess.id, "reply_id": reply.id},
+                                           caller=caller.key_id, idempotency_key=idempotency_key)
+            if not created:
+                raise _Replayed(job.id)     # roll the new messages back; answer with the first request's
+            reply.job_id = job.id
+            out = {"message": question.to_dict(), "reply": reply.to_dict(), "job": job.to_dict()}
+    except BudgetExhausted as exc:
+        raise _budget_error(exc) from None
+    except service.IdempotencyConflict as exc:
+        raise ApiError(409, "idempotency_conflict", str(exc),
+                       [{"field": "Idempotency-Key", "message": f"already used for job {exc.job_id}"}]) from None
+    except _Replayed as replayed:
+        with session_factory(settings.database_url)() as s:
+            job = s.get(Job, replayed.job_id)
+            reply = s.get(TutorMessage, job.payload["reply_id"])
+            return {"reply": reply.to_dict(), "job": job.to_dict(), "replayed": True}
+    publish_job_now(out["job"]["id"])
+    return out
+
+
+@router.post("/v1/tutor/sessions/{session_id}/messages", status_code=202,
+             summary="Post the learner's message; a tutor_reply job answers it",
+             openapi_extra=openapi_body(MessageRequest))
+async def post_message(session_id: str, request: Request, caller: Caller = require("enqueue"),
+                       idempotency_key: str | None = Header(default=None, max_length=200)):
+    body = await parse_json(request, MessageRequest)
+    out = await run_in_threadpool(_post, caller, session_id, body.content, idempotency_key, request.app.state.redis)
+    links = {**_links(session_id), "job": f"/v1/jobs/{out['job']['id']}"}
+    headers = {"Idempotent-Replayed": "true"} if out.pop("replayed", False) else {}
+    return JSONResponse({**out, "links": links}, status_code=202, headers=headers)
+
+
+@router.post("/v1/tutor/sessions/{session_id}/stream-token", summary="Mint a short-lived token for the SSE stream")
+def mint_stream_token(session_id: str, caller: Caller = require("read")):
+    with session_factory(settings.database_url)() as s:
+        _session(s, session_id)
+    token, expires = stream_tokens.mint(settings.signing_secret, session_id, settings.tutor_stream_token_ttl)
+    return {"token": token, "expires_at": expires,
+            "stream_url": f"/v1/tutor/sessions/{session_id}/stream?token={token}"}
+
+
+# ------------------------------------------------------------------------------------- SSE
+
+_async_redis: aioredis.Redis | None = None
+
+
+def _aredis() -> aioredis.Redis:
+    global _async_redis
+    if _async_redis is None:
+        _async_redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=2)
+    return _async_redis
+
+
+def _sse(event: str, data: dict, event_id: str | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+
+
+def _reply_state(reply_id: str) -> tuple[dict | None, str | None]:
+    """(the reply row, its job's state)."""
+    with session_factory(settings.database_url)() as s:
+        msg = s.get(TutorMessage, reply_id)
+        if msg is None:
+            return None, None
+        job_state = s.get(Job, msg.job_id).state if msg.job_id and s.get(Job, msg.job_id) else None
+        return msg.to_dict(), job_state
+
+
+def _from_database(msg: dict, job_state: str | None) -> list[bytes] | None:
+    """The whole reply from the database, when Redis no longer (or never) has it and it is over."""
+    if msg["status"] == "complete":
+        return [_sse("start", {"attempt": 0, "replayed_from": "database"}),
+                _sse("token", {"text": msg["content"]}), _sse("done", msg)]
+    if msg["status"] == "failed" or job_state in states.TERMINAL:
+        return [_sse("error", {"code": "reply_failed", "message": msg.get("error") or f"job {job_state}"})]
+    return None
+
+
+async def _follow(reply_id: str, after: str, keepalive: float = 15.0):
+    key = replay.stream_key(reply_id)
+    r = _aredis()
+    last, quiet, since_check = after, 0.0, 0.0
+    msg, job_state = await run_in_threadpool(_reply_state, reply_id)
+    if msg is not None and not await r.exists(key):
+        final = _from_database(msg, job_state)
+        if final:
+            for chunk in final:
+                yield chunk
+            return
+    while True:
+        got = await r.xread({key: last}, block=1000, count=500)
+        if got:
+            quiet = since_check = 0.0
+            for entry_id, fields in got[0][1]:
+                last = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                kind, data = replay.decode(fields)
+                yield _sse(kind, data, last)
+                if kind in replay.FINAL:
+                    return
+            continue
+        quiet += 1.0
+        since_check += 1.0
+        if since_check >= 3.0:      # the job may have ended without a word (e.g. a worker lost it)
+            since_check = 0.0
+            msg, job_state = await run_in_threadpool(_reply_state, reply_id)
+            if msg is not None and not await r.exists(key) and (final := _from_database(msg, job_state)):
+                for chunk in final:
+                    yield chunk
+                return
+        if quiet >= keepalive:
+            quiet = 0.0
+            yield b": keep-alive\n\n"
+        await asyncio.sleep(0)
+
+
+@router.get("/v1/tutor/sessions/{session_id}/stream",
+            summary="Server-sent events of a reply: start, token..., done (or error). Needs a stream token.")
+async def stream(session_id: str, token: str = Query(min_length=1, max_length=500),
+                 reply_id: str | None = Query(default=None, max_length=32),
+                 last_event_id: str | None = Header(default=None, max_length=40)):
+    try:
+        stream_tokens.verify(settings.signing_secret, token, session_id)
+    except stream_tokens.TokenError as exc:
+        status = 403 if exc.code == "token_mismatch" else 401
+        raise ApiError(status, exc.code, exc.message, [{"field": "token", "message": exc.message}]) from None
+
+    def _pick() -> str:
+        with session_factory(settings.database_url)() as s:
+            _session(s, session_id)
+            if reply_id:
+                msg = s.get(TutorMessage, reply_id)
+                if msg is None or msg.session_id != session_id or msg.role != "assistant":
+                    raise ApiError(404, "not_found", f"no reply {reply_id!r} in this session",
+                                   [{"field": "reply_id", "message": "not a reply of this session"}])
+                return msg.id
+            latest = sessions.latest_reply(s, session_id)
+            if latest is None:
+                raise ApiError(404, "not_found", "this session has no reply to follow yet")
+            return latest.id
+
+    rid = await run_in_threadpool(_pick)
+    return StreamingResponse(_follow(rid, last_event_id or "0-0"), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Reply-Id": rid})
