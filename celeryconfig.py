@@ -100,13 +100,13 @@ class Settings(BaseSettings):
 
     # --- tutor (family block) --------------------------------------------------------------
     openai_api_key: str | None = None            # unset: the built-in offline tutor answers
-    openai_base_url: str | None = None
-    openai_model: str = "gpt-4o-mini"
-    tutor_daily_token_budget: int = 20_000
-    tutor_request_timeout: float = 60.0
-    tutor_idle_timeout: float = 20.0
-    tutor_max_retry_wait: float = 30.0
-    tutor_stream_token_ttl: int = 300
+    openai_base_url: str | None = None           # any OpenAI-compatible server (vLLM, llama.cpp, Ollama): http://host:port/v1
+    openai_model: str = "gpt-4o-mini"            # model name sent to the provider
+    tutor_daily_token_budget: int = 20_000       # tokens per learner per UTC day (prompt + reply)
+    tutor_request_timeout: float = 60.0          # seconds for one whole model reply
+    tutor_idle_timeout: float = 20.0             # seconds without a streamed chunk before the reply fails
+    tutor_max_retry_wait: float = 30.0           # cap on the total wait retrying 429 / 5xx / timeouts
+    tutor_stream_token_ttl: int = 300            # seconds a signed SSE stream token is valid
     tutor_replay_ttl: int = 3600                 # seconds a reply's streamed tokens stay in Redis
 
     # --- analytics (family block) ----------------------------------------------------------
