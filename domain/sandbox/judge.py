@@ -1,0 +1,168 @@
+"""Judge one submission: compile (when the language needs it), run every test case in the
+sandbox, give each a verdict, score the weighted share of accepted cases, write feedback.
+
+Pure of Celery and the database: callers pass the code, the cases and a ``JudgeConfig``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from domain.sandbox import jail, languages, slots
+from domain.sandbox.feedback import feedback_for, trim
+from domain.sandbox.verdicts import Comparison, Verdict, classify, describe_exit, outputs_match
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    stdin: str
+    expected: str
+    comparison: str = Comparison.trimmed.value
+    tolerance: float = 1e-6
+    hidden: bool = False
+    weight: int = 1
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Host-side settings (celeryconfig ``sandbox_*``); per-exercise limits come with the call."""
+
+    work_dir: Path = Path(tempfile.gettempdir()) / "coursework-sandbox"
+    base_uid: int = 61000
+    slots: int = 16
+    max_processes: int = 64
+    max_output_bytes: int = 1_000_000
+    max_file_bytes: int = 16_000_000
+    open_files: int = 64
+    compile_seconds: float = 10.0
+    compile_memory_mb: int = 1024
+    wall_factor: float = 2.0          # wall clock = cpu limit * factor + 1 s
+    bwrap: str = "bwrap"
+
+
+@dataclass
+class CaseResult:
+    case: int                 # 1-based position
+    verdict: str
+    time_ms: int
+    memory_kb: int
+    hidden: bool
+    weight: int
+    detail: str = ""          # exit code / signal; never the case's data
+    output: str = field(default="", repr=False)   # the program's stdout, trimmed (not stored for hidden cases)
+
+    def public(self) -> dict:
+        data = asdict(self)
+        data.pop("output")
+        return data
+
+
+@dataclass
+class Evaluation:
+    verdict: str              # the first non-accepted verdict, or AC
+    score: int                # 0-100
+    cases: list[CaseResult]
+    compile_output: str = ""
+    feedback: str = ""
+
+    def public(self) -> dict:
+        return {"verdict": self.verdict, "score": self.score, "cases": [c.public() for c in self.cases],
+                "compile_output": self.compile_output, "feedback": self.feedback}
+
+
+def score(cases: list[CaseResult]) -> int:
+    total = sum(c.weight for c in cases)
+    if not total:
+        return 0
+    won = sum(c.weight for c in cases if c.verdict == Verdict.accepted.value)
+    return round(100 * won / total)
+
+
+def _workspace(config: JudgeConfig, slot: slots.Slot) -> Path:
+    config.work_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(config.work_dir, 0o711)
+    box = Path(tempfile.mkdtemp(prefix="box-", dir=config.work_dir))
+    if slot.uid is not None:
+        os.chown(box, slot.uid, slot.uid)
+    os.chmod(box, 0o700)
+    return box
+
+
+def _compile(lang: languages.Language, box: Path, config: JudgeConfig, slot: slots.Slot,
+             helper: Path) -> jail.RunResult:
+    limits = jail.Limits(cpu_seconds=config.compile_seconds, wall_seconds=config.compile_seconds * 2,
+                         memory_bytes=config.compile_memory_mb * MB, processes=config.max_processes,
+                         file_bytes=max(config.max_file_bytes, 64 * MB), open_files=256,
+                         output_bytes=256 * 1024)
+    return jail.run(box, lang.compile, limits, slot, helper, writable_box=True, bwrap=config.bwrap)
+
+
+def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: int, memory_limit_mb: int,
+             config: JudgeConfig = JudgeConfig(), progress: Callable[[float, str], None] | None = None,
+             cancelled: Callable[[], bool] = lambda: False) -> Evaluation:
+    lang = languages.get(language)
+    helper = jail.measure_helper(config.work_dir)
+    with slots.claim(config.work_dir / "slots", config.base_uid, config.slots) as slot:
+        box = _workspace(config, slot)
+        try:
+            (box / lang.source).write_text(code)
+            os.chmod(box / lang.source, 0o644)
+            if lang.compile:
+                built = _compile(lang, box, config, slot, helper)
+                if not built.ok:
+                    message = trim(built.stderr.decode(errors="replace") or built.stdout.decode(errors="replace")
+                                   or describe_exit(built), 2000)
+                    if built.timed_out or built.cpu_exceeded:
+                        message = "the compiler ran out of time\n" + message
+                    results = [CaseResult(case=i, verdict=Verdict.compilation_error.value, time_ms=0, memory_kb=0,
+                                          hidden=c.hidden, weight=c.weight) for i, c in enumerate(cases, 1)]
+                    return Evaluation(verdict=Verdict.compilation_error.value, score=0, cases=results,
+                                      compile_output=message,
+                                      feedback=f"Compilation Error:\n{message}")
+            results = []
+            for i, case in enumerate(cases, 1):
+                if cancelled():
+                    break
+                results.append(_run_case(lang, box, i, case, time_limit_ms, memory_limit_mb, config, slot, helper))
+                if progress:
+                    progress(100 * i / len(cases), f"test {i}/{len(cases)}: {results[-1].verdict}")
+        finally:
+            shutil.rmtree(box, ignore_errors=True)
+    first_bad = next((r for r in results if r.verdict != Verdict.accepted.value), None)
+    return Evaluation(verdict=first_bad.verdict if first_bad else Verdict.accepted.value, score=score(results),
+                      cases=results, feedback=feedback_for(results, cases))
+
+
+def _run_case(lang: languages.Language, box: Path, number: int, case: CaseSpec, time_limit_ms: int,
+              memory_limit_mb: int, config: JudgeConfig, slot: slots.Slot, helper: Path) -> CaseResult:
+    memory = memory_limit_mb * MB
+    cpu = time_limit_ms / 1000
+    limits = jail.Limits(cpu_seconds=cpu, wall_seconds=cpu * config.wall_factor + 1, memory_bytes=memory,
+                         address_space_bytes=memory + lang.address_space_headroom,
+                         processes=config.max_processes, file_bytes=config.max_file_bytes,
+                         open_files=config.open_files, output_bytes=config.max_output_bytes)
+    try:
+        run = jail.run(box, lang.run(memory_limit_mb), limits, slot, helper, stdin=case.stdin.encode(),
+                       bwrap=config.bwrap)
+    except jail.SandboxUnavailable:
+        raise
+    except OSError as exc:   # could not even start it: not the learner's fault
+        return CaseResult(case=number, verdict=Verdict.internal_error.value, time_ms=0, memory_kb=0,
+                          hidden=case.hidden, weight=case.weight, detail=f"sandbox error: {exc.strerror}")
+    verdict = classify(run, memory_limit_bytes=memory, oom_markers=lang.oom_markers)
+    output = run.stdout.decode(errors="replace")
+    if verdict is None:
+        ok = outputs_match(output, case.expected, case.comparison, case.tolerance)
+        verdict = Verdict.accepted if ok else Verdict.wrong_answer
+    detail = describe_exit(run) if verdict is Verdict.runtime_error else ""
+    if verdict is Verdict.runtime_error and not case.hidden:
+        detail += "\n" + trim(run.stderr.decode(errors="replace"), 600)
+    return CaseResult(case=number, verdict=verdict.value, time_ms=round(run.cpu_seconds * 1000),
+                      memory_kb=run.max_rss_bytes // 1024, hidden=case.hidden, weight=case.weight,
+                      detail=detail.strip(), output="" if case.hidden else trim(output, 2000))
