@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MIN_LINE_CHARS = 12          # shorter solution lines ("return x", "}") are too common to count
+MIN_LINE_CHARS = 8           # shorter solution lines ("return x", "}") are too common to count
 REFUSAL = ("I can't show the solution to a graded exercise, but here is a hint: re-read the lesson "
            "passages cited below, write down what the function must return for the simplest input, "
            "and build up from there.")
