@@ -1,7 +1,51 @@
-"""Job kinds of the analytics family. Filled in by the family's issue."""
+"""Job kinds of the analytics family (queue ``analytics``)."""
 from __future__ import annotations
 
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from domain.analytics.events import IDS, MAX_BATCH, LearningEventIn
 from domain.jobs.kinds import Enqueue, JobKind  # noqa: F401
 
-KINDS: list[JobKind] = []
+QUEUE = "analytics"
+MAX_REPORT_DAYS = 366
+
+
+class IngestEventsPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[LearningEventIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class RollupPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    full: bool = Field(default=False, description="rebuild every rollup from all events instead of the watermark")
+
+
+class ReportPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    report: Literal["course_popularity", "learner_progress"]
+    start: date
+    end: date
+    course_id: str | None = Field(default=None, description="course_popularity: only this course", **IDS)
+    top: int = Field(default=20, ge=1, le=100, description="rows shown in the chart")
+
+    @model_validator(mode="after")
+    def _range(self) -> "ReportPayload":
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        if (self.end - self.start).days >= MAX_REPORT_DAYS:
+            raise ValueError(f"a report covers at most {MAX_REPORT_DAYS} days")
+        return self
+
+
+KINDS = [
+    JobKind(name="ingest_events", payload=IngestEventsPayload, task="tasks.analytics.ingest_events", queue=QUEUE,
+            max_attempts=5, description="Bulk-write a batch of learning events (POST /v1/events enqueues it)."),
+    JobKind(name="rollup", payload=RollupPayload, task="tasks.analytics.rollup", queue=QUEUE, max_attempts=3,
+            extra_scope="operate", description="Fold new learning events into the rollup tables (beat runs it too)."),
+    JobKind(name="report", payload=ReportPayload, task="tasks.analytics.report", queue=QUEUE, max_attempts=3,
+            description="Course popularity or learner progress over a date range: CSV + PNG chart, presigned URLs."),
+]
 REACTIONS: dict = {}

@@ -1,4 +1,97 @@
-"""Intake routes of the analytics family (beyond POST /v1/jobs). Filled in by the family's issue."""
-from fastapi import APIRouter
+"""Analytics on intake: batch event ingestion and read endpoints over the rollup tables."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from celeryconfig import settings
+from domain.analytics import queries
+from domain.analytics.events import EventBatch, batch_errors
+from domain.db import session_factory
+from intake.auth import Caller, require
+from intake.body import openapi_body
+from intake.errors import ApiError
+from intake.routes.jobs import accept, accepted_response
 
 router = APIRouter(tags=["analytics"])
+
+
+def _parse_batch(raw: bytes) -> EventBatch:
+    try:
+        data = json.loads(raw) if raw else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "malformed_json", "the request body is not valid JSON",
+                       [{"field": "body", "message": str(exc)}]) from None
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise ApiError(422, "validation_error", "send {\"events\": [...]}",
+                       [{"field": "events", "message": "expected a list of events"}])
+    limit = settings.analytics_max_batch
+    if len(data["events"]) > limit:
+        raise ApiError(422, "validation_error", f"at most {limit} events per request",
+                       [{"field": "events", "message": f"{len(data['events'])} events; the limit is {limit}"}])
+    try:
+        return EventBatch.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, "validation_error", "the batch was rejected; no event of it was written",
+                       batch_errors(exc.errors())) from None
+
+
+@router.post("/v1/events", status_code=202, summary="Ingest a batch of learning events (all or nothing)",
+             openapi_extra=openapi_body(EventBatch))
+async def post_events(request: Request, caller: Caller = require("enqueue"),
+                      idempotency_key: str | None = Header(default=None, max_length=200)):
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if ctype and ctype != "application/json":
+        raise ApiError(415, "unsupported_media_type", f"send application/json, not {ctype!r}")
+    batch = _parse_batch(await request.body())
+    payload = {"events": batch.model_dump(mode="json", exclude_none=True)["events"]}
+    job, created = await run_in_threadpool(accept, caller.key_id, "ingest_events", payload, idempotency_key)
+    resp = accepted_response(job, created)
+    body = json.loads(resp.body)
+    body["accepted"] = len(batch.events)
+    return JSONResponse(body, status_code=202, headers=dict(resp.headers))
+
+
+def _read(fn, *args):
+    with session_factory(settings.database_url)() as s:
+        return fn(s, *args)
+
+
+@router.get("/v1/analytics/courses/{course_id}", summary="A course's daily rollups, totals and popularity")
+def course_analytics(course_id: str, caller: Caller = require("read"),
+                     start: date | None = None, end: date | None = None):
+    out = _read(queries.course, course_id, start, end)
+    if out is None:
+        raise ApiError(404, "not_found", f"no analytics for course {course_id!r} yet")
+    return out
+
+
+@router.get("/v1/analytics/learners/{user_id}", summary="A learner's streaks, progress and weekly goal")
+def learner_analytics(user_id: str, caller: Caller = require("read")):
+    out = _read(queries.learner, user_id)
+    if out is None:
+        raise ApiError(404, "not_found", f"no analytics for learner {user_id!r}")
+    return out
+
+
+@router.get("/v1/analytics/leaderboard", summary="Leaderboard of an exercise topic")
+def leaderboard(caller: Caller = require("read"), topic: str | None = Query(default=None, max_length=64),
+                limit: int = Query(default=20, ge=1, le=100)):
+    if not topic:
+        return {"topics": _read(queries.topics), "hint": "pass ?topic=<name> for its leaderboard"}
+    return _read(queries.leaderboard, topic, limit)
+
+
+@router.get("/v1/analytics/courses", summary="Trending courses")
+def trending(caller: Caller = require("read"), limit: int = Query(default=20, ge=1, le=100)):
+    return {"courses": _read(queries.popular_courses, limit)}
+
+
+@router.get("/v1/analytics/platform", summary="Platform totals per day (operators)")
+def platform(caller: Caller = require("operate"), start: date | None = None, end: date | None = None):
+    return _read(queries.platform, start, end)
