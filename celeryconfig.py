@@ -110,9 +110,9 @@ class Settings(BaseSettings):
     tutor_replay_ttl: int = 3600                 # seconds a reply's streamed tokens stay in Redis
 
     # --- analytics (family block) ----------------------------------------------------------
-    analytics_max_batch: int = 1000
-    rollup_interval_seconds: float = 120.0
-    trending_window_days: int = 7
+    analytics_max_batch: int = 1000               # events per POST /v1/events request (all or nothing)
+    rollup_interval_seconds: float = 120.0        # beat: how often new learning events are rolled up
+    trending_window_days: int = 7                 # course popularity window (against the window before it)
     analytics_digest_local_time: str = "18:00"    # learners' local time of the daily digest (HH:MM)
     analytics_digest_check_seconds: float = 300.0 # how often beat looks for learners whose digest is due
     analytics_digest_batch: int = 500
