@@ -1,0 +1,146 @@
+"""One reply composed in-process against the test PostgreSQL and a private Redis:
+the offline tutor, 'not covered', reruns, the worker-side budget check, the hint guard."""
+import functools
+
+import pytest
+import redis
+
+from domain.db import unit_of_work
+from domain.jobs.errors import PermanentError
+from domain.tutor import engine, exercises, guard, prompt, sessions
+from domain.tutor.budget import BudgetExhausted, DailyBudget
+from domain.tutor.models import TutorMessage, TutorSession
+from domain.tutor.providers import LocalTutor, OpenAIProvider
+from domain.tutor.replay import ReplyLog, decode, stream_key
+from tests.integration.tutor.conftest import make_course
+from tests.unit.tutor.course_fixture import LESSONS
+from tests.unit.tutor.test_guard import SOLUTION
+
+
+@pytest.fixture
+def r(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def course(database):
+    return make_course(database.url, LESSONS)
+
+
+def _ask(db_url, course, question, mode="explain", exercise_id=None):
+    with unit_of_work(db_url) as s:
+        sess = TutorSession(user_id=course["user_id"], course_id=course["course_id"], mode=mode,
+                            exercise_id=exercise_id)
+        s.add(sess)
+        s.flush()
+        _, reply = sessions.post(s, sess, question)
+        return reply.id
+
+
+def _run(db_url, r, reply_id, provider_for=LocalTutor, limit=100_000, attempt=1):
+    uow = functools.partial(unit_of_work, db_url)
+    return engine.reply(uow, reply_id, provider_for=provider_for, out=ReplyLog(r, reply_id, 60),
+                        budget=DailyBudget(r, limit), attempt=attempt)
+
+
+def _events(r, reply_id):
+    return [decode(fields) for _, fields in r.xrange(stream_key(reply_id))]
+
+
+def _reply(db_url, reply_id) -> TutorMessage:
+    with unit_of_work(db_url) as s:
+        return s.get(TutorMessage, reply_id)
+
+
+def test_offline_tutor_streams_answers_cites_and_persists(database, r, course):
+    # Given a question the joins lesson answers, and no model key (the local tutor)
+    reply_id = _ask(database.url, course, "What does a LEFT OUTER JOIN do when there is no match?")
+    # When the reply is composed
+    result = _run(database.url, r, reply_id)
+    # Then it was streamed token by token, ended with done, and the stored reply is the same text
+    events = _events(r, reply_id)
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("token") > 5
+    streamed = "".join(d["text"] for k, d in events if k == "token")
+    msg = _reply(database.url, reply_id)
+    assert msg.status == "complete" and msg.content == streamed
+    assert "fills the columns of the right table with NULL" in msg.content
+    assert msg.citations[0]["lesson_id"] == course["lessons"]["joins"]
+    assert result["citations"][0]["lesson_title"] == "Combining tables with joins"
+    assert msg.provider == "local" and msg.completion_tokens > 0
+    # and the learner's budget was charged with the reply's tokens
+    assert DailyBudget(r, 1).used(course["user_id"]) == msg.prompt_tokens + msg.completion_tokens
+
+
+def test_a_question_outside_the_course_says_so_without_calling_a_model(database, r, course):
+    reply_id = _ask(database.url, course, "How do I bake sourdough bread?")
+
+    def no_model(hits, question):
+        raise AssertionError("the model must not be called")
+
+    result = _run(database.url, r, reply_id, provider_for=no_model)
+    msg = _reply(database.url, reply_id)
+    assert msg.content == prompt.NOT_COVERED and msg.citations == []
+    assert result["covered"] is False
+
+
+def test_running_a_finished_reply_again_changes_nothing(database, r, course):
+    reply_id = _ask(database.url, course, "What does COALESCE return?")
+    first = _run(database.url, r, reply_id)
+    entries = r.xlen(stream_key(reply_id))
+    used = DailyBudget(r, 1).used(course["user_id"])
+    second = _run(database.url, r, reply_id)
+    assert second == first
+    assert r.xlen(stream_key(reply_id)) == entries
+    assert DailyBudget(r, 1).used(course["user_id"]) == used
+
+
+def test_a_spent_budget_fails_the_reply_with_a_clear_error(database, r, course):
+    budget = DailyBudget(r, 100)
+    budget.charge(course["user_id"], "earlier-reply", 100)
+    reply_id = _ask(database.url, course, "What is an index?")
+    with pytest.raises(BudgetExhausted) as err:
+        _run(database.url, r, reply_id, limit=100)
+    assert "daily tutor budget is spent (100 of 100 tokens)" in str(err.value)
+    msg = _reply(database.url, reply_id)
+    assert msg.status == "failed" and msg.error.startswith("budget_exhausted")
+    assert _events(r, reply_id)[-1] == ("error", {"code": "budget_exhausted", "message": err.value.message})
+
+
+def test_budget_charges_each_reply_once(r):
+    budget = DailyBudget(r, 1000)
+    assert budget.charge("u-once", "reply-1", 300) == 300
+    assert budget.charge("u-once", "reply-1", 300) == 300
+    assert budget.charge("u-once", "reply-2", 200) == 500
+    assert budget.remaining("u-once") == 500
+    assert 0 < r.ttl(budget.key("u-once")) <= 2 * 24 * 3600
+
+
+def test_hint_mode_never_streams_the_reference_solution(database, r, course, model_server, monkeypatch):
+    # Given a hint session on an exercise whose reference solution the model leaks
+    monkeypatch.setattr(exercises, "reference_solution", lambda s, exercise_id: SOLUTION)
+    reply_id = _ask(database.url, course, "How do I filter rows with WHERE? !leak", mode="hint", exercise_id="ex1")
+    provider = OpenAIProvider(api_key="k", base_url=model_server.base_url, model="m", request_timeout=10,
+                              idle_timeout=2, max_retry_wait=2)
+    # When the reply is composed
+    _run(database.url, r, reply_id, provider_for=lambda hits, q: provider)
+    # Then the model did get the solution to hint from, but nothing streamed or stored contains it
+    assert model_server.count("<reference_solution>") >= 1
+    published = "".join(d.get("text", "") for k, d in _events(r, reply_id) if k == "token")
+    assert guard._norm(SOLUTION) not in guard._norm(published)
+    msg = _reply(database.url, reply_id)
+    assert msg.blocked and msg.content == guard.REFUSAL
+    assert guard._norm("return str(n)") not in guard._norm(msg.content)
+
+
+def test_provider_errors_fail_the_reply_and_tell_the_listener(database, r, course, model_server):
+    reply_id = _ask(database.url, course, "What does COALESCE return? !quota")
+    provider = OpenAIProvider(api_key="k", base_url=model_server.base_url, model="m", request_timeout=10,
+                              idle_timeout=2, max_retry_wait=2)
+    with pytest.raises(PermanentError) as err:
+        _run(database.url, r, reply_id, provider_for=lambda hits, q: provider)
+    assert err.value.code == "insufficient_quota"
+    assert _events(r, reply_id)[-1][1]["code"] == "insufficient_quota"
+    assert _reply(database.url, reply_id).status == "failed"
