@@ -49,7 +49,7 @@ def add_deliveries(session: Session, notification: Notification, user_ids: list[
         if email_modes[uid] != types.OFF:
             rows.append({"id": new_id(), "notification_id": notification.id, "user_id": uid,
                          "channel": types.EMAIL, "status": DIGEST if email_modes[uid] == types.DIGEST else PENDING,
-                         "attempts": 0, "created_at": now})
+                         "attempts": 0, "sent_at": None, "expires_at": None, "created_at": now})
     inserted = insert_ignore(session, Delivery.__table__, rows,
                              returning=(Delivery.id, Delivery.user_id, Delivery.channel))
     counts = {"in_app": 0, "email": 0}

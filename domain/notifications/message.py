@@ -6,8 +6,14 @@ same delivery carries the same Message-ID, so a duplicate is recognisable downst
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+
+
+# CRLF line ends (what SMTP DATA expects); lines up to RFC 5322's 998 so that a long
+# List-Unsubscribe URL is never folded into an encoded word.
+WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class OutgoingEmail:
         return out
 
     def mime(self) -> EmailMessage:
-        msg = EmailMessage()
+        msg = EmailMessage(policy=WIRE_POLICY)
         msg["From"] = self.sender
         msg["To"] = self.to
         msg["Subject"] = self.subject
@@ -46,3 +52,6 @@ class OutgoingEmail:
         msg.set_content(self.text)
         msg.add_alternative(self.html, subtype="html")
         return msg
+
+    def wire(self) -> bytes:
+        return self.mime().as_bytes()

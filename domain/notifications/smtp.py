@@ -40,7 +40,7 @@ class SmtpProvider:
             code, reply = conn.rcpt(email.to)
             if code not in (250, 251):
                 self._fail(conn, code, reply)
-            code, reply = conn.data(email.mime().as_bytes())
+            code, reply = conn.data(email.wire())
             if code != 250:
                 self._fail(conn, code, reply)
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:

@@ -15,4 +15,5 @@ def insert_ignore(session: Session, table, rows: list[dict], returning=None) -> 
     if returning is None:
         session.execute(stmt, rows)
         return []
-    return list(session.execute(stmt.values(rows).returning(*returning)))
+    # executemany + RETURNING: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
+    return list(session.execute(stmt.returning(*returning), rows))

@@ -1,0 +1,157 @@
+"""Claim → send → mark against PostgreSQL and real loopback mail servers (in-process)."""
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from functools import partial
+
+import pytest
+from sqlalchemy import select, update
+
+from domain.db import unit_of_work, utcnow
+from domain.jobs.errors import TransientError
+from domain.jobs.models import JobEvent
+from domain.notifications import deliveries, inbox, preferences, sending, types
+from domain.notifications.models import Delivery, Suppression
+from domain.notifications.providers import ProviderUnavailable
+from domain.notifications.sendgrid import SendGridProvider
+from domain.notifications.smtp import SmtpProvider
+from tests.integration.notifications.people import make_course, make_user
+
+CONFIG = sending.SendConfig(sender="Coursework <no-reply@coursework.test>", base_url="https://cw.test",
+                            secret="s3cret", claim_batch=3, stale_after=5)
+
+
+def _announce(url: str, users: list[dict], type_name: str = "course_announcement", priority=None) -> str:
+    with unit_of_work(url) as s:
+        note = deliveries.upsert_notification(s, type_name=type_name, data={"course_title": "Testing"},
+                                              title="Exam moved", body="Now on Friday.", link="/courses/x",
+                                              dedupe_key=f"t:{secrets.token_hex(6)}", priority=priority)
+        deliveries.add_deliveries(s, note, [u["id"] for u in users])
+        return note.id
+
+
+def _sender(url, smtp_server, owner="run-1", provider=None):
+    provider = provider or SmtpProvider("127.0.0.1", smtp_server.port, timeout=5)
+    return sending.Sender(partial(unit_of_work, url), provider, CONFIG, owner)
+
+
+def _statuses(url, note_id) -> dict[str, str]:
+    with unit_of_work(url) as s:
+        return dict(s.execute(select(Delivery.user_id, Delivery.status)
+                              .where(Delivery.notification_id == note_id, Delivery.channel == types.EMAIL)).all())
+
+
+def test_each_recipient_is_sent_once_and_a_rerun_sends_nothing(database, smtp_server):
+    # Given an announcement to 7 learners (claimed 3 at a time)
+    _, users = make_course(database.url, 7)
+    note_id = _announce(database.url, users)
+    # When two runs send it one after the other
+    first = _sender(database.url, smtp_server).send_all(sending.scope(note_id))
+    second = _sender(database.url, smtp_server, owner="run-2").send_all(sending.scope(note_id))
+    # Then every learner got exactly one email, with their name, a link and an unsubscribe link
+    assert first["sent"] == 7 and second["sent"] == 0
+    for u in users:
+        got = smtp_server.to(u["email"])
+        assert len(got) == 1, u
+        assert f"Hi {u['name']}" in got[0]["text"] and "https://cw.test/courses/x" in got[0]["text"]
+        assert got[0]["headers"]["List-Unsubscribe"].startswith("<https://cw.test/v1/notifications/unsubscribe?")
+    with unit_of_work(database.url) as s:
+        rows = list(s.scalars(select(Delivery).where(Delivery.notification_id == note_id,
+                                                     Delivery.channel == types.EMAIL)))
+        assert {r.status for r in rows} == {"sent"} and all(r.provider_message_id for r in rows)
+        assert all(f"<{r.id}@coursework.test>" in [m["message_id"] for m in smtp_server.to(
+            next(u["email"] for u in users if u["id"] == r.user_id))] for r in rows)
+
+
+def test_in_app_rows_and_events_are_created_once(database):
+    _, users = make_course(database.url, 3)
+    note_id = _announce(database.url, users)
+    with unit_of_work(database.url) as s:
+        note = s.get(deliveries.Notification, note_id)
+        again = deliveries.add_deliveries(s, note, [u["id"] for u in users])      # a rerun adds nothing
+    assert again == {"in_app": 0, "email": 0}
+    with unit_of_work(database.url) as s:
+        events = list(s.scalars(select(JobEvent).where(JobEvent.type == "notification.created",
+                                                       JobEvent.user_id.in_([u["id"] for u in users]))))
+        assert sorted(e.user_id for e in events) == sorted(u["id"] for u in users)
+        assert all(e.data["notification_id"] == note_id and e.data["title"] == "Exam moved" for e in events)
+        uid = users[0]["id"]
+        assert inbox.unread_count(s, uid) == 1
+        item = inbox.items(s, uid)[0]
+        assert item["notification"]["title"] == "Exam moved"
+        assert inbox.mark_read(s, uid, item["id"]) and not inbox.mark_read(s, users[1]["id"], item["id"])
+        assert inbox.unread_count(s, uid) == 0
+        # expired items leave the inbox
+        s.execute(update(Delivery).where(Delivery.user_id == users[1]["id"])
+                  .values(expires_at=utcnow() - timedelta(seconds=1)))
+        assert inbox.unread_count(s, users[1]["id"]) == 0 and inbox.items(s, users[1]["id"]) == []
+        assert inbox.mark_all_read(s, users[2]["id"]) == 1 and inbox.unread_count(s, users[2]["id"]) == 0
+
+
+def test_a_live_claim_is_left_alone_and_a_stale_one_is_taken_over(database, smtp_server):
+    _, users = make_course(database.url, 2)
+    note_id = _announce(database.url, users)
+    victim = users[0]
+    with unit_of_work(database.url) as s:     # another sender holds a fresh claim on one row
+        s.execute(update(Delivery).where(Delivery.user_id == victim["id"], Delivery.channel == types.EMAIL)
+                  .values(status="sending", claimed_by="other", claimed_at=utcnow()))
+    with pytest.raises(TransientError) as exc:
+        _sender(database.url, smtp_server).send_all(sending.scope(note_id))
+    assert "still claimed" in str(exc.value) and exc.value.retry_after == CONFIG.stale_after
+    assert smtp_server.to(victim["email"]) == [] and len(smtp_server.to(users[1]["email"])) == 1
+    with unit_of_work(database.url) as s:     # that sender died: its claim goes stale
+        s.execute(update(Delivery).where(Delivery.user_id == victim["id"])
+                  .values(claimed_at=utcnow() - timedelta(seconds=60)))
+    assert _sender(database.url, smtp_server, owner="run-3").send_all(sending.scope(note_id))["sent"] == 1
+    assert len(smtp_server.to(victim["email"])) == 1 and len(smtp_server.to(users[1]["email"])) == 1
+
+
+def test_preferences_and_suppressions_are_checked_at_send_time(database, smtp_server):
+    changed_mind = make_user(database.url, "Changed Mind")
+    suppressed = make_user(database.url, "Suppressed")
+    bouncing = make_user(database.url, "Bouncing", email="bounce@example.test")
+    fine = make_user(database.url, "Fine")
+    people = [changed_mind, suppressed, bouncing, fine]
+    note_id = _announce(database.url, people)
+    with unit_of_work(database.url) as s:      # after fan-out, before sending
+        preferences.set_mode(s, changed_mind["id"], "course_announcement", types.EMAIL, types.OFF)
+        preferences.suppress(s, suppressed["email"], "complaint")
+    counts = _sender(database.url, smtp_server).send_all(sending.scope(note_id))
+    assert counts == {"sent": 1, "skipped": 2, "bounced": 1, "failed": 0, "digest": 0}
+    status = _statuses(database.url, note_id)
+    assert status[changed_mind["id"]] == "skipped" and status[suppressed["id"]] == "skipped"
+    assert status[bouncing["id"]] == "bounced" and status[fine["id"]] == "sent"
+    assert smtp_server.to(changed_mind["email"]) == [] and smtp_server.to(suppressed["email"]) == []
+    with unit_of_work(database.url) as s:      # a hard bounce suppresses the address from now on
+        assert s.get(Suppression, "bounce@example.test").reason.startswith("bounced: SMTP 550")
+
+
+def test_urgent_ignores_an_off_preference_and_has_no_unsubscribe_link(database, smtp_server):
+    user = make_user(database.url, "Urgent Reader")
+    with unit_of_work(database.url) as s:
+        with pytest.raises(preferences.PreferenceError):
+            preferences.set_mode(s, user["id"], "security_alert", types.EMAIL, types.OFF)
+        preferences.set_mode(s, user["id"], "course_announcement", types.EMAIL, types.OFF)
+    note_id = _announce(database.url, [user], priority=types.URGENT)
+    _sender(database.url, smtp_server).send_all(sending.scope(note_id))
+    [got] = smtp_server.to(user["email"])
+    assert "List-Unsubscribe" not in got["headers"] and got["headers"]["X-Priority"] == "1"
+
+
+def test_sendgrid_429_releases_the_claim_and_reports_retry_after(database, sendgrid_server):
+    _, users = make_course(database.url, 2)
+    note_id = _announce(database.url, users)
+    sendgrid_server.script.append((429, {"Retry-After": "3"}, {"errors": [{"message": "too many"}]}))
+    provider = SendGridProvider(sendgrid_server.api_key, sendgrid_server.url, timeout=5)
+    with pytest.raises(ProviderUnavailable) as exc:
+        _sender(database.url, None, provider=provider).send_all(sending.scope(note_id))
+    assert exc.value.retry_after == 3.0
+    assert set(_statuses(database.url, note_id).values()) == {"pending"}
+    # the job's retry sends both; a 400 for one of them fails only that delivery
+    sendgrid_server.script.append((400, {}, {"errors": [{"message": "invalid to"}]}))
+    counts = _sender(database.url, None, owner="retry", provider=provider).send_all(sending.scope(note_id))
+    assert counts["sent"] == 1 and counts["failed"] == 1
+    with unit_of_work(database.url) as s:
+        failed = s.scalar(select(Delivery).where(Delivery.notification_id == note_id, Delivery.status == "failed"))
+        assert "invalid to" in failed.last_error and failed.attempts == 2
