@@ -124,12 +124,12 @@ def bwrap_argv(box: Path, argv: list[str], limits: Limits, *, writable_box: bool
 
 
 def _preexec(limits: Limits, uid: int | None):
-    cpu = math.ceil(limits.cpu_seconds) + 1   # a backstop: the verdict compares the measured time
+    cpu = max(1, math.ceil(limits.cpu_seconds))   # SIGXCPU; the verdict compares the measured time
     address_space = limits.address_space_bytes or limits.memory_bytes
 
     def apply() -> None:
         os.setsid()
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
@@ -178,6 +178,8 @@ def run(box: Path, argv: list[str], limits: Limits, slot: Slot, helper: Path, *,
         _kill_group(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
     _kill_group(proc.pid)   # anything still in the group (the namespace is gone with bwrap)
+    if slot.uid is not None:
+        kill_uid(slot.uid)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - started
     with os.fdopen(report_r, "rb") as report_file:
@@ -234,6 +236,42 @@ def _collect(proc: subprocess.Popen, deadline: float, budget: int) -> tuple[byte
         proc.stdout.close()
         proc.stderr.close()
     return bytes(out), bytes(err[-STDERR_KEEP:]), timed_out, exceeded
+
+
+def _uid_processes(uid: int) -> list[int]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", "rb") as f:
+                status = f.read()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith(b"Uid:"):
+                if str(uid).encode() in line.split()[1:]:
+                    pids.append(int(entry.name))
+                break
+    return pids
+
+
+def kill_uid(uid: int, timeout: float = 5.0) -> None:
+    """SIGKILL every host process of a slot uid and wait until they are gone (zombies included).
+
+    The namespace dies with bwrap, but asynchronously; the slot is reused only once it is empty.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = _uid_processes(uid)
+        if not pids or time.monotonic() >= deadline:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.005)
 
 
 def _reap(proc: subprocess.Popen, deadline: float):

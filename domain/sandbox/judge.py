@@ -163,6 +163,8 @@ def _run_case(lang: languages.Language, box: Path, number: int, case: CaseSpec, 
     detail = describe_exit(run) if verdict is Verdict.runtime_error else ""
     if verdict is Verdict.runtime_error and not case.hidden:
         detail += "\n" + trim(run.stderr.decode(errors="replace"), 600)
-    return CaseResult(case=number, verdict=verdict.value, time_ms=round(run.cpu_seconds * 1000),
+    # a run stopped by the wall clock could not report its CPU time: show how long it was let run
+    seconds = run.wall_seconds if run.timed_out else run.cpu_seconds
+    return CaseResult(case=number, verdict=verdict.value, time_ms=round(seconds * 1000),
                       memory_kb=run.max_rss_bytes // 1024, hidden=case.hidden, weight=case.weight,
                       detail=detail.strip(), output="" if case.hidden else trim(output, 2000))
