@@ -15,16 +15,18 @@ from domain.grading import peers, policies
 from domain.grading.gradebook import dialect_insert, upsert_item
 from domain.grading.models import Assignment, PeerReview, Submission
 from domain.grading.rubrics import Rubric, RubricError, score_rubric
-from domain.jobs.errors import InvalidPayload, PermanentError
+from domain.jobs.errors import InvalidPayload
 
 GRADABLE = ("submitted", "graded")
 
 
-class SubmissionClosed(PermanentError):
+class SubmissionClosed(InvalidPayload):
+    """After the hard deadline (a permanent error; 422 at intake)."""
+
     code = "submission_closed"
 
 
-class WrongState(PermanentError):
+class WrongState(InvalidPayload):
     code = "wrong_state"
 
 
@@ -61,15 +63,15 @@ def submit(session: Session, assignment_id: str, user_id: str, content: str, now
         raise InvalidPayload("assignment_id", f"no assignment {assignment_id!r}")
     if policies.past_hard_cutoff(assignment.due_at, _policy(assignment), now):
         cutoff = policies.hard_cutoff(assignment.due_at, _policy(assignment))
-        raise SubmissionClosed(f"submissions closed at {cutoff.isoformat()} (hard deadline)",
-                               details=[{"field": "submitted_at", "message": "after the hard deadline"}])
+        raise SubmissionClosed("submitted_at", f"submissions closed at {cutoff.isoformat()} (the hard deadline)")
     sub = _get_or_create(session, assignment_id, user_id)
     if sub.status in ("not_started", "in_progress"):
         pass
     elif sub.status == "revision_requested":
         sub.revision += 1
     else:
-        raise WrongState(f"the submission is {sub.status}; it can be resubmitted only after a revision request")
+        raise WrongState("assignment_id",
+                         f"the submission is {sub.status}; it can be resubmitted only after a revision request")
     sub.status, sub.content, sub.submitted_at = "submitted", content, now
     session.flush()
     return sub
@@ -83,8 +85,7 @@ def check_grading(session: Session, submission_id: str, choices: dict[str, str])
         raise InvalidPayload("submission_id", f"the submission is {sub.status}, not submitted")
     assignment = session.get(Assignment, sub.assignment_id)
     if policies.past_hard_cutoff(assignment.due_at, _policy(assignment), sub.submitted_at):
-        raise SubmissionClosed("the submission came after the hard deadline and cannot be graded",
-                               details=[{"field": "submission_id", "message": "submitted after the hard deadline"}])
+        raise SubmissionClosed("submission_id", "it was submitted after the hard deadline and cannot be graded")
     try:
         score_rubric(_rubric(assignment), choices)
     except RubricError as exc:

@@ -170,6 +170,6 @@ def score(question_id: str, spec: Any, points: float, answer: Any) -> QuestionRe
     if answer is None:
         return QuestionResult(question_id, 0.0, points, False, "Not answered.")
     share = min(1.0, max(0.0, fraction(spec, answer)))
-    earned = round(points * share, 6)
+    earned = points if share >= 1.0 else min(points, round(points * share, 6))   # rounding never exceeds max
     right = share >= 1.0
     return QuestionResult(question_id, earned, points, right, spec.feedback_correct if right else spec.feedback_wrong)

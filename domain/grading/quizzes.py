@@ -16,10 +16,12 @@ from domain.grading import policies
 from domain.grading.gradebook import upsert_item
 from domain.grading.models import Quiz, QuizAttempt, QuizQuestion
 from domain.grading.questions import BadAnswer, fraction, parse_spec, score
-from domain.jobs.errors import InvalidPayload, PermanentError
+from domain.jobs.errors import InvalidPayload
 
 
-class AttemptLimitReached(PermanentError):
+class AttemptLimitReached(InvalidPayload):
+    """An attempt beyond the quiz's limit (a permanent error; 422 at intake)."""
+
     code = "attempt_limit_reached"
 
 
@@ -31,8 +33,7 @@ def start_attempt(session: Session, quiz_id: str, user_id: str, now: datetime | 
     used = session.scalar(select(func.count()).select_from(QuizAttempt)
                           .where(QuizAttempt.quiz_id == quiz_id, QuizAttempt.user_id == user_id)) or 0
     if quiz.max_attempts is not None and used >= quiz.max_attempts:
-        raise AttemptLimitReached(f"the quiz allows {quiz.max_attempts} attempt(s); all are used",
-                                  details=[{"field": "quiz_id", "message": "attempt limit reached"}])
+        raise AttemptLimitReached("quiz_id", f"the quiz allows {quiz.max_attempts} attempt(s); all are used")
     attempt = QuizAttempt(quiz_id=quiz_id, user_id=user_id, number=used + 1, started_at=now or utcnow())
     session.add(attempt)
     session.flush()
@@ -51,8 +52,8 @@ def check_submission(session: Session, attempt_id: str, answers: list[Any]) -> t
         raise InvalidPayload("attempt_id", f"no quiz attempt {attempt_id!r}")
     quiz = session.get(Quiz, attempt.quiz_id)
     if quiz.max_attempts is not None and attempt.number > quiz.max_attempts:
-        raise AttemptLimitReached(f"attempt {attempt.number} is beyond the quiz's limit of {quiz.max_attempts}",
-                                  details=[{"field": "attempt_id", "message": "attempt limit reached"}])
+        raise AttemptLimitReached("attempt_id",
+                                  f"attempt {attempt.number} is beyond the quiz's limit of {quiz.max_attempts}")
     questions = questions_of(session, quiz.id)
     by_id = {q.id: q for q in questions}
     seen = set()
@@ -87,7 +88,7 @@ def score_attempt(quiz: Quiz, questions: list[QuizQuestion], started_at: datetim
         results.append(res)
         total += res["points"]
         maximum += q.points
-    return round(total, 6), maximum, results
+    return min(maximum, round(total, 6)), maximum, results
 
 
 def refresh_quiz_item(session: Session, quiz: Quiz, user_id: str) -> None:
