@@ -20,7 +20,7 @@ def storage_keys(certificate_id: str, version: int) -> tuple[str, str]:
 def grade_text(cert: Certificate) -> str | None:
     if cert.grade_percent is None:
         return None
-    pct = f"{cert.grade_percent:.1f}".rstrip("0").rstrip(".")
+    pct = f"{cert.grade_percent:.2f}".rstrip("0").rstrip(".")
     return f"{pct}% ({cert.grade_letter})" if cert.grade_letter else f"{pct}%"
 
 

@@ -1,0 +1,113 @@
+"""End to end: intake → worker → PostgreSQL + S3 → public verification, as a stranger would."""
+import io
+import subprocess
+
+import httpx
+from PIL import Image
+from pyzbar.pyzbar import decode
+from sqlalchemy import select
+
+from celeryconfig import settings
+from domain.certificates import credential
+from domain.certificates.models import Certificate
+from domain.certificates.signing import verify
+from domain.db import unit_of_work
+from domain.jobs import service
+from domain.jobs.models import Job, JobEvent
+from tests.integration.certificates.factory import make_course, make_learner
+from tests.support.jobs import enqueue, run_job, wait_job
+from tests.support.stack import wait_for
+
+
+def test_certify_through_intake_then_verify_without_our_database(api, database):
+    # Given an eligible learner whose name is in Greek
+    with unit_of_work(database.url) as s:
+        course, lessons = make_course(s, title="Αλγόριθμοι")
+        user = make_learner(s, course, lessons, "Ελένη Παπαδοπούλου")
+    # When the web tier asks for the certificate twice (two different requests)
+    first = run_job(api, "certify", {"user_id": user.id, "course_id": course.id}, timeout=120)
+    second = run_job(api, "certify", {"user_id": user.id, "course_id": course.id}, timeout=120)
+    # Then one certificate: the second request returns the same id
+    assert first["state"] == "succeeded", first
+    assert first["result"]["created"] is True and second["result"]["created"] is False
+    cid = first["result"]["certificate_id"]
+    assert second["result"]["certificate_id"] == cid
+    # And certificate.issued was emitted once, with the wire fields
+    with unit_of_work(database.url) as s:
+        issued = list(s.scalars(select(JobEvent).where(JobEvent.type == "certificate.issued",
+                                                       JobEvent.user_id == user.id)))
+    verify_url = f"{settings.public_base_url}/v1/certificates/{cid}/verify"
+    assert [e.data for e in issued] == [{"user_id": user.id, "course_id": course.id, "certificate_id": cid,
+                                        "verify_url": verify_url}]
+    # And the presigned PDF has the name and id; the PNG's QR code points to the verify URL
+    body = api.get(f"/v1/certificates/{cid}").json()["certificate"]
+    pdf = httpx.get(body["links"]["pdf"], timeout=30).content
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    assert "Ελένη Παπαδοπούλου" in text and cid in text and "Αλγόριθμοι" in text
+    png = httpx.get(body["links"]["png"], timeout=30).content
+    assert [q.data.decode() for q in decode(Image.open(io.BytesIO(png)))] == [verify_url]
+    # And a stranger (no API key) verifies it with only the published public key
+    public = httpx.Client(base_url=api.base_url, timeout=30)
+    keys = public.get("/.well-known/coursework-certificates.json").json()["keys"]
+    answer = public.get(f"/v1/certificates/{cid}/verify").json()
+    assert answer["status"] == "valid" and answer["learner_name"] == "Ελένη Παπαδοπούλου"
+    assert answer["course"]["title"] == "Αλγόριθμοι" and answer["completed_at"] == "2026-11-20"
+    assert verify(answer["record"], answer["signature"]["value"], keys[0])
+    tampered = {**answer["record"], "course": {**answer["record"]["course"], "title": "Brain Surgery"}}
+    assert not verify(tampered, answer["signature"]["value"], keys[0])
+    vc = public.get(f"/v1/certificates/{cid}/credential").json()
+    assert credential.verify_credential(vc, keys[0])
+    assert public.get(f"/v1/certificates/{cid}").status_code == 401          # details need a key
+    assert public.get("/v1/certificates/CW-0000-0000-0000-0000/verify").json()["status"] == "unknown"
+
+
+def test_revoke_then_verification_says_revoked(api, database):
+    with unit_of_work(database.url) as s:
+        course, lessons = make_course(s)
+        user = make_learner(s, course, lessons, "דוד כהן")
+    cid = run_job(api, "certify", {"user_id": user.id, "course_id": course.id}, timeout=120)["result"]["certificate_id"]
+    # When an operator revokes it with a reason
+    r = api.post(f"/v1/certificates/{cid}/revoke", json={"reason": "plagiarism confirmed"})
+    assert r.status_code == 200, r.text
+    # Then public verification says revoked, with the reason
+    answer = httpx.get(f"{api.base_url}/v1/certificates/{cid}/verify", timeout=30).json()
+    assert (answer["status"], answer["revoke_reason"]) == ("revoked", "plagiarism confirmed")
+    assert api.post(f"/v1/certificates/{cid}/revoke", json={"reason": ""}).json()["error"]["details"][0]["field"] == "reason"
+
+
+def test_course_passed_event_starts_a_certify_job(api, database):
+    # Given an eligible learner; When grading emits course.passed (as its task would)
+    with unit_of_work(database.url) as s:
+        course, lessons = make_course(s)
+        user = make_learner(s, course, lessons, "山田 太郎")
+    with unit_of_work(database.url) as s:
+        service.emit(s, None, "course.passed", {"user_id": user.id, "course_id": course.id,
+                                                 "percent": 85.0, "letter": "B"}, user_id=user.id)
+    # Then a certify job with the deterministic key runs (published by intake's relay) and issues
+    key = f"certify:{user.id}:{course.id}"
+
+    def job_id():
+        with unit_of_work(database.url) as s:
+            return s.scalar(select(Job.id).where(Job.idempotency_key == key))
+
+    job = wait_job(api, wait_for(job_id, timeout=30, message="the certify job"), timeout=120)
+    assert job["state"] == "succeeded", job
+    with unit_of_work(database.url) as s:
+        cert = s.scalar(select(Certificate).where(Certificate.user_id == user.id))
+    assert cert.id == job["result"]["certificate_id"] and cert.learner_name == "山田 太郎"
+
+
+def test_bad_input_is_refused_at_intake_and_ineligible_learners_fail_clearly(api, database):
+    with unit_of_work(database.url) as s:
+        course, lessons = make_course(s)
+        user = make_learner(s, course, lessons, "Half Way", complete=False)
+    for payload, field in [({"user_id": user.id, "course_id": "nope"}, "course_id"),
+                           ({"user_id": "nobody", "course_id": course.id}, "user_id"),
+                           ({"user_id": user.id}, "payload.course_id")]:
+        r = api.post("/v1/jobs", json={"kind": "certify", "payload": payload})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == field, r.text
+    r = api.post("/v1/jobs", json={"kind": "reissue_certificate", "payload": {"certificate_id": "bad"}})
+    assert r.json()["error"]["details"][0]["field"] == "payload.certificate_id"
+    job = run_job(api, "certify", {"user_id": user.id, "course_id": course.id}, timeout=120)
+    assert job["state"] == "failed" and job["error"]["code"] == "not_eligible"
+    assert "2 required lesson(s) not completed" in job["error"]["message"]
