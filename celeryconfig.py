@@ -66,12 +66,17 @@ class Settings(BaseSettings):
     video_playback_url_seconds: int = 3600   # presigned master playlist lifetime
 
     # --- sandbox (family block) ----------------------------------------------------------
-    sandbox_time_limit: float = 2.0
-    sandbox_memory_mb: int = 256
-    sandbox_max_processes: int = 64
-    sandbox_max_output_bytes: int = 1_000_000
-    sandbox_max_file_bytes: int = 16_000_000
-    sandbox_uid: int = 65534
+    sandbox_time_limit: float = 10.0             # cap on an exercise's CPU seconds per test case
+    sandbox_memory_mb: int = 1024                # cap on an exercise's memory limit (peak RSS)
+    sandbox_max_processes: int = 64              # RLIMIT_NPROC per run (threads count)
+    sandbox_max_output_bytes: int = 1_000_000    # stdout budget per run: more is Output Limit Exceeded
+    sandbox_max_file_bytes: int = 16_000_000     # RLIMIT_FSIZE and the size of the run's /tmp
+    sandbox_compile_seconds: float = 10.0        # CPU limit of the compile step (C, C++)
+    sandbox_wall_factor: float = 2.0             # wall clock = CPU limit x factor + 1 s
+    sandbox_uid_base: int = 61000                # a root worker runs slot n as host uid base + n
+    sandbox_slots: int = 16                      # concurrent runs per host (one uid each)
+    sandbox_work_dir: str = "/tmp/coursework-sandbox"   # per-run folders, slot locks, the measure helper
+    sandbox_bwrap: str = "bwrap"
 
     # --- grading (family block) ----------------------------------------------------------
     grading_chunk_size: int = 500

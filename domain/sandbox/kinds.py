@@ -1,7 +1,55 @@
-"""Job kinds of the sandbox family. Filled in by the family's issue."""
+"""Job kinds of the sandbox family: ``evaluate`` a code submission against its exercise."""
 from __future__ import annotations
 
-from domain.jobs.kinds import Enqueue, JobKind  # noqa: F401
+from typing import Literal
 
-KINDS: list[JobKind] = []
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from domain.jobs.errors import InvalidPayload
+from domain.jobs.kinds import Enqueue, JobKind  # noqa: F401
+from domain.sandbox.languages import LANGUAGES
+
+Language = Literal[tuple(LANGUAGES)]  # type: ignore[valid-type]
+MAX_CODE_CHARS = 64_000
+
+
+class EvaluatePayload(BaseModel):
+    """Either ``submission_id`` (a submission row the web tier or POST /v1/submissions wrote), or
+    ``exercise_id`` + ``user_id`` + ``language`` + ``code`` (the job creates the submission)."""
+
+    model_config = ConfigDict(extra="forbid")
+    submission_id: str | None = Field(default=None, min_length=1, max_length=32)
+    exercise_id: str | None = Field(default=None, min_length=1, max_length=32)
+    user_id: str | None = Field(default=None, min_length=1, max_length=32)
+    language: Language | None = None
+    code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_CHARS)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "EvaluatePayload":
+        inline = (self.exercise_id, self.user_id, self.language, self.code)
+        if self.submission_id is not None:
+            if any(v is not None for v in inline):
+                raise ValueError("give submission_id alone, or exercise_id + user_id + language + code")
+        elif any(v is None for v in inline):
+            raise ValueError("give submission_id, or all of exercise_id, user_id, language and code")
+        return self
+
+
+def _validate(session, payload: EvaluatePayload) -> None:
+    from domain.sandbox import submissions
+    from domain.sandbox.models import Submission
+
+    if payload.submission_id is not None:
+        if session.get(Submission, payload.submission_id) is None:
+            raise InvalidPayload("submission_id", f"no submission {payload.submission_id!r}")
+        return
+    submissions.check_new(session, payload.exercise_id, payload.user_id, payload.language)
+
+
+KINDS = [
+    JobKind(name="evaluate", payload=EvaluatePayload, task="tasks.sandbox.evaluate", queue="sandbox",
+            max_attempts=3, validate=_validate,
+            description="Compile and run a code submission against its exercise's test cases in the sandbox; "
+                        "store verdicts, score and feedback; update the learner's progress."),
+]
 REACTIONS: dict = {}
