@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from PIL import Image
+
 from domain.jobs.errors import JobCancelled, PermanentError, TransientError
 from domain.storage import Storage
 from domain.video import commands, hls, ladder, probe, process
@@ -122,12 +124,12 @@ def verify_rendition(playlist: Path, cfg: Config, source: probe.MediaInfo, expec
             "maxrate_kbps": expect.maxrate_kbps}
 
 
-def _image_size(path: Path, cfg: Config, cancelled) -> tuple[int, int]:
+def _image_size(path: Path) -> tuple[int, int]:
     if not path.is_file() or path.stat().st_size == 0:
         raise PermanentError(f"output check failed: {path.name} was not written", code="output_invalid")
-    data = probe.ffprobe_json(path, ffprobe_bin=cfg.ffprobe_bin, timeout=cfg.probe_timeout, cancelled=cancelled)
-    s = data["streams"][0]
-    return int(s["width"]), int(s["height"])
+    with Image.open(path) as img:
+        img.verify()
+        return img.size
 
 
 def transcode(storage: Storage, asset_id: str, source_key: str, cfg: Config, *,
@@ -192,9 +194,9 @@ def _transcode(storage, asset_id, source_key, cfg, tmp: Path, progress: Progress
     thumbs.mkdir(parents=True)
     grid = commands.sprite_grid(info, cfg.thumbnail_interval)
     _run(commands.thumbnails_argv(source, thumbs, info, grid, ffmpeg_bin=cfg.ffmpeg_bin), cfg, cancelled)
-    _check(_image_size(thumbs / "sprite.jpg", cfg, cancelled) == (grid.width, grid.height),
+    _check(_image_size(thumbs / "sprite.jpg") == (grid.width, grid.height),
            f"sprite sheet is not {grid.width}x{grid.height}")
-    poster_size = _image_size(thumbs / "poster.jpg", cfg, cancelled)
+    poster_size = _image_size(thumbs / "poster.jpg")
     (thumbs / "thumbnails.vtt").write_text(hls.sprite_vtt(grid, info.duration, "sprite.jpg"))
     progress(88, "thumbnails made")
     _stop_if_cancelled(cancelled)

@@ -5,6 +5,7 @@ so a phone video gets the same quality steps as a landscape one.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # video kbit/s for the usual rungs (close to Apple's HLS authoring spec for 30 fps H.264)
@@ -26,7 +27,7 @@ class Rendition:
 
 def even(value: float) -> int:
     """Nearest even integer, at least 2 (H.264 with yuv420p needs even sizes)."""
-    return max(2, int(round(value / 2.0)) * 2)
+    return max(2, math.floor(value / 2.0 + 0.5) * 2)
 
 
 def video_kbps(short_side: int, fps: float) -> int:

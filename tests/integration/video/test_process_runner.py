@@ -1,0 +1,79 @@
+"""The ffmpeg runner against real processes: stderr floods, timeouts and cancels kill the group."""
+import os
+import sys
+import time
+
+import pytest
+
+from domain.video import process
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:      # a zombie is dead too
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_megabytes_on_stderr_do_not_block_and_the_tail_is_kept():
+    # Given a child that writes 32 MB to stderr (far past any pipe buffer), then a last line
+    code = "import sys\nfor _ in range(32):\n    sys.stderr.write('x' * (1 << 20))\nsys.stderr.write('\\nTHE END\\n')\n"
+    # When it runs through the runner
+    done = process.run([sys.executable, "-c", code], timeout=60)
+    # Then it finishes, and only the end of stderr is kept
+    assert done.returncode == 0
+    assert done.stderr_tail.endswith("THE END\n") and len(done.stderr_tail) <= process.TAIL_BYTES
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    # Given a shell that starts a grandchild and waits
+    pidfile = tmp_path / "child.pid"
+    argv = ["bash", "-c", f"sleep 300 & echo $! > {pidfile}; echo started >&2; wait"]
+    started = time.monotonic()
+    # When it outlives its timeout
+    with pytest.raises(process.ProcessTimeout) as err:
+        process.run(argv, timeout=1.0)
+    # Then it is stopped quickly, with its grandchild, and the error carries stderr
+    assert time.monotonic() - started < 15
+    child = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+    assert "started" in err.value.stderr_tail
+
+
+def test_cancel_kills_the_process_group(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    argv = ["bash", "-c", f"sleep 300 & echo $! > {pidfile}; wait"]
+    t0 = time.monotonic()
+    with pytest.raises(process.ProcessCancelled):
+        process.run(argv, timeout=60, cancelled=lambda: time.monotonic() - t0 > 0.5)
+    child = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def test_a_failure_carries_the_exit_code_and_stderr_tail():
+    with pytest.raises(process.ProcessFailed) as err:
+        process.run(["ffmpeg", "-hide_banner", "-i", "/nonexistent/input.mp4", "-f", "null", "-"], timeout=30)
+    assert err.value.returncode not in (0, None)
+    assert "No such file or directory" in err.value.stderr_tail and "stderr tail" in str(err.value)
+
+
+def test_progress_from_a_real_ffmpeg_run_is_parsed():
+    # Given ffmpeg encoding 3 s of a lavfi source with -progress pipe:1
+    seen = []
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=3",
+            "-c:v", "libx264", "-preset", "ultrafast", "-progress", "pipe:1", "-nostats", "-f", "null", "-"]
+    # When it runs
+    process.run(argv, timeout=60, on_progress=lambda block: seen.append(process.out_time_seconds(block)),
+                poll=0.02)
+    # Then the last block reports the whole duration, and times never go backwards
+    times = [t for t in seen if t is not None]
+    assert times and abs(times[-1] - 3.0) < 0.2
+    assert times == sorted(times)
