@@ -50,6 +50,8 @@ def cmd_worker(args) -> int:
         argv += ["-n", args.hostname]
     if args.max_tasks_per_child:
         argv += ["--max-tasks-per-child", str(args.max_tasks_per_child)]
+    if args.fast_start:
+        argv += ["--without-mingle", "--without-gossip"]
     app.worker_main(argv)
     return 0
 
@@ -180,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--pool", "-P", default="prefork", choices=["prefork", "threads", "solo", "gevent"])
     w.add_argument("--hostname", "-n", default=None)
     w.add_argument("--max-tasks-per-child", type=int, default=None)
+    w.add_argument("--fast-start", action="store_true",
+                   help="skip mingle/gossip with other workers (quicker start; used by the tests)")
     w.set_defaults(fn=cmd_worker)
 
     b = sub.add_parser("beat", help="run the beat scheduler (one fires each entry, even if two run)")

@@ -119,7 +119,7 @@ class Stack:
                      pool: str = "prefork", **env: str) -> Child:
         name = name or f"w{len(self.children)}-{secrets.token_hex(3)}"
         child = Child(coursework_argv("worker", "-Q", queues, "-c", str(concurrency), "-P", pool,
-                                      "-n", f"{name}@%h"),
+                                      "-n", f"{name}@%h", "--fast-start"),
                       self.env(**env), LOG_DIR / f"worker-{name}.log").start()
         self.children.append(child)
         wait_worker_ready(child)
@@ -147,7 +147,7 @@ class Stack:
 
     def stop(self) -> None:
         for child in reversed(self.children):
-            child.stop()
+            child.stop(timeout=3)
         self.children.clear()
 
 
