@@ -54,7 +54,8 @@ async def post_events(request: Request, caller: Caller = require("enqueue"),
     resp = accepted_response(job, created)
     body = json.loads(resp.body)
     body["accepted"] = len(batch.events)
-    return JSONResponse(body, status_code=202, headers=dict(resp.headers))
+    headers = {k: v for k, v in resp.headers.items() if k.lower() in ("location", "idempotent-replayed")}
+    return JSONResponse(body, status_code=202, headers=headers)
 
 
 def _read(fn, *args):

@@ -1,0 +1,79 @@
+"""Two real ``coursework beat`` processes started at once against the private Redis: each
+entry fires once per interval (RedBeat's lock), and the second takes over when the first dies."""
+import json
+import signal
+import time
+from contextlib import contextmanager
+
+import pytest
+import redis
+
+from cli.services import Child, coursework_argv
+from tests.support.stack import LOG_DIR, Stack, wait_for
+
+TASK = "tasks.analytics.rollup_tick"
+
+
+def fired(r: redis.Redis) -> int:
+    """Rollup ticks beat published on the analytics queue (no worker listens on this Redis DB)."""
+    return sum(json.loads(m)["headers"]["task"] == TASK for m in r.lrange("analytics", 0, -1))
+
+
+def sends(child: Child) -> int:
+    return child.log_path.read_text(errors="replace").count("Sending due task roll-up-new-learning-events")
+
+
+@contextmanager
+def two_beats(database, redis_server, s3_server):
+    # a Redis DB of their own, the rollup entry every second, a short lock timeout
+    url = redis_server.url.rsplit("/", 1)[0] + "/5"
+    r = redis.Redis.from_url(url)
+    r.flushdb()
+    env = Stack(database, url, s3_server.endpoint).env(COURSEWORK_ROLLUP_INTERVAL_SECONDS="1",
+                                                       COURSEWORK_BEAT_LOCK_TIMEOUT="4")
+    tag = f"{time.time():.0f}"
+    beats = []
+    try:
+        for i in (1, 2):       # started at the same time
+            log = LOG_DIR / f"beat-{tag}-{i}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text("")
+            beats.append(Child(coursework_argv("beat"), env, log).start())
+        wait_for(lambda: fired(r) >= 1, timeout=60, message="the first rollup tick")
+        yield r, beats
+    finally:
+        for b in beats:
+            b.stop()
+        r.flushdb()
+
+
+def pace(r: redis.Redis, seconds: float) -> tuple[int, float]:
+    start, before = time.monotonic(), fired(r)
+    time.sleep(seconds)
+    return fired(r) - before, time.monotonic() - start
+
+
+def test_two_beats_fire_each_entry_once_per_interval(database, redis_server, s3_server):
+    # Given two beats started at once
+    with two_beats(database, redis_server, s3_server) as (r, beats):
+        # When they run side by side for a few intervals
+        count, elapsed = pace(r, 5)
+        # Then the entry fired about once a second — not twice — and from one beat only
+        assert all(b.alive() for b in beats), "both beats keep running (one waits for the lock)"
+        assert elapsed - 2 <= count <= elapsed + 1.5, (count, elapsed)
+        holder, waiter = sorted(beats, key=sends, reverse=True)
+        assert sends(holder) >= count and sends(waiter) == 0
+
+
+@pytest.mark.slow
+def test_the_waiting_beat_takes_over_when_the_holder_dies(database, redis_server, s3_server):
+    with two_beats(database, redis_server, s3_server) as (r, beats):
+        time.sleep(2)
+        holder, waiter = sorted(beats, key=sends, reverse=True)
+        # When the beat holding the lock dies without releasing it
+        holder.signal_group(signal.SIGKILL)
+        holder.proc.wait(10)
+        # Then the other takes over once the lock expires, and keeps the same pace
+        wait_for(lambda: sends(waiter) >= 2, timeout=40, message="the second beat taking over")
+        count, elapsed = pace(r, 5)
+        assert elapsed - 2 <= count <= elapsed + 1.5, (count, elapsed)
