@@ -7,6 +7,7 @@ import collections
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -97,6 +98,16 @@ def kill_group(proc: subprocess.Popen, grace: float = 2.0) -> None:
         pass
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: SIGKILL this process if the worker that started it dies (no orphaned ffmpeg)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def run(argv: Sequence[str], *, timeout: float, cancelled: Callable[[], bool] = lambda: False,
         on_progress: Callable[[dict[str, str]], None] | None = None, capture_stdout: bool = False,
         poll: float = 0.1, cwd: str | None = None) -> Completed:
@@ -105,7 +116,8 @@ def run(argv: Sequence[str], *, timeout: float, cancelled: Callable[[], bool] = 
     ``on_progress`` is called from the calling thread with the latest ``-progress`` block.
     """
     proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True, cwd=cwd)
+                            stderr=subprocess.PIPE, start_new_session=True, cwd=cwd,
+                            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     tail = _Tail()
     stdout_parts: list[bytes] = []
     latest: list[dict[str, str] | None] = [None]

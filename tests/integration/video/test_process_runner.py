@@ -77,3 +77,26 @@ def test_progress_from_a_real_ffmpeg_run_is_parsed():
     times = [t for t in seen if t is not None]
     assert times and abs(times[-1] - 3.0) < 0.2
     assert times == sorted(times)
+
+
+def test_the_child_dies_with_the_process_that_started_it(tmp_path):
+    # Given a python process that starts a long child through the runner, then is killed
+    pidfile = tmp_path / "child.pid"
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "from domain.video import process\n"
+            "process.run(['bash', '-c', 'echo $$ > %s; exec sleep 300'], timeout=300)\n") % (os.getcwd(), pidfile)
+    import subprocess
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 20
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    assert _alive(child)
+    # When the parent is SIGKILLed (a worker killed mid-transcode)
+    parent.kill()
+    parent.wait()
+    # Then the child does not linger as an orphan
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)

@@ -1,0 +1,148 @@
+"""End to end through intake and a real worker: upload URL, PUT, transcode, playback URL, errors, cancel."""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from domain.core.models import Course, Lesson, LessonType, Module
+from domain.jobs.models import JobEvent
+from domain.video import hls
+from domain.video.samples import make_sample
+from tests.support.jobs import enqueue, wait_job
+
+
+@pytest.fixture
+def lesson_id(db) -> str:
+    with db.begin() as s:
+        course = Course(slug=f"video-{secrets.token_hex(4)}", title="Video course")
+        module = Module(course=course, title="Week 1", position=1)
+        lesson = Lesson(module=module, title="Welcome", position=1, type=LessonType.video)
+        s.add_all([course, module, lesson])
+        s.flush()
+        return lesson.id
+
+
+def create_and_upload(api: httpx.Client, lesson_id: str, path: Path) -> str:
+    r = api.post("/v1/videos", json={"lesson_id": lesson_id, "filename": path.name, "content_type": "video/mp4",
+                                     "size_bytes": path.stat().st_size})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    put = httpx.put(body["upload"]["url"], content=path.read_bytes(), headers=body["upload"]["headers"], timeout=30)
+    assert put.status_code == 200, put.text
+    return body["asset"]["id"]
+
+
+def ffmpeg_running_jobs() -> list[str]:
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cmd.startswith("ffmpeg") and "cw-video-" in cmd:
+            out.append(pid)
+    return out
+
+
+def test_upload_transcode_and_play(api, db, lesson_id, video_sources):
+    # Given an asset created for a lesson and its source PUT to the presigned URL
+    asset_id = create_and_upload(api, lesson_id, video_sources["normal"])
+    assert api.get(f"/v1/videos/{asset_id}").json()["asset"]["status"] == "awaiting_upload"
+    # When its transcode is requested
+    r = api.post(f"/v1/videos/{asset_id}/transcode", json={"ladder": [180], "segment_seconds": 1,
+                                                           "thumbnail_interval": 1})
+    assert r.status_code == 202, r.text
+    job = wait_job(api, r.json()["job"]["id"], timeout=180)
+    # Then the job succeeds on the first attempt and the asset is ready with its renditions
+    assert job["state"] == "succeeded", job
+    assert job["attempts"] == 1 and job["progress"] == 100
+    view = api.get(f"/v1/videos/{asset_id}").json()
+    asset = view["asset"]
+    assert asset["status"] == "ready" and abs(asset["duration_seconds"] - 2.0) < 0.1
+    assert [(r["name"], r["width"], r["height"]) for r in asset["renditions"]] == [
+        ("180p", 320, 180), ("audio", None, None)]
+    # And the presigned playback URL serves a master playlist listing both renditions
+    master = httpx.get(view["playback_url"], timeout=30)
+    assert master.status_code == 200
+    assert [v["URI"] for v in hls.parse_master(master.text)] == ["180p/index.m3u8", "audio/index.m3u8"]
+    assert httpx.get(view["thumbnails_vtt_url"], timeout=30).text.startswith("WEBVTT")
+    # And progress and the video.ready event were recorded
+    with db() as s:
+        events = list(s.scalars(select(JobEvent).where(JobEvent.job_id == job["id"])))
+    progress = [e.data["progress"] for e in events if e.type == "job.progress"]
+    assert progress and progress == sorted(progress)
+    ready = [e.data for e in events if e.type == "video.ready"]
+    assert ready == [{"asset_id": asset_id, "lesson_id": lesson_id}]
+    # And a second transcode request with the same key is the same job
+    again = api.post(f"/v1/videos/{asset_id}/transcode", json={"ladder": [180], "segment_seconds": 1,
+                                                               "thumbnail_interval": 1},
+                     headers={"Idempotency-Key": f"t-{asset_id}"})
+    replay = api.post(f"/v1/videos/{asset_id}/transcode", json={"ladder": [180], "segment_seconds": 1,
+                                                                "thumbnail_interval": 1},
+                      headers={"Idempotency-Key": f"t-{asset_id}"})
+    assert again.json()["job"]["id"] == replay.json()["job"]["id"]
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    assert wait_job(api, again.json()["job"]["id"], timeout=60)["result"].get("already_ready") is True
+
+
+def test_bad_requests_get_422_with_the_field_before_anything_is_enqueued(api, lesson_id):
+    def err(r):
+        assert r.status_code == 422, r.text
+        return [d["field"] for d in r.json()["error"]["details"]]
+
+    base = {"lesson_id": lesson_id, "filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 1000}
+    assert err(api.post("/v1/videos", json={**base, "lesson_id": "nope"})) == ["lesson_id"]
+    assert err(api.post("/v1/videos", json={**base, "content_type": "text/plain"})) == ["content_type"]
+    assert err(api.post("/v1/videos", json={**base, "size_bytes": 10**15})) == ["size_bytes"]
+    asset_id = api.post("/v1/videos", json=base).json()["asset"]["id"]
+    assert err(api.post(f"/v1/videos/{asset_id}/transcode", json={})) == ["asset_id"]   # not uploaded yet
+    assert err(api.post("/v1/jobs", json={"kind": "transcode", "payload": {"asset_id": "missing"}})) == [
+        "asset_id"]
+    assert err(api.post("/v1/jobs", json={"kind": "transcode", "payload": {"asset_id": asset_id,
+                                                                            "ladder": [10]}})) == ["payload.ladder.0"]
+    assert api.get("/v1/videos/missing").status_code == 404
+
+
+def test_a_text_file_fails_permanently_without_retries(api, lesson_id, video_sources):
+    # Given a "video" that is a text file
+    asset_id = create_and_upload(api, lesson_id, video_sources["not_video"])
+    # When it is transcoded
+    job = enqueue(api, "transcode", {"asset_id": asset_id})
+    job = wait_job(api, job["id"], timeout=120)
+    # Then the job fails at once with a clear code and the asset says why
+    assert job["state"] == "failed" and job["attempts"] == 1
+    assert job["error"]["code"] == "corrupt_source"
+    asset = api.get(f"/v1/videos/{asset_id}").json()
+    assert asset["asset"]["status"] == "failed" and asset["asset"]["error"]["code"] == "corrupt_source"
+    assert "playback_url" not in asset
+
+
+def test_cancel_stops_ffmpeg_and_publishes_nothing(api, lesson_id, tmp_path, s3):
+    # Given a transcode of a 20 s clip that is running
+    source = make_sample(tmp_path / "long.mp4", seconds=20, width=640, height=360)
+    asset_id = create_and_upload(api, lesson_id, source)
+    job = enqueue(api, "transcode", {"asset_id": asset_id, "ladder": [360, 240]})
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        current = api.get(f"/v1/jobs/{job['id']}").json()["job"]
+        if current["state"] != "queued" and current["progress"] >= 6:
+            break
+        time.sleep(0.1)
+    assert current["state"] == "running", current
+    # When it is cancelled
+    assert api.post(f"/v1/jobs/{job['id']}/cancel").status_code == 202
+    # Then the job ends cancelled, ffmpeg is gone, and no master playlist was published
+    done = wait_job(api, job["id"], timeout=60)
+    assert done["state"] == "cancelled", done
+    deadline = time.time() + 10
+    while ffmpeg_running_jobs() and time.time() < deadline:
+        time.sleep(0.1)
+    assert ffmpeg_running_jobs() == []
+    assert api.get(f"/v1/videos/{asset_id}").json()["asset"]["status"] == "cancelled"
+    assert not s3.exists(f"videos/{asset_id}/hls/master.m3u8")
