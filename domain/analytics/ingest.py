@@ -49,10 +49,9 @@ def ingest(session: Session, events: list[LearningEventIn]) -> dict:
     if session.bind.dialect.name == "postgresql":
         inserted = _copy_insert(session, rows)
     else:
-        stmt = sqlite_insert(LearningEvent).on_conflict_do_nothing(index_elements=["event_id"])
-        inserted = session.execute(stmt, [dict(zip(COLUMNS, r)) for r in rows]).rowcount
-        if inserted is None or inserted < 0:
-            inserted = len(rows)
+        stmt = (sqlite_insert(LearningEvent).on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(LearningEvent.seq))
+        inserted = len(session.execute(stmt, [dict(zip(COLUMNS, r)) for r in rows]).all())
     return {"received": len(rows), "inserted": inserted, "duplicates": len(rows) - inserted}
 
 
