@@ -1,0 +1,126 @@
+"""Benchmark: one transcode job end to end vs the same ffmpeg commands run directly, same run.
+
+    .venv/bin/python bench/transcode.py [--seconds 60] [--size 1920x1080]
+
+Generates a clip with lavfi (testsrc2 + sine), then
+  1. direct: runs the job's own ffmpeg argv lists (the ladder encode + poster/sprite) with
+     subprocess.run, nothing else;
+  2. job: a real stack on the embedded defaults (SQLite, local-folder storage, a private
+     redis-server, one worker on the video queue, the HTTP intake): POST the transcode,
+     wait until it succeeded (download, probe, encode, ffprobe checks, uploads, DB);
+and prints both times, their ratio (target <= 1.10) and speed as a multiple of real time.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def direct_run(source: Path, work: Path, settings) -> float:
+    from domain.video import commands, ladder, probe
+
+    info = probe.probe_source(source, ffprobe_bin=settings.ffprobe_bin, timeout=120,
+                              max_duration=settings.video_max_duration_seconds, max_bytes=settings.video_max_bytes)
+    plan = ladder.plan(info.width, info.height, info.fps, [int(h) for h in settings.video_ladder.split(",")])
+    (work / "thumbs").mkdir(parents=True)
+    encode = commands.encode_argv(source, work / "hls", info, plan,
+                                  commands.EncodeOptions(settings.video_segment_seconds, settings.video_preset),
+                                  settings.ffmpeg_bin)
+    thumbs = commands.thumbnails_argv(source, work / "thumbs", info,
+                                      commands.sprite_grid(info, settings.video_thumbnail_interval), settings.ffmpeg_bin)
+    started = time.perf_counter()
+    for argv in (encode, thumbs):
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def job_run(source: Path, state: Path) -> tuple[float, dict]:
+    import httpx
+
+    from cli.services import Child, RedisServer, coursework_argv, free_port, migrate, wait_http, wait_worker_ready
+    from domain.core.models import Course, Lesson, LessonType, Module
+    from domain.db import unit_of_work
+    from domain.jobs import keys
+    from intake.client import CourseworkClient
+
+    db_url = f"sqlite:///{state / 'bench.db'}"
+    redis = RedisServer().start()
+    port = free_port()
+    env = {**os.environ, "COURSEWORK_DATABASE_URL": db_url, "COURSEWORK_REDIS_URL": redis.url,
+           "COURSEWORK_STORAGE_URL": f"local://{state / 'storage'}", "COURSEWORK_VIDEO_TMP_DIR": str(state / "tmp"),
+           "COURSEWORK_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "COURSEWORK_RELAY_INTERVAL": "0.5",
+           "PYTHONPATH": str(ROOT)}
+    children = []
+    try:
+        migrate(db_url)
+        with unit_of_work(db_url) as s:
+            _, raw_key = keys.create(s, "bench", ["enqueue", "read"])
+            lesson = Lesson(module=Module(course=Course(slug="bench", title="Bench"), title="M", position=1),
+                            title="L", position=1, type=LessonType.video)
+            s.add(lesson)
+            s.flush()
+            lesson_id = lesson.id
+        worker = Child(coursework_argv("worker", "-Q", "video", "-c", "1"), env, state / "worker.log").start()
+        intake = Child(coursework_argv("intake", "--port", str(port)), env, state / "intake.log").start()
+        children += [worker, intake]
+        wait_http(f"http://127.0.0.1:{port}/healthz", child=intake)
+        wait_worker_ready(worker)
+        client = CourseworkClient(f"http://127.0.0.1:{port}", raw_key, timeout=60)
+        created = client.request("POST", "/v1/videos", json={"lesson_id": lesson_id, "filename": source.name,
+                                                              "content_type": "video/mp4",
+                                                              "size_bytes": source.stat().st_size})
+        httpx.put(created["upload"]["url"], content=source.read_bytes(), headers=created["upload"]["headers"],
+                  timeout=300).raise_for_status()
+        started = time.perf_counter()
+        job = client.request("POST", f"/v1/videos/{created['asset']['id']}/transcode", json={})["job"]
+        job = client.wait(job["id"], timeout=3600, interval=0.05)
+        elapsed = time.perf_counter() - started
+        if job["state"] != "succeeded":
+            raise SystemExit(f"the job ended {job['state']}: {job.get('error')}")
+        return elapsed, job["result"]
+    finally:
+        for child in reversed(children):
+            child.stop()
+        redis.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--size", default="1920x1080")
+    args = ap.parse_args()
+    w, h = (int(v) for v in args.size.split("x"))
+    from celeryconfig import settings
+    from domain.video.samples import make_sample
+
+    root = Path(tempfile.mkdtemp(prefix="cw-bench-video-"))
+    try:
+        t0 = time.perf_counter()
+        source = make_sample(root / "source.mp4", seconds=args.seconds, width=w, height=h, fps=30, timeout=3600)
+        print(f"source: {args.seconds:g} s {w}x{h} 30 fps testsrc2 + sine, {source.stat().st_size / 1e6:.1f} MB "
+              f"(generated in {time.perf_counter() - t0:.1f} s)")
+        print(f"ladder {settings.video_ladder}, {settings.video_segment_seconds:g} s segments, "
+              f"preset {settings.video_preset}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+        direct = direct_run(source, root / "direct", settings)
+        print(f"direct ffmpeg commands : {direct:8.2f} s   {args.seconds / direct:5.2f}x real time")
+        job, result = job_run(source, root / "job")
+        print(f"transcode job, e2e     : {job:8.2f} s   {args.seconds / job:5.2f}x real time")
+        print(f"ratio job / direct     : {job / direct:8.3f}   (target <= 1.10)")
+        print("renditions: " + ", ".join(f"{r['name']} {r['average_bandwidth'] / 1000:.0f} kbit/s"
+                                         for r in result["renditions"]))
+        print(f"load average after     : {os.getloadavg()[0]:.2f}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
