@@ -51,19 +51,19 @@ class Settings(BaseSettings):
     flower_basic_auth: str = "admin:admin"  # user:password for Flower: set it in production
 
     # --- video (family block: only the video issue edits it) -------------------------
-    ffmpeg_bin: str = "ffmpeg"
-    ffprobe_bin: str = "ffprobe"
-    video_ladder: str = "1080,720,480,360"
-    video_segment_seconds: float = 6.0
-    video_thumbnail_interval: float = 10.0
-    video_max_duration_seconds: float = 4 * 3600
-    video_max_bytes: int = 10 * 1024**3
-    video_ffmpeg_timeout: float = 3 * 3600
-    video_tmp_dir: str | None = None
-    video_probe_timeout: float = 120.0
-    video_preset: str = "veryfast"           # x264 preset: speed vs size
-    video_upload_url_seconds: int = 3600     # presigned PUT lifetime
-    video_playback_url_seconds: int = 3600   # presigned master playlist lifetime
+    ffmpeg_bin: str = "ffmpeg"                # path or name of the ffmpeg binary
+    ffprobe_bin: str = "ffprobe"              # path or name of the ffprobe binary
+    video_ladder: str = "1080,720,480,360"    # rendition short sides; never upscaled
+    video_segment_seconds: float = 6.0        # HLS segment length (keyframes forced on boundaries)
+    video_thumbnail_interval: float = 10.0    # seconds between sprite-sheet thumbnails
+    video_max_duration_seconds: float = 4 * 3600   # longer sources fail permanently (too_long)
+    video_max_bytes: int = 10 * 1024**3       # larger uploads are refused at intake and in the worker
+    video_ffmpeg_timeout: float = 3 * 3600    # one ffmpeg run; its process group is killed after this
+    video_tmp_dir: str | None = None          # scratch folder for transcodes (default: the system temp)
+    video_probe_timeout: float = 120.0        # one ffprobe run
+    video_preset: str = "veryfast"            # x264 preset: speed vs size
+    video_upload_url_seconds: int = 3600      # presigned PUT lifetime
+    video_playback_url_seconds: int = 3600    # presigned master playlist lifetime
 
     # --- sandbox (family block) ----------------------------------------------------------
     sandbox_time_limit: float = 10.0             # cap on an exercise's CPU seconds per test case
