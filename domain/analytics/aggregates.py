@@ -22,10 +22,19 @@ def _rounded(expr, places: int = 4):
     return cast(func.round(cast(expr, Numeric), places), Float)
 
 
-def course_day() -> Select:
+def _joined(sel: Select, keys) -> Select:
+    """Restrict an aggregate over the events to the rows whose key is in ``keys`` (a key table)."""
+    if keys is None:
+        return sel
+    from domain.analytics.keys import on
+
+    return sel.select_from(E.join(keys, on(keys, E)))
+
+
+def course_day(keys=None) -> Select:
     active = func.count(distinct(E.c.user_id))
     completing = func.count(distinct(case((E.c.type == "lesson_completed", E.c.user_id))))
-    return (select(E.c.course_id, E.c.day,
+    return _joined(select(E.c.course_id, E.c.day,
                    _count("enrollment").label("enrollments"),
                    active.label("active_learners"),
                    _count("lesson_completed").label("lesson_completions"),
@@ -38,25 +47,23 @@ def course_day() -> Select:
                    _count("coupon_used").label("coupon_uses"),
                    _count("certificate_issued").label("certificates"))
             .where(E.c.course_id.is_not(None))
-            .group_by(E.c.course_id, E.c.day))
+            .group_by(E.c.course_id, E.c.day), keys)
 
 
-def learner_day() -> Select:
-    return (select(E.c.user_id, E.c.local_day,
+def learner_day(keys=None) -> Select:
+    return _joined(select(E.c.user_id, E.c.local_day,
                    func.count().label("events"),
                    _count("lesson_completed").label("lessons_completed"),
                    func.coalesce(func.sum(case((E.c.type == "video_watched", E.c.seconds), else_=0)), 0)
                    .label("seconds_watched"))
-            .group_by(E.c.user_id, E.c.local_day))
+            .group_by(E.c.user_id, E.c.local_day), keys)
 
 
-def topic_score(keys_filter=None) -> Select:
+def topic_score(keys=None) -> Select:
     """Best score per exercise, summed per (topic, learner)."""
-    best = (select(E.c.topic, E.c.user_id, E.c.exercise_id,
-                   func.max(E.c.score).label("best"), func.count().label("n"))
-            .where(E.c.type == "submission_evaluated"))
-    if keys_filter is not None:
-        best = best.where(keys_filter)
+    best = _joined(select(E.c.topic, E.c.user_id, E.c.exercise_id,
+                          func.max(E.c.score).label("best"), func.count().label("n"))
+                   .where(E.c.type == "submission_evaluated"), keys)
     best = best.group_by(E.c.topic, E.c.user_id, E.c.exercise_id).subquery()
     return (select(best.c.topic, best.c.user_id,
                    _rounded(func.sum(best.c.best)).label("points"),

@@ -13,11 +13,11 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Iterable
 
-from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from domain.analytics import aggregates, streaks
+from domain.analytics import aggregates, keys, streaks
 from domain.analytics.ingest import INGEST_LOCK
 from domain.analytics.models import (CourseDay, CoursePopularity, LearnerDay, LearnerStats, LearningEvent,
                                      PlatformDay, RollupState, TopicScore)
@@ -98,48 +98,40 @@ def _full(s: Session) -> dict:
 # ----------------------------------------------------------------------------- incremental
 
 def _incremental(s: Session, low: int, high: int) -> dict:
-    new = E.c.seq > low, E.c.seq <= high
-    course_keys = [tuple(r) for r in s.execute(select(E.c.course_id, E.c.day).where(*new, E.c.course_id.is_not(None))
-                                               .distinct())]
-    learner_keys = [tuple(r) for r in s.execute(select(E.c.user_id, E.c.local_day).where(*new).distinct())]
-    topic_keys = [tuple(r) for r in s.execute(select(E.c.topic, E.c.user_id)
-                                              .where(*new, E.c.type == "submission_evaluated").distinct())]
-    n_events = s.scalar(select(func.count()).select_from(E).where(*new))
+    n_events = s.scalar(select(func.count()).select_from(E).where(E.c.seq > low, E.c.seq <= high))
+    keys.fill(s, low, high)
+    C, T = CourseDay.__table__, TopicScore.__table__
 
-    C = CourseDay.__table__
-    sel = aggregates.course_day()
-    cols = list(sel.selected_columns.keys())
-    for chunk in _chunks(course_keys):
-        s.execute(delete(CourseDay).where(tuple_(C.c.course_id, C.c.day).in_(chunk)))
-        s.execute(insert(CourseDay).from_select(cols, sel.where(tuple_(E.c.course_id, E.c.day).in_(chunk))))
+    sel = aggregates.course_day(keys.COURSE)
+    keys.delete_matching(s, C, keys.COURSE)
+    s.execute(insert(CourseDay).from_select(list(sel.selected_columns.keys()), sel))
 
-    T = TopicScore.__table__
-    for chunk in _chunks(topic_keys):
-        sel = aggregates.topic_score(tuple_(E.c.topic, E.c.user_id).in_(chunk))
-        s.execute(delete(TopicScore).where(tuple_(T.c.topic, T.c.user_id).in_(chunk)))
-        s.execute(insert(TopicScore).from_select(list(sel.selected_columns.keys()), sel))
+    sel = aggregates.topic_score(keys.TOPIC)
+    keys.delete_matching(s, T, keys.TOPIC)
+    s.execute(insert(TopicScore).from_select(list(sel.selected_columns.keys()), sel))
 
-    learners = _learners_incremental(s, learner_keys)
-    days = {d for _, d in course_keys} | {d for _, d in learner_keys}
-    platform = _recompute_platform(s, sorted(days))
-    return {"events": n_events, "course_days": len(course_keys), "learner_days": len(learner_keys),
-            "topic_learners": len(topic_keys), "learners": learners, "platform_days": platform}
+    learners = _learners_incremental(s)
+    days = sorted(set(s.scalars(select(keys.COURSE.c.day).distinct()))
+                  | set(s.scalars(select(keys.LEARNER.c.local_day).distinct())))
+    platform = _recompute_platform(s, days)
+    count = lambda t: s.scalar(select(func.count()).select_from(t))  # noqa: E731
+    return {"events": n_events, "course_days": count(keys.COURSE), "learner_days": count(keys.LEARNER),
+            "topic_learners": count(keys.TOPIC), "learners": learners, "platform_days": platform}
 
 
-def _learners_incremental(s: Session, keys: list[tuple[str, date]]) -> int:
-    L = LearnerDay.__table__
-    sel = aggregates.learner_day()
-    cols = list(sel.selected_columns.keys())
-    old: dict[tuple, tuple] = {}
-    fresh: dict[tuple, tuple] = {}
-    for chunk in _chunks(keys):
-        where_l = tuple_(L.c.user_id, L.c.local_day).in_(chunk)
-        old.update({(r.user_id, r.local_day): (r.lessons_completed, r.seconds_watched)
-                    for r in s.execute(select(L).where(where_l))})
-        s.execute(delete(LearnerDay).where(where_l))
-        s.execute(insert(LearnerDay).from_select(cols, sel.where(tuple_(E.c.user_id, E.c.local_day).in_(chunk))))
-        fresh.update({(r.user_id, r.local_day): (r.lessons_completed, r.seconds_watched)
-                      for r in s.execute(select(L).where(where_l))})
+def _learners_incremental(s: Session) -> int:
+    L, K = LearnerDay.__table__, keys.LEARNER
+    sel = aggregates.learner_day(K)
+
+    def current() -> dict[tuple, tuple]:
+        rows = s.execute(select(L.c.user_id, L.c.local_day, L.c.lessons_completed, L.c.seconds_watched)
+                         .select_from(L.join(K, keys.on(K, L))))
+        return {(u, d): (les, sec) for u, d, les, sec in rows}
+
+    old = current()
+    keys.delete_matching(s, L, K)
+    s.execute(insert(LearnerDay).from_select(list(sel.selected_columns.keys()), sel))
+    fresh = current()
     per_user: dict[str, dict] = defaultdict(lambda: {"new_days": [], "lessons": 0, "seconds": 0})
     for key, (lessons, seconds) in fresh.items():
         was = old.get(key)
@@ -150,22 +142,23 @@ def _learners_incremental(s: Session, keys: list[tuple[str, date]]) -> int:
         u["lessons"] += lessons - was[0]
         u["seconds"] += seconds - was[1]
     users = sorted(per_user)
-    stats = {}
-    for chunk in _chunks(users):
-        stats.update({st.user_id: st for st in s.scalars(select(LearnerStats).where(LearnerStats.user_id.in_(chunk)))})
-    recompute = []
+    S = LearnerStats.__table__
+    stats: dict[str, tuple] = {}
+    for chunk in _chunks(users, 5000):
+        stats.update({r[0]: r for r in s.execute(
+            select(S.c.user_id, S.c.first_active_day, S.c.last_active_day, S.c.current_streak, S.c.longest_streak,
+                   S.c.active_days, S.c.lessons_completed, S.c.seconds_watched).where(S.c.user_id.in_(chunk)))})
+    recompute, updates = [], []
     for uid in users:
         st, u = stats.get(uid), per_user[uid]
-        if st is None or any(d <= st.last_active_day for d in u["new_days"]):
-            recompute.append(uid)
+        if st is None or any(d <= st[2] for d in u["new_days"]):
+            recompute.append(uid)      # a new learner, or a late day before the last one: from all days
             continue
-        folded = streaks.extend(streaks.Streak(st.first_active_day, st.last_active_day, st.current_streak,
-                                               st.longest_streak, st.active_days), u["new_days"])
-        for k, v in folded.__dict__.items():
-            setattr(st, k, v)
-        st.lessons_completed += u["lessons"]
-        st.seconds_watched += u["seconds"]
-    s.flush()
+        folded = streaks.extend(streaks.Streak(*st[1:6]), u["new_days"])
+        updates.append({"user_id": uid, **folded.__dict__, "lessons_completed": st[6] + u["lessons"],
+                        "seconds_watched": st[7] + u["seconds"]})
+    if updates:
+        s.execute(update(LearnerStats), updates)     # bulk UPDATE by primary key
     _recompute_learners(s, recompute)
     return len(users)
 

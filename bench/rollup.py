@@ -1,0 +1,240 @@
+"""Rollup and ingestion benchmark on PostgreSQL, each figure against a baseline of the same run.
+
+    .venv/bin/python bench/rollup.py [--events 10000000] [--new 100000] [--post 20000] [--clients 4]
+
+1. Loads ``--events`` learning events with COPY into a fresh database (plus their learners),
+   and rolls them all up once.
+2. Adds ``--new`` events (mostly today, 2% late: up to 30 days back), then times the
+   incremental rollup against a full recompute of every table, checks both give the same
+   tables (fingerprints), and prints the ratio (target: incremental >= 20x faster).
+3. Posts ``--post`` events through ``POST /v1/events`` (batches of --batch, ``--clients``
+   concurrent HTTP clients; a real intake and worker) until every batch is in the table,
+   against a raw COPY of the same number of rows (target: ratio >= 0.3).
+Not a test: figures depend on the machine and on what else runs on it.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+ZONES = [("UTC", 0), ("Asia/Tokyo", 9), ("America/New_York", -5), ("Europe/Berlin", 1), ("Asia/Kolkata", 5),
+         ("America/Los_Angeles", -8), ("Australia/Sydney", 11), ("America/Sao_Paulo", -3)]
+TYPES = ["lesson_started", "lesson_completed", "video_watched", "video_watched", "video_watched", "login",
+         "quiz_graded", "submission_evaluated", "submission_evaluated", "enrollment", "coupon_used",
+         "assignment_graded", "certificate_issued"]
+COLS = ("event_id", "type", "user_id", "course_id", "lesson_id", "exercise_id", "topic", "coupon_code",
+        "seconds", "score", "occurred_at", "day", "local_day", "ingested_at")
+END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+class Gen:
+    def __init__(self, users: int, courses: int, days: int, seed: int = 1):
+        self.rnd = random.Random(seed)
+        self.users, self.courses, self.days = users, courses, days
+
+    def event(self, i: int, prefix: str, at: datetime) -> dict:
+        r = self.rnd
+        u = r.randrange(self.users)
+        t = r.choice(TYPES)
+        ev = {"event_id": f"{prefix}{i}", "type": t, "user_id": f"u{u}",
+              "occurred_at": at.isoformat().replace("+00:00", "Z")}
+        if t not in ("login", "submission_evaluated"):
+            ev["course_id"] = f"c{r.randrange(self.courses)}"
+        if t in ("lesson_started", "lesson_completed", "video_watched"):
+            ev["lesson_id"] = f"l{r.randrange(40)}"
+        if t == "video_watched":
+            ev["seconds"] = r.randrange(30, 1800)
+        if t in ("quiz_graded", "assignment_graded", "submission_evaluated"):
+            ev["score"] = float(r.randrange(0, 101))
+        if t == "submission_evaluated":
+            ev["exercise_id"], ev["topic"] = f"x{r.randrange(300)}", f"topic{r.randrange(20)}"
+        if t == "coupon_used":
+            ev["coupon_code"] = f"CODE{r.randrange(50)}"
+        return ev
+
+    def history_time(self) -> datetime:
+        return END - timedelta(seconds=self.rnd.randrange(self.days * 86400))
+
+    def new_time(self) -> datetime:
+        if self.rnd.random() < 0.02:   # late events: up to 30 days back
+            return END - timedelta(seconds=self.rnd.randrange(30 * 86400))
+        return END + timedelta(seconds=self.rnd.randrange(86400))
+
+
+def copy_text(events: list[dict], now: datetime) -> bytes:
+    """COPY text rows; local_day from the learner's fixed bench offset (what ingestion stamps)."""
+    out = io.StringIO()
+    stamp = now.isoformat()
+    for ev in events:
+        at = datetime.fromisoformat(ev["occurred_at"].replace("Z", "+00:00"))
+        offset = ZONES[int(ev["user_id"][1:]) % len(ZONES)][1]
+        local = (at + timedelta(hours=offset)).date()
+        vals = [ev["event_id"], ev["type"], ev["user_id"], ev.get("course_id"), ev.get("lesson_id"),
+                ev.get("exercise_id"), ev.get("topic"), ev.get("coupon_code"), ev.get("seconds"), ev.get("score"),
+                at.isoformat(), at.date().isoformat(), local.isoformat(), stamp]
+        out.write("\t".join("\\N" if v is None else str(v) for v in vals) + "\n")
+    return out.getvalue().encode()
+
+
+def copy_events(dsn: str, events: list[dict]) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        with cur.copy(f"COPY learning_events ({', '.join(COLS)}) FROM STDIN") as cp:
+            cp.write(copy_text(events, datetime.now(timezone.utc)))
+
+
+def load_users(dsn: str, users: int) -> None:
+    import psycopg
+
+    buf = io.StringIO()
+    now = datetime.now(timezone.utc).isoformat()
+    for u in range(users):
+        buf.write(f"u{u}\tu{u}@bench.test\tu{u}\tstudent\t{ZONES[u % len(ZONES)][0]}\ten\t60\t{now}\n")
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        with cur.copy("COPY users (id, email, name, role, timezone, locale, weekly_goal_minutes, created_at) "
+                      "FROM STDIN") as cp:
+            cp.write(buf.getvalue().encode())
+
+
+def fingerprint(dsn: str) -> dict:
+    import psycopg
+
+    tables = ["analytics_course_day", "analytics_learner_day", "analytics_learner_stats", "analytics_topic_score",
+              "analytics_platform_day", "analytics_course_popularity"]
+    out = {}
+    with psycopg.connect(dsn) as conn:
+        for t in tables:
+            out[t] = conn.execute(f"SELECT count(*), md5(string_agg(md5(x::text), '' ORDER BY md5(x::text))) "
+                                  f"FROM {t} x").fetchone()
+    return out
+
+
+def timed(label: str, fn):
+    t0 = time.perf_counter()
+    out = fn()
+    dt = time.perf_counter() - t0
+    print(f"  {label:<44} {dt:9.2f} s", flush=True)
+    return dt, out
+
+
+def load_history(dsn: str, gen: Gen, n: int, chunk: int = 200_000) -> None:
+    done = 0
+    while done < n:
+        m = min(chunk, n - done)
+        copy_events(dsn, [gen.event(done + i, "h", gen.history_time()) for i in range(m)])
+        done += m
+        if done % 1_000_000 == 0 or done == n:
+            print(f"    loaded {done:,} events", flush=True)
+
+
+def post_vs_copy(stack, key: str, gen: Gen, dsn: str, n: int, batch: int, clients: int) -> None:
+    import httpx
+    import psycopg
+
+    events = [gen.event(i, "p", gen.new_time()) for i in range(n)]
+    batches = [events[i:i + batch] for i in range(0, n, batch)]
+    with psycopg.connect(dsn) as conn:
+        before = conn.execute("SELECT count(*) FROM learning_events WHERE event_id LIKE 'p%'").fetchone()[0]
+
+    def post(b):
+        with httpx.Client(base_url=stack.intake_url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as c:
+            r = c.post("/v1/events", json={"events": b})
+            assert r.status_code == 202, r.text
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(post, batches))
+    accepted = time.perf_counter() - t0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM learning_events WHERE event_id LIKE 'p%'").fetchone()[0] < before + n:
+            if time.perf_counter() - t0 > 600:
+                raise TimeoutError("ingest jobs did not finish in 10 minutes")
+            time.sleep(0.05)
+    posted = time.perf_counter() - t0
+    for ev in events:
+        ev["event_id"] = "r" + ev["event_id"][1:]
+    t0 = time.perf_counter()
+    copy_events(dsn, events)
+    raw = time.perf_counter() - t0
+    print(f"  POST /v1/events accepted (HTTP only)         {n / accepted:9.0f} events/s")
+    print(f"  POST /v1/events → rows in the table          {n / posted:9.0f} events/s  ({posted:.2f} s)")
+    print(f"  raw COPY of the same rows                    {n / raw:9.0f} events/s  ({raw:.2f} s)")
+    print(f"  ratio POST / raw COPY                        {raw / posted:9.3f}   (target >= 0.3)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--new", type=int, default=100_000)
+    ap.add_argument("--users", type=int, default=100_000)
+    ap.add_argument("--courses", type=int, default=200)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--post", type=int, default=20_000)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2, help="worker processes (analytics queue)")
+    args = ap.parse_args()
+
+    from tests.support.stack import Database, Stack, private_redis
+
+    workdir = Path(tempfile.mkdtemp(prefix="cw-bench-rollup-"))
+    db = Database(f"cw_bench_rollup_{os.getpid()}").create()
+    os.environ["COURSEWORK_DATABASE_URL"] = db.url
+    from domain.analytics import rollup
+
+    stack = redis_server = None
+    try:
+        print(f"rollup benchmark: {args.events:,} events, {args.users:,} learners, {args.courses} courses, "
+              f"{args.days} days; then {args.new:,} new")
+        gen = Gen(args.users, args.courses, args.days)
+        load_users(db.dsn, args.users)
+        load_dt, _ = timed(f"COPY {args.events:,} events", lambda: load_history(db.dsn, gen, args.events))
+        print(f"    = {args.events / load_dt:,.0f} events/s")
+        timed("first full rollup (builds every table)", lambda: rollup.run(db.url, full=True))
+        timed(f"COPY {args.new:,} new events", lambda: copy_events(
+            db.dsn, [gen.event(i, "n", gen.new_time()) for i in range(args.new)]))
+        inc_dt, inc = timed("incremental rollup of the new events", lambda: rollup.run(db.url))
+        print(f"    keys recomputed: {inc['course_days']:,} course-days, {inc['learner_days']:,} learner-days, "
+              f"{inc['topic_learners']:,} topic-learners, {inc['platform_days']} platform days")
+        after_incremental = fingerprint(db.dsn)
+        full_dt, _ = timed("full recompute of every table", lambda: rollup.run(db.url, full=True))
+        same = fingerprint(db.dsn) == after_incremental
+        print(f"  incremental tables == full recompute tables  {same}")
+        print(f"  ratio full / incremental                     {full_dt / inc_dt:9.1f}x  (target >= 20x)")
+
+        print(f"ingestion: {args.post:,} events in batches of {args.batch}, {args.clients} clients, "
+              f"{args.workers} worker processes")
+        redis_server = private_redis()
+        env = {"COURSEWORK_STORAGE_URL": f"local://{workdir / 'storage'}", "COURSEWORK_S3_ENDPOINT_URL": "",
+               "COURSEWORK_RATE_LIMIT_PER_MINUTE": "0",
+               "COURSEWORK_ANALYTICS_MAX_BATCH": str(args.batch), "COURSEWORK_MAX_BODY_BYTES": str(8_000_000),
+               "COURSEWORK_LEASE_SECONDS": "30", "COURSEWORK_HEARTBEAT_SECONDS": "5"}
+        stack = Stack(db, redis_server.url, "", extra_env=env)
+        stack.start_intake()
+        stack.start_worker(queues="analytics", concurrency=args.workers, name="bench-analytics")
+        key = stack.create_key("enqueue,read,operate", name="bench")
+        post_vs_copy(stack, key, gen, db.dsn, args.post, args.batch, args.clients)
+        return 0
+    finally:
+        if stack:
+            stack.stop()
+        if redis_server:
+            redis_server.stop()
+        db.drop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
