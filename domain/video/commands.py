@@ -106,10 +106,11 @@ def thumbnails_argv(source: Path, work: Path, info: MediaInfo, grid: SpriteGrid,
               .filter("scale", pw, ph).filter("format", "yuvj420p")
               .output(str(work / "poster.jpg"), vframes=1, **{"q:v": 3}))
     sprite = (ffmpeg.input(str(source)).video
-              .filter("fps", fps=f"1/{grid.interval:g}")
+              # the first frame, then the first frame at least `interval` after the last one taken
+              .filter("select", f"isnan(prev_selected_t)+gte(t-prev_selected_t,{grid.interval:g})")
               .filter("scale", grid.tile_width, grid.tile_height).filter("setsar", 1)
               .filter("tile", f"{grid.columns}x{grid.rows}")
               .filter("format", "yuvj420p")
-              .output(str(work / "sprite.jpg"), vframes=1, **{"q:v": 5}))
+              .output(str(work / "sprite.jpg"), vframes=1, fps_mode="passthrough", **{"q:v": 5}))
     cmd = ffmpeg.merge_outputs(poster, sprite).global_args(*GLOBAL_ARGS).overwrite_output()
     return cmd.compile(cmd=ffmpeg_bin)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -183,10 +184,10 @@ def _transcode(storage, asset_id, source_key, cfg, tmp: Path, progress: Progress
     _stop_if_cancelled(cancelled)
 
     # 3. check the outputs with ffprobe, measure bandwidth
-    checked = [verify_rendition(hls_dir / r.name / commands.PLAYLIST, cfg, info, r, cancelled) for r in plan]
-    if info.has_audio:
-        checked.append(verify_rendition(hls_dir / commands.AUDIO_NAME / commands.PLAYLIST, cfg, info, None,
-                                        cancelled))
+    todo = [(r.name, r) for r in plan] + ([(commands.AUDIO_NAME, None)] if info.has_audio else [])
+    with ThreadPoolExecutor(max_workers=4) as pool:   # one ffprobe each, side by side
+        checked = list(pool.map(lambda t: verify_rendition(hls_dir / t[0] / commands.PLAYLIST, cfg, info, t[1],
+                                                           cancelled), todo))
     progress(82, "renditions checked")
 
     # 4. poster + sprite sheet + WebVTT

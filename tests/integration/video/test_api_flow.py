@@ -146,3 +146,20 @@ def test_cancel_stops_ffmpeg_and_publishes_nothing(api, lesson_id, tmp_path, s3)
     assert ffmpeg_running_jobs() == []
     assert api.get(f"/v1/videos/{asset_id}").json()["asset"]["status"] == "cancelled"
     assert not s3.exists(f"videos/{asset_id}/hls/master.m3u8")
+
+
+def test_two_transcodes_of_one_asset_at_once_leave_one_consistent_asset(api, db, lesson_id, video_sources, s3):
+    # Given an uploaded asset
+    asset_id = create_and_upload(api, lesson_id, video_sources["normal"])
+    payload = {"asset_id": asset_id, "ladder": [180, 120], "segment_seconds": 1, "force": True}
+    # When two transcode jobs for it run at the same time (two worker processes)
+    jobs = [enqueue(api, "transcode", payload, **{"Idempotency-Key": f"{asset_id}-{i}"}) for i in range(2)]
+    done = [wait_job(api, j["id"], timeout=180) for j in jobs]
+    # Then both succeed, and the asset has each rendition once and one set of objects
+    assert [j["state"] for j in done] == ["succeeded", "succeeded"], [j["error"] for j in done]
+    asset = api.get(f"/v1/videos/{asset_id}").json()["asset"]
+    assert asset["status"] == "ready"
+    assert sorted(r["name"] for r in asset["renditions"]) == ["120p", "180p", "audio"]
+    keys = s3.list(f"videos/{asset_id}/")
+    assert len(keys) == len(set(keys))
+    assert {k.split("/")[3] for k in keys if "/hls/" in k and k.count("/") == 4} == {"120p", "180p", "audio"}

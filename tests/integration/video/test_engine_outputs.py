@@ -75,6 +75,8 @@ def test_normal_clip_publishes_a_checked_ladder_and_thumbnails(video_sources, up
     for start, end, uri, (x, y, w, h) in cues:
         assert uri == "sprite.jpg" and start < end
         assert 0 <= x and 0 <= y and x + w <= sprite.size[0] and y + h <= sprite.size[1]
+        tile = sprite.convert("L").crop((x, y, x + w, y + h)).resize((1, 1), Image.Resampling.BOX)
+        assert tile.getpixel((0, 0)) > 40, "a cue points at an empty (black) tile"
 
 
 @pytest.mark.parametrize("name,sizes,audio", [
