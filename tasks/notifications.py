@@ -20,7 +20,7 @@ def _sender(ctx) -> sending.Sender:
     config = sending.SendConfig(sender=ctx.settings.email_from, base_url=ctx.settings.public_base_url,
                                 secret=ctx.settings.signing_secret, stale_after=float(ctx.settings.lease_seconds))
     limiter = RateLimiter(ctx.redis, provider.name, ctx.settings.email_rate_per_second)
-    return sending.Sender(ctx.uow, provider, config, ctx.owner, limiter)
+    return sending.Sender(ctx.db_url, provider, config, ctx.owner, limiter)
 
 
 def _send(ctx, where: tuple) -> dict:

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formatdate, parseaddr
 
 
-# CRLF line ends (what SMTP DATA expects); lines up to RFC 5322's 998 so that a long
-# List-Unsubscribe URL is never folded into an encoded word.
-WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
+# CRLF line ends (what SMTP DATA expects), headers up to RFC 5322's 998 characters
+WIRE_POLICY = policy.compat32.clone(linesep="\r\n", max_line_length=998)
+UTF8_QP = Charset("utf-8")
+UTF8_QP.body_encoding = QP          # readable bodies (quoted-printable), not base64
 
 
 @dataclass(frozen=True)
@@ -40,18 +44,21 @@ class OutgoingEmail:
             out["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         return out
 
-    def mime(self) -> EmailMessage:
-        msg = EmailMessage(policy=WIRE_POLICY)
+    def mime(self) -> MIMEMultipart:
+        """multipart/alternative (text + HTML). The compat32 classes: several times faster to
+        build than ``EmailMessage`` and they never re-encode a long URL header."""
+        msg = MIMEMultipart("alternative")
         msg["From"] = self.sender
         msg["To"] = self.to
-        msg["Subject"] = self.subject
+        msg["Subject"] = Header(self.subject, "utf-8") if not self.subject.isascii() else self.subject
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = self.message_id
         for name, value in self.all_headers().items():
             msg[name] = value
-        msg.set_content(self.text)
-        msg.add_alternative(self.html, subtype="html")
+        msg.attach(MIMEText(self.text, "plain", UTF8_QP))
+        msg.attach(MIMEText(self.html, "html", UTF8_QP))
         return msg
 
     def wire(self) -> bytes:
-        return self.mime().as_bytes()
+        """The message as SMTP DATA wants it: CRLF line ends."""
+        return self.mime().as_bytes(policy=WIRE_POLICY)

@@ -18,13 +18,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable, ContextManager
+from functools import partial
+from typing import Callable
 
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
-
 from domain.core.models import User
-from domain.db import utcnow
+from domain.db import get_engine, unit_of_work, utcnow
 from domain.jobs.errors import TransientError
 from domain.notifications import preferences, render, types, unsubscribe
 from domain.notifications.message import OutgoingEmail
@@ -64,18 +64,41 @@ def absolute(base_url: str, link: str | None) -> str | None:
     return f"{base_url.rstrip('/')}/{link.lstrip('/')}"
 
 
-def _fast_commit(session: Session) -> None:
-    """A ``sent`` mark need not wait for the WAL flush: it survives a killed worker (the
-    commit is visible at once); only a crash of PostgreSQL itself could lose the latest
-    marks, and those messages would then be resent (at-least-once)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+class MarkConnection:
+    """One autocommit connection for the ``sent`` marks: one round trip per message.
+
+    On PostgreSQL the marks skip waiting for the WAL flush (``synchronous_commit off`` for
+    this connection only): a mark is visible at once and survives a killed worker; only a
+    crash of PostgreSQL itself could lose the latest marks, and those messages would then be
+    resent (at-least-once). The setting is reset before the connection goes back to the pool.
+    """
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.conn = None
+
+    def execute(self, stmt):
+        if self.conn is None:
+            self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if self.engine.dialect.name == "postgresql":
+                self.conn.execute(text("SET synchronous_commit TO OFF"))
+        return self.conn.execute(stmt)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                if self.engine.dialect.name == "postgresql":
+                    self.conn.execute(text("RESET synchronous_commit"))
+            finally:
+                self.conn.close()
+                self.conn = None
 
 
 class Sender:
-    def __init__(self, uow: Callable[[], ContextManager[Session]], provider: EmailProvider, config: SendConfig,
-                 owner: str, limiter=None):
-        self.uow, self.provider, self.config, self.owner, self.limiter = uow, provider, config, owner, limiter
+    def __init__(self, db_url: str, provider: EmailProvider, config: SendConfig, owner: str, limiter=None):
+        self.uow = partial(unit_of_work, db_url)
+        self.marks = MarkConnection(get_engine(db_url))
+        self.provider, self.config, self.owner, self.limiter = provider, config, owner, limiter
         self.counts = {SENT: 0, FAILED: 0, BOUNCED: 0, SKIPPED: 0, DIGEST: 0}
 
     # --- 1. claim + send-time checks --------------------------------------------------
@@ -139,17 +162,15 @@ class Sender:
     # --- 2 + 3. send and mark --------------------------------------------------------
     def _mark(self, delivery_id: str, status: str, *, message_id: str | None = None, error: str | None = None,
               suppress: str | None = None) -> None:
-        with self.uow() as s:
-            _fast_commit(s)
-            values = {"status": status, "last_error": error, "claimed_by": None}
-            if status == SENT:
-                values.update(provider=self.provider.name, provider_message_id=message_id, sent_at=utcnow())
-            res = s.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.claimed_by == self.owner)
-                            .values(**values).execution_options(synchronize_session=False))
-            if res.rowcount != 1:
-                log.warning("delivery %s was taken over by another sender before it was marked %s",
-                            delivery_id, status)
-            if suppress:
+        values = {"status": status, "last_error": error, "claimed_by": None}
+        if status == SENT:
+            values.update(provider=self.provider.name, provider_message_id=message_id, sent_at=utcnow())
+        res = self.marks.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.claimed_by == self.owner)
+                                 .values(**values))
+        if res.rowcount != 1:
+            log.warning("delivery %s was taken over by another sender before it was marked %s", delivery_id, status)
+        if suppress:
+            with self.uow() as s:
                 preferences.suppress(s, suppress, f"bounced: {error}")
         self.counts[status] += 1
 
@@ -162,6 +183,12 @@ class Sender:
     def send_all(self, where: tuple, cancelled: Callable[[], bool] = lambda: False) -> dict:
         """Send everything in scope; raises ``TransientError`` (retry the job) when the
         provider asks us to wait, releasing what this run had claimed."""
+        try:
+            return self._send_all(where, cancelled)
+        finally:
+            self.marks.close()
+
+    def _send_all(self, where: tuple, cancelled: Callable[[], bool]) -> dict:
         while not cancelled():
             batch = self._claim(where)
             if not batch:

@@ -58,6 +58,10 @@ class SmtpServer:
         with self.recorder.lock:
             return list(self.recorder.messages)
 
+    @property
+    def count(self) -> int:
+        return len(self.recorder.messages)
+
     def to(self, address: str) -> list[dict]:
         return [m for m in self.messages if m["to"] == address]
 

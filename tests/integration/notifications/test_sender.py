@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from functools import partial
 
 import pytest
 from sqlalchemy import select, update
@@ -33,7 +32,7 @@ def _announce(url: str, users: list[dict], type_name: str = "course_announcement
 
 def _sender(url, smtp_server, owner="run-1", provider=None):
     provider = provider or SmtpProvider("127.0.0.1", smtp_server.port, timeout=5)
-    return sending.Sender(partial(unit_of_work, url), provider, CONFIG, owner)
+    return sending.Sender(url, provider, CONFIG, owner)
 
 
 def _statuses(url, note_id) -> dict[str, str]:
