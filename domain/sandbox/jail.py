@@ -29,6 +29,7 @@ import hashlib
 import math
 import os
 import resource
+import select
 import selectors
 import shutil
 import signal
@@ -177,9 +178,11 @@ def run(box: Path, argv: list[str], limits: Limits, slot: Slot, helper: Path, *,
     if status is None:
         _kill_group(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
-    _kill_group(proc.pid)   # anything still in the group (the namespace is gone with bwrap)
-    if slot.uid is not None:
-        kill_uid(slot.uid)
+    if timed_out or exceeded:   # (no killpg after the reap above: that pid may belong to someone else now)
+        if slot.uid is not None:
+            # bwrap died by our SIGKILL: its namespace is torn down asynchronously. (When the
+            # program exits by itself, PID 1's exit already waited for every process in it.)
+            kill_uid(slot.uid)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - started
     with os.fdopen(report_r, "rb") as report_file:
@@ -239,19 +242,21 @@ def _collect(proc: subprocess.Popen, deadline: float, budget: int) -> tuple[byte
 
 
 def _uid_processes(uid: int) -> list[int]:
+    return _uid_processes_of((int(e.name) for e in os.scandir("/proc") if e.name.isdigit()), uid)
+
+
+def _uid_processes_of(candidates, uid: int) -> list[int]:
     pids = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+    for pid in candidates:
         try:
-            with open(f"/proc/{entry.name}/status", "rb") as f:
+            with open(f"/proc/{pid}/status", "rb") as f:
                 status = f.read()
         except OSError:
             continue
         for line in status.splitlines():
             if line.startswith(b"Uid:"):
                 if str(uid).encode() in line.split()[1:]:
-                    pids.append(int(entry.name))
+                    pids.append(pid)
                 break
     return pids
 
@@ -267,19 +272,40 @@ def kill_uid(uid: int, timeout: float = 5.0) -> None:
         if not pids or time.monotonic() >= deadline:
             return
         for pid in pids:
+            try:   # through a pidfd, re-checked, so a recycled pid is never hit
+                fd = os.pidfd_open(pid)
+            except OSError:
+                continue
             try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+                if pid in _uid_processes_of([pid], uid):
+                    signal.pidfd_send_signal(fd, signal.SIGKILL)
+            except OSError:
                 pass
+            finally:
+                os.close(fd)
         time.sleep(0.005)
 
 
 def _reap(proc: subprocess.Popen, deadline: float):
-    """wait4 (for the rusage of the whole tree) with a deadline; (None, None) if still running."""
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            return status, usage
-        if time.monotonic() >= deadline:
-            return None, None
-        time.sleep(0.002)
+    """wait4 with a deadline (a pidfd says when it exited); (None, None) if still running."""
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    try:
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                return status, usage
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None, None
+            if pidfd is not None:
+                poller = select.poll()
+                poller.register(pidfd, select.POLLIN)
+                poller.poll(remaining * 1000)
+            else:
+                time.sleep(0.002)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)

@@ -1,0 +1,169 @@
+"""Sandbox cost and evaluate throughput, each against a baseline measured in the same run.
+
+    .venv/bin/python bench/sandbox.py [--cases 40] [--submissions 24]
+
+Prints:
+  (a) time per test case of a Python program run through the sandbox (``judge.evaluate``: bwrap,
+      namespaces, rlimits, the measure helper, verdict), versus the same program run directly with
+      ``subprocess.run`` (ratio; target <= 1.25), and bare ``bwrap --ro-bind / /`` runs, without namespaces and with
+      ``--unshare-all``, for scale.
+      Two programs: a trivial one (interpreter start-up dominates) and one doing ~50 ms of work.
+  (b) submissions evaluated per minute (3 Python test cases each) through the whole flow
+      (submission row + evaluate job → broker → worker → sandbox → graded), with one worker
+      process and with two, on a private stack (fresh PostgreSQL database, own redis-server).
+Not a test: the figures depend on the machine and on what else runs on it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TRIVIAL = "a, b = map(int, input().split())\nprint(a + b)\n"
+WORK = ("n = int(input())\nsieve = bytearray([1]) * (n + 1)\nfor i in range(2, int(n ** 0.5) + 1):\n"
+        "    if sieve[i]:\n        sieve[i * i::i] = bytearray(len(sieve[i * i::i]))\n"
+        "print(sum(i for i in range(2, n + 1) if sieve[i]))\n")
+INPUTS = {"trivial": ("2 3\n", "5\n"), "work": ("600000\n", None)}
+
+
+def per_case(cases: int, rounds_n: int = 5) -> None:
+    from domain.sandbox.judge import CaseSpec, JudgeConfig, evaluate
+
+    work = Path(tempfile.mkdtemp(prefix="cw-bench-sandbox-"))
+    os.chmod(work, 0o711)
+    config = JudgeConfig(work_dir=work, base_uid=63000, slots=4)
+    print(f"(a) time per test case, {cases} cases each, median of {rounds_n} rounds")
+    for name, code in (("trivial", TRIVIAL), ("work", WORK)):
+        stdin, expected = INPUTS[name]
+        src = work / f"direct-{name}.py"
+        src.write_text(code)
+        if expected is None:
+            expected = subprocess.run(["/usr/bin/python3", "-I", "-B", str(src)], input=stdin.encode(),
+                                      capture_output=True, check=True).stdout.decode()
+        specs = [CaseSpec(stdin=stdin, expected=expected)] * cases
+
+        def direct() -> float:
+            t = time.perf_counter()
+            for _ in range(cases):
+                out = subprocess.run(["/usr/bin/python3", "-I", "-B", str(src)], input=stdin.encode(),
+                                     capture_output=True, timeout=30)
+                assert out.stdout.decode() == expected
+            return (time.perf_counter() - t) / cases
+
+        def bare_bwrap(*unshare: str) -> float:
+            t = time.perf_counter()
+            for _ in range(cases):
+                out = subprocess.run(["bwrap", "--ro-bind", "/", "/", *unshare, "--die-with-parent",
+                                      "/usr/bin/python3", "-I", "-B", str(src)], input=stdin.encode(),
+                                     capture_output=True, timeout=30)
+                assert out.stdout.decode() == expected
+            return (time.perf_counter() - t) / cases
+
+        def sandboxed() -> float:
+            t = time.perf_counter()
+            result = evaluate("python", code, specs, time_limit_ms=5000, memory_limit_mb=256, config=config)
+            assert result.verdict == "AC", result.feedback
+            return (time.perf_counter() - t) / cases
+
+        rounds = {"direct": [], "bwrap": [], "bwrap_ns": [], "sandbox": []}
+        for _ in range(rounds_n):   # interleaved, so load from elsewhere hits all of them alike
+            rounds["direct"].append(direct())
+            rounds["bwrap"].append(bare_bwrap())
+            rounds["bwrap_ns"].append(bare_bwrap("--unshare-all"))
+            rounds["sandbox"].append(sandboxed())
+        d, b, n, s = (statistics.median(rounds[k]) for k in ("direct", "bwrap", "bwrap_ns", "sandbox"))
+        print(f"  {name:<8} direct {d * 1000:6.1f} ms | bwrap, no namespaces {b * 1000:6.1f} ms (x{b / d:.2f}) | "
+              f"bwrap --unshare-all {n * 1000:6.1f} ms (x{n / d:.2f}) | full sandbox {s * 1000:6.1f} ms "
+              f"=> ratio sandbox/direct {s / d:.2f}")
+
+
+def throughput(submissions: int) -> None:
+    from cli.services import Child, wait_worker_ready
+    from tests.support.stack import Database, Stack, private_redis
+
+    workdir = Path(tempfile.mkdtemp(prefix="cw-bench-stack-"))
+    db = Database(f"cw_bench_sbx_{os.getpid()}").create()
+    redis_server = private_redis()
+    env = {"COURSEWORK_STORAGE_URL": f"local://{workdir / 'storage'}", "COURSEWORK_S3_ENDPOINT_URL": "",
+           "COURSEWORK_LOG_LEVEL": "WARNING", "COURSEWORK_RELAY_INTERVAL": "0.5", "COURSEWORK_LEASE_SECONDS": "30",
+           "COURSEWORK_HEARTBEAT_SECONDS": "5", "COURSEWORK_DATABASE_URL": db.url,
+           "COURSEWORK_REDIS_URL": redis_server.url}
+    os.environ.update(env)
+    stack = Stack(db, redis_server.url, "", extra_env=env)
+    try:
+        from domain.core.models import User
+        from domain.db import unit_of_work
+        from domain.jobs import service
+        from domain.sandbox import submissions as subs
+        from domain.sandbox.models import Submission, SubmissionStatus
+        from workers.relay import publish_job_now
+
+        with unit_of_work(db.url) as s:
+            user = User(email="bench@example.test", name="Bench")
+            s.add(user)
+            s.flush()
+            ex = subs.create_exercise(s, title="sum", languages=["python"], time_limit_ms=2000, memory_limit_mb=128,
+                                      cases=[{"stdin": f"{i} {i}\n", "expected_stdout": f"{2 * i}\n"}
+                                             for i in range(3)])
+            ids = {"exercise_id": ex.id, "user_id": user.id}
+        print(f"(b) submissions evaluated per minute, {submissions} submissions x 3 Python cases")
+        results = {}
+        for workers in (1, 2):
+            children = [Child([sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "sandbox",
+                               "-c", "1", "-P", "prefork", "-l", "INFO", "-n", f"bench{i}-{workers}@%h"], stack.env(),
+                              workdir / f"worker-{workers}-{i}.log").start() for i in range(workers)]
+            for child in children:
+                wait_worker_ready(child)
+            job_ids, sub_ids = [], []
+            with unit_of_work(db.url) as s:
+                for _ in range(submissions):
+                    sub = subs.create(s, language="python", code=TRIVIAL, **ids)
+                    job, _ = service.enqueue(s, "evaluate", {"submission_id": sub.id})
+                    sub.job_id = job.id
+                    job_ids.append(job.id)
+                    sub_ids.append(sub.id)
+            started = time.perf_counter()
+            for job_id in job_ids:
+                publish_job_now(job_id, url=redis_server.url)
+            while True:
+                with unit_of_work(db.url) as s:
+                    done = sum(s.get(Submission, i).status is SubmissionStatus.graded for i in sub_ids)
+                if done == submissions:
+                    break
+                if time.perf_counter() - started > 600:
+                    raise TimeoutError(f"only {done}/{submissions} graded after 600 s")
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - started
+            results[workers] = submissions / elapsed * 60
+            print(f"  {workers} worker process(es): {results[workers]:7.1f} submissions/min "
+                  f"({elapsed:.1f} s for {submissions})")
+            for child in children:
+                child.stop()
+        print(f"  scaling two/one = {results[2] / results[1]:.2f} (2 CPU cores here, shared with other work)")
+    finally:
+        stack.stop()
+        redis_server.stop()
+        db.drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=40)
+    parser.add_argument("--submissions", type=int, default=24)
+    args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    per_case(args.cases)
+    throughput(args.submissions)
+
+
+if __name__ == "__main__":
+    main()
