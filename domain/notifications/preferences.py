@@ -49,8 +49,8 @@ def set_mode(session: Session, user_id: str, type_name: str, channel: str, mode_
         raise PreferenceError("mode", f"one of {', '.join(types.MODES)}")
     if types.get(type_name).priority == types.URGENT and mode_ != types.IMMEDIATE:
         raise PreferenceError("mode", "urgent notifications cannot be turned off or digested")
-    if mode_ == types.DIGEST and channel != types.EMAIL:
-        raise PreferenceError("mode", "only email can be taken as a digest")
+    if mode_ == types.DIGEST and (channel != types.EMAIL or type_name == "daily_digest"):
+        raise PreferenceError("mode", "only email (and not the digest itself) can be taken as a digest")
     row = session.scalar(select(Preference).where(Preference.user_id == user_id, Preference.type == type_name,
                                                   Preference.channel == channel).with_for_update())
     if row is None:

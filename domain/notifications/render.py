@@ -32,7 +32,7 @@ def _subject_template(source: str):
 
 def subject(type_name: str, data: dict) -> str:
     text = _subject_template(types.get(type_name).subject).render(**data)
-    return " ".join(text.split())[:300]
+    return " ".join(text.split())[:300] or type_name.replace("_", " ").capitalize()
 
 
 def render(type_name: str, *, user: dict, data: dict, link: str | None = None,
