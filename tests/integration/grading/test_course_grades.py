@@ -4,7 +4,7 @@ import threading
 from sqlalchemy import select
 
 from domain.db import unit_of_work
-from domain.grading import authoring, gradebook, quizzes
+from domain.grading import authoring, gradebook, quizzes, recompute
 from domain.grading.models import CourseGrade, GradeItem, QuizAttempt
 from domain.jobs import service
 from tests.integration.grading.conftest import events, jobs_of, make_course, settled_grade, wait_until
@@ -115,3 +115,29 @@ def test_regrade_after_an_answer_key_change_rescores_and_recomputes_everyone(api
     # And an unknown course is refused at intake
     r = api.post("/v1/jobs", json={"kind": "regrade_course", "payload": {"course_id": "nope"}})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "course_id"
+
+
+def test_regrade_walks_the_course_in_chunks_with_progress(database):
+    # Given five learners with a code score each, no grade computed yet
+    course = make_course(database.url, learners=5, scheme={"categories": {"code": {"weight": 1}}})
+    with unit_of_work(course.url) as s:
+        for i, u in enumerate(course.learners):
+            gradebook.record_code_score(s, user_id=u, course_id=course.course_id, exercise_id="e", score=20 * i,
+                                        max_score=100)
+    seen, emitted = [], []
+
+    def emit_factory(s):
+        return lambda name, data, user_id: emitted.append((name, user_id))
+
+    # When the course is regraded two learners at a time
+    result = recompute.regrade_course(lambda: unit_of_work(course.url), course.course_id, 2, emit_factory,
+                                      progress=lambda pct, msg: seen.append((round(pct), msg)))
+    # Then three chunks report progress, every learner has a grade and one change event
+    assert result == {"course_id": course.course_id, "learners": 5, "changed": 5}
+    assert seen == [(40, "2/5 learners"), (80, "4/5 learners"), (100, "5/5 learners")]
+    with unit_of_work(course.url) as s:
+        percents = sorted(g.percent for g in s.scalars(select(CourseGrade)
+                                                       .where(CourseGrade.course_id == course.course_id)))
+    assert percents == [0, 20, 40, 60, 80]
+    assert sorted(u for name, u in emitted if name == "course_grade.changed") == sorted(course.learners)
+    assert len([1 for name, _ in emitted if name == "course.passed"]) == 2     # 60 % and 80 % pass
