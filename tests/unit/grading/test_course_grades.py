@@ -1,6 +1,6 @@
 """Weighted categories, drop-lowest-N, expected items, pass threshold and letters."""
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from domain.grading.course_grades import Category, Item, Scheme, compute
 
@@ -47,6 +47,7 @@ items = st.lists(st.builds(Item, st.sampled_from(["quiz", "assignment", "code"])
                            st.just(100.0)), max_size=15)
 
 
+@settings(deadline=None)
 @given(items)
 def test_course_grade_is_a_percent(xs):
     grade = compute(SCHEME, xs)
@@ -54,6 +55,7 @@ def test_course_grade_is_a_percent(xs):
     assert grade.passed == (grade.percent >= 60)
 
 
+@settings(deadline=None)
 @given(items, st.data())
 def test_raising_one_item_never_lowers_the_course_grade(xs, data):
     if not xs:
@@ -64,6 +66,7 @@ def test_raising_one_item_never_lowers_the_course_grade(xs, data):
     assert compute(SCHEME, better).percent >= compute(SCHEME, xs).percent - 1e-9
 
 
+@settings(deadline=None)
 @given(items)
 def test_dropping_lowest_never_lowers_a_category(xs):
     no_drop = Scheme(categories={"quiz": Category(weight=1)})

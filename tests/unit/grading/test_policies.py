@@ -2,7 +2,7 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from domain.grading.policies import (LatePolicy, apply_penalty, combine_attempts, late_penalty_percent,
                                      past_hard_cutoff, within_time_limit)
@@ -52,6 +52,7 @@ policies = st.builds(LatePolicy, grace_minutes=st.floats(0, 3000), percent_per_d
                      max_percent=st.floats(0, 100))
 
 
+@settings(deadline=None)
 @given(policies, st.floats(0, 1000), st.integers(-10_000, 10_000_000))
 def test_late_penalty_never_raises_a_score(policy, raw, late_seconds):
     penalty = late_penalty_percent(DUE, policy, DUE + timedelta(seconds=late_seconds))
@@ -59,6 +60,7 @@ def test_late_penalty_never_raises_a_score(policy, raw, late_seconds):
     assert 0 <= apply_penalty(raw, penalty) <= raw
 
 
+@settings(deadline=None)
 @given(policies, st.integers(0, 10_000_000), st.integers(0, 10_000_000))
 def test_later_is_never_better(policy, a, b):
     early, late = sorted((a, b))

@@ -1,7 +1,7 @@
 """Every question type by example, plus properties: a score stays in [0, points] and more
 right answers never lower it."""
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from domain.grading.questions import BadAnswer, MultipleChoice, Ordering, Matching, parse_spec, score
 
@@ -83,6 +83,7 @@ def multiple_choice_and_picks(draw):
     return MultipleChoice(options=[str(i) for i in range(n)], correct=correct, wrong_pick_penalty=penalty), picks
 
 
+@settings(deadline=None)
 @given(multiple_choice_and_picks(), st.floats(0, 100))
 def test_multiple_choice_score_is_within_bounds(case, points):
     spec, picks = case
@@ -90,6 +91,7 @@ def test_multiple_choice_score_is_within_bounds(case, points):
     assert 0 <= result.points <= points + 1e-9
 
 
+@settings(deadline=None)
 @given(multiple_choice_and_picks())
 def test_picking_one_more_right_option_never_lowers_the_score(case):
     spec, picks = case
@@ -102,6 +104,7 @@ def test_picking_one_more_right_option_never_lowers_the_score(case):
         assert score("q", spec, 1.0, [p for p in picks if p != wrong[0]]).points >= before
 
 
+@settings(deadline=None)
 @given(st.lists(st.text(min_size=1, max_size=3), min_size=2, max_size=6, unique=True), st.data())
 def test_ordering_fixing_a_position_never_lowers_the_score(items, data):
     spec = Ordering(items=items)
@@ -118,6 +121,7 @@ def test_ordering_fixing_a_position_never_lowers_the_score(items, data):
     assert score("q", spec, 1.0, fixed).points >= before
 
 
+@settings(deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=3), st.text(min_size=1, max_size=3), min_size=1, max_size=6),
        st.data())
 def test_matching_more_right_pairs_never_lower_the_score(pairs, data):

@@ -2,7 +2,7 @@
 from collections import Counter
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from domain.grading.peers import assign_reviewers, peer_percent
 from domain.grading.rubrics import Rubric, RubricError, score_rubric
@@ -28,6 +28,7 @@ def test_bad_rubric_choices_name_the_field(choices, field):
     assert err.value.field == field
 
 
+@settings(deadline=None)
 @given(st.data())
 def test_rubric_score_within_zero_and_max(data):
     choices = {c.id: data.draw(st.sampled_from([lv.id for lv in c.levels])) for c in RUBRIC.criteria}
@@ -35,6 +36,7 @@ def test_rubric_score_within_zero_and_max(data):
     assert 0 <= points <= maximum
 
 
+@settings(deadline=None)
 @given(st.lists(st.text(alphabet="abcdef0123", min_size=1, max_size=6), min_size=0, max_size=40, unique=True),
        st.integers(1, 6), st.text(max_size=8))
 def test_peer_assignment_invariants(authors, k, seed):
