@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     certificate_chunk_size: int = 200
     certificate_preview_dpi: int = 96              # PNG preview resolution
     certificate_download_expires: int = 3600       # seconds a presigned PDF/PNG link lives
+    certificate_render_threads: int = 2            # render/upload threads inside one bulk job
 
     # --- notifications (family block) ----------------------------------------------------
     email_provider: str = "smtp"                 # smtp | sendgrid
