@@ -13,6 +13,7 @@ def issuer_for(ctx) -> Issuer:
     return Issuer(uow=ctx.uow, storage=ctx.storage,
                   key=SigningKey.from_setting(s.certificate_signing_key, s.signing_secret),
                   base_url=s.public_base_url, page_size=s.certificate_page_size, png_dpi=s.certificate_preview_dpi,
+                  threads=s.certificate_render_threads,
                   emit=lambda session, name, data, user_id: ctx.emit(name, data, user_id=user_id, session=session))
 
 

@@ -7,6 +7,7 @@ Safe to run twice: the row is claimed under the (user, course) unique constraint
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Callable
@@ -66,6 +67,9 @@ class Issuer:
     emit: EmitFn = lambda session, name, data, user_id: None
     grade_of: GradeFn = _grade_of
     png_dpi: int = 96
+    # render/upload threads per chunk: the PNG rasterizer (a subprocess) and S3 uploads wait
+    # outside the GIL, so two threads keep one worker process busy rendering the next PDF
+    threads: int = 2
 
     # ------------------------------------------------------------------ queries
     def learners(self, course_id: str) -> list[str]:
@@ -80,8 +84,12 @@ class Issuer:
     # ------------------------------------------------------------------ issuing
     def issue_many(self, course_id: str, user_ids: list[str]) -> list[Outcome]:
         outcomes, pending, page_size = self._claim(course_id, user_ids)
-        for cert in pending:
-            self._store_files(cert, page_size)
+        if self.threads > 1 and len(pending) > 1:
+            with ThreadPoolExecutor(self.threads, thread_name_prefix="certificate-render") as pool:
+                list(pool.map(lambda cert: self._store_files(cert, page_size), pending))
+        else:
+            for cert in pending:
+                self._store_files(cert, page_size)
         if pending:
             self._finish(pending)
         return outcomes
