@@ -4,6 +4,7 @@ import io
 import subprocess
 import threading
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
@@ -11,10 +12,11 @@ from domain.certificates import bulk, lifecycle
 from domain.certificates.issuing import Issuer
 from domain.certificates.models import Certificate, CertificateRule
 from domain.certificates.signing import SigningKey, verify
-from domain.core.models import User
+from domain.core.models import LessonProgress, User
 from domain.db import unit_of_work
+from domain.jobs.errors import PermanentError
 from domain.storage import S3Storage
-from tests.integration.certificates.factory import make_course, make_learner
+from tests.integration.certificates.factory import DONE_AT, make_course, make_learner
 
 
 def issuer(database, s3_server, events: list) -> Issuer:
@@ -71,8 +73,6 @@ def test_course_rule_shows_grade_uses_letter_page_and_adds_requirements(database
         s.add(CertificateRule(course_id=course.id, show_grade=True, page_size="Letter",
                               required_lesson_ids=[lessons[1].id]))
         ready = make_learner(s, course, lessons, "Ana Lima", percent=91.25)
-        from domain.core.models import LessonProgress
-        from tests.integration.certificates.factory import DONE_AT
         s.add(LessonProgress(user_id=ready.id, lesson_id=lessons[1].id, completed_at=DONE_AT))
         not_ready = make_learner(s, course, lessons, "Bo Chen")
     iss = issuer(database, s3_server, [])
@@ -144,8 +144,5 @@ def test_reissue_after_name_change_makes_a_new_version_and_removes_the_old_file(
     with unit_of_work(database.url) as s:
         body = lifecycle.verification(s.get(Certificate, cid), cid)
     assert body["status"] == "revoked" and body["revoke_reason"] == "academic misconduct"
-    import pytest
-
-    from domain.jobs.errors import PermanentError
     with pytest.raises(PermanentError):
         lifecycle.reissue(iss, cid, force=True)
