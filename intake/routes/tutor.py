@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import settings
@@ -103,6 +104,13 @@ def _post(caller: Caller, session_id: str, content: str, idempotency_key: str | 
     try:
         with unit_of_work(settings.database_url) as s:
             sess = _session(s, session_id)
+            if idempotency_key:     # a retried POST: answer with the first request's reply
+                earlier = s.scalar(select(Job).where(Job.caller == caller.key_id,
+                                                     Job.idempotency_key == idempotency_key))
+                if earlier is not None:
+                    if earlier.kind != "tutor_reply" or earlier.payload.get("session_id") != session_id:
+                        raise service.IdempotencyConflict(earlier.id)
+                    raise _Replayed(earlier.id)
             try:
                 DailyBudget(r, settings.tutor_daily_token_budget).check(sess.user_id)
             except redis.RedisError:

@@ -1,0 +1,227 @@
+"""End to end: intake → tutor_reply job on a real worker → local model server → Redis → SSE."""
+import threading
+import time
+
+import pytest
+import redis
+
+from celeryconfig import settings
+from domain.db import unit_of_work
+from domain.tutor import stream_tokens
+from domain.tutor.budget import DailyBudget
+from domain.tutor.models import TutorPassage
+from domain.tutor.replay import stream_key
+from tests.integration.tutor import sse
+from tests.integration.tutor.conftest import make_course
+from tests.support.jobs import wait_job
+from tests.support.stack import Stack, wait_for
+from tests.unit.tutor.course_fixture import LESSONS
+
+BUDGET = 5000
+
+
+@pytest.fixture(scope="module")
+def tutor(database, redis_server, s3_server, model_server):
+    """A stack of its own (Redis DB 5, so no other worker takes its jobs) whose worker uses the model server."""
+    url = redis_server.url.rsplit("/", 1)[0] + "/5"
+    st = Stack(database, url, s3_server.endpoint, extra_env={
+        "COURSEWORK_OPENAI_API_KEY": "test-key", "COURSEWORK_OPENAI_BASE_URL": model_server.base_url,
+        "COURSEWORK_TUTOR_IDLE_TIMEOUT": "1", "COURSEWORK_TUTOR_MAX_RETRY_WAIT": "3",
+        "COURSEWORK_TUTOR_DAILY_TOKEN_BUDGET": str(BUDGET)})
+    st.start_intake()
+    st.start_worker(queues="tutor", concurrency=4, pool="threads", name="tutor")
+    key = st.create_key("enqueue,read", name="tutor-web-tier")
+    client = st.client(key)
+    client.redis = redis.Redis.from_url(url)
+    yield client
+    client.close()
+    st.stop()
+
+
+@pytest.fixture(scope="module")
+def course(database):
+    return make_course(database.url, LESSONS)
+
+
+def _session(api, course, **extra):
+    body = {"user_id": course["user_id"], "course_id": course["course_id"], **extra}
+    r = api.post("/v1/tutor/sessions", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["session"]["id"]
+
+
+def _say(api, session_id, text, **headers):
+    r = api.post(f"/v1/tutor/sessions/{session_id}/messages", json={"content": text}, headers=headers)
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def _stream_url(api, session_id, reply_id=None):
+    r = api.post(f"/v1/tutor/sessions/{session_id}/stream-token")
+    assert r.status_code == 200, r.text
+    url = r.json()["stream_url"]
+    return f"{url}&reply_id={reply_id}" if reply_id else url
+
+
+def _browser(api):
+    """The browser's client: same intake, no API key."""
+    import httpx
+
+    return httpx.Client(base_url=str(api.base_url), timeout=30)
+
+
+def test_a_reply_streams_over_sse_cites_the_lesson_and_is_persisted(tutor, course):
+    # Given a learner's session on the joins lesson
+    sid = _session(tutor, course, lesson_id=course["lessons"]["joins"], topic="joins")
+    # When they ask a question and their browser follows the stream with a signed token
+    posted = _say(tutor, sid, "What does a LEFT OUTER JOIN do when there is no match?")
+    with _browser(tutor) as browser:
+        status, events, first = sse.read(browser, _stream_url(tutor, sid))
+    # Then tokens arrive one by one, then done with the stored reply and its citations
+    assert status == 200 and first is not None
+    kinds = [k for k, _, _ in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("token") > 5
+    done = events[-1][1]
+    assert done["id"] == posted["reply"]["id"] and done["status"] == "complete"
+    assert sse.text_of(events) == done["content"]
+    assert done["content"].startswith("According to [1] (Combining tables with joins)")
+    assert done["citations"][0]["lesson_id"] == course["lessons"]["joins"]
+    stored = tutor.get(f"/v1/tutor/sessions/{sid}").json()["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    assert stored[1]["content"] == done["content"] and stored[1]["completion_tokens"] > 0
+    assert wait_job(tutor, posted["job"]["id"])["state"] == "succeeded"
+
+
+def test_a_late_client_gets_what_was_said_then_the_rest(tutor, course, model_server):
+    # Given a reply that streams slowly
+    model_server.chunk_delay = 0.1
+    try:
+        sid = _session(tutor, course)
+        posted = _say(tutor, sid, "Why do indexes slow down inserts and updates?")
+        key = stream_key(posted["reply"]["id"])
+        # When the browser connects only after several tokens were published
+        wait_for(lambda: tutor.redis.xlen(key) >= 5, timeout=30, message="a few tokens")
+        with _browser(tutor) as browser:
+            status, events, _ = sse.read(browser, _stream_url(tutor, sid))
+            # Then it got everything from the start, then the rest, and the text is whole
+            assert status == 200 and events[0][0] == "start" and events[-1][0] == "done"
+            assert sse.text_of(events) == events[-1][1]["content"]
+            # and a reconnect with Last-Event-ID resumes after what it already had
+            middle = events[3][2]
+            status, rest, _ = sse.read(browser, _stream_url(tutor, sid), headers={"Last-Event-ID": middle})
+            assert [e[2] for e in rest] == [e[2] for e in events[4:]]
+            # and once Redis no longer has the reply, the stored reply is served whole
+            tutor.redis.delete(key)
+            status, again, _ = sse.read(browser, _stream_url(tutor, sid))
+            assert [k for k, _, _ in again] == ["start", "token", "done"]
+            assert again[1][1]["text"] == events[-1][1]["content"]
+    finally:
+        model_server.chunk_delay = 0.0
+
+
+def test_stream_tokens_for_another_session_or_expired_are_refused(tutor, course):
+    a, b = _session(tutor, course), _session(tutor, course)
+    _say(tutor, a, "What does COALESCE return?")
+    token_a = tutor.post(f"/v1/tutor/sessions/{a}/stream-token").json()["token"]
+    expired, _ = stream_tokens.mint(settings.signing_secret, a, ttl=-1)
+    with _browser(tutor) as browser:
+        r = browser.get(f"/v1/tutor/sessions/{b}/stream", params={"token": token_a})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "token_mismatch"
+        r = browser.get(f"/v1/tutor/sessions/{a}/stream", params={"token": expired})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "token_expired"
+        r = browser.get(f"/v1/tutor/sessions/{a}/stream", params={"token": "forged.token"})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+        r = browser.get(f"/v1/tutor/sessions/{a}/stream")
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "query.token"
+        # the web tier's API key is what mints tokens: a browser without one cannot
+        r = browser.post(f"/v1/tutor/sessions/{a}/stream-token")
+        assert r.status_code == 401
+
+
+def test_bad_input_is_refused_before_anything_is_enqueued(tutor, course):
+    cases = [
+        ({"course_id": "nope"}, 422, "invalid_payload", "course_id"),
+        ({"mode": "socratic"}, 422, "validation_error", "mode"),
+        ({"mode": "hint"}, 422, "invalid_payload", "exercise_id"),
+        ({"lesson_id": "not-in-course"}, 422, "invalid_payload", "lesson_id"),
+        ({"extra": 1}, 422, "validation_error", "extra"),
+    ]
+    for extra, status, code, field in cases:
+        body = {"user_id": course["user_id"], "course_id": course["course_id"], **extra}
+        r = tutor.post("/v1/tutor/sessions", json=body)
+        assert r.status_code == status, (extra, r.text)
+        err = r.json()["error"]
+        assert err["code"] == code and err["details"][0]["field"] == field, (extra, err)
+    sid = _session(tutor, course)
+    r = tutor.post(f"/v1/tutor/sessions/{sid}/messages", json={"content": ""})
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "content"
+    r = tutor.post("/v1/jobs", json={"kind": "tutor_reply", "payload": {"session_id": sid, "reply_id": "x"}})
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "reply_id"
+    assert tutor.post(f"/v1/tutor/sessions/{sid}/end").json()["session"]["status"] == "ended"
+    r = tutor.post(f"/v1/tutor/sessions/{sid}/messages", json={"content": "still there?"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "session_ended"
+
+
+def test_a_spent_daily_budget_is_refused_with_a_clear_error(tutor, course, database):
+    from tests.integration.tutor.conftest import make_user
+
+    user = make_user(database.url)
+    sid = _session(tutor, {**course, "user_id": user})
+    DailyBudget(tutor.redis, BUDGET).charge(user, "earlier", BUDGET)
+    r = tutor.post(f"/v1/tutor/sessions/{sid}/messages", json={"content": "What is an index?"})
+    assert r.status_code == 429
+    err = r.json()["error"]
+    assert err["code"] == "budget_exhausted" and "daily tutor budget is spent" in err["message"]
+    assert 0 < int(r.headers["Retry-After"]) <= 86400
+
+
+def test_exhausted_provider_quota_fails_the_job_and_tells_the_browser(tutor, course):
+    sid = _session(tutor, course)
+    posted = _say(tutor, sid, "What does COALESCE return? !quota")
+    with _browser(tutor) as browser:
+        _, events, _ = sse.read(browser, _stream_url(tutor, sid))
+    assert events[-1][0] == "error" and events[-1][1]["code"] == "insufficient_quota"
+    job = wait_job(tutor, posted["job"]["id"])
+    assert job["state"] == "failed" and job["error"]["code"] == "insufficient_quota" and job["attempts"] == 1
+
+
+def test_posting_twice_with_one_idempotency_key_makes_one_reply(tutor, course):
+    sid = _session(tutor, course)
+    first = _say(tutor, sid, "What does COALESCE return?", **{"Idempotency-Key": f"msg-{sid}"})
+    r = tutor.post(f"/v1/tutor/sessions/{sid}/messages", json={"content": "What does COALESCE return?"},
+                   headers={"Idempotency-Key": f"msg-{sid}"})
+    assert r.status_code == 202 and r.headers.get("Idempotent-Replayed") == "true"
+    assert r.json()["reply"]["id"] == first["reply"]["id"]
+    wait_job(tutor, first["job"]["id"])
+    assert len(tutor.get(f"/v1/tutor/sessions/{sid}").json()["messages"]) == 2
+
+
+def test_concurrent_first_questions_index_a_new_course_once(tutor, database):
+    # Given a course never indexed and five learners asking at the same moment
+    fresh = make_course(database.url, LESSONS)
+    sids = [_session(tutor, fresh) for _ in range(5)]
+    results, errors = {}, []
+
+    def ask(sid):
+        try:
+            posted = _say(tutor, sid, "What causes a deadlock between transactions?")
+            results[sid] = wait_job(tutor, posted["job"]["id"], timeout=60)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(sid,)) for sid in sids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Then every reply succeeded and cited the transactions lesson, and no passage is duplicated
+    assert errors == []
+    assert {j["state"] for j in results.values()} == {"succeeded"}
+    assert {j["result"]["citations"][0]["lesson_id"] for j in results.values()} == {fresh["lessons"]["transactions"]}
+    from sqlalchemy import func, select
+
+    with unit_of_work(database.url) as s:
+        rows = s.execute(select(TutorPassage.lesson_id, TutorPassage.position, func.count())
+                         .where(TutorPassage.course_id == fresh["course_id"])
+                         .group_by(TutorPassage.lesson_id, TutorPassage.position)).all()
+    assert rows and all(n == 1 for _, _, n in rows)
