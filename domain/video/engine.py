@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -211,13 +211,18 @@ def _transcode(storage, asset_id, source_key, cfg, tmp: Path, progress: Progress
         uploaded.add(key)
 
     files = [p for p in sorted(hls_dir.rglob("*")) if p.is_file()]
-    for i, path in enumerate(files):
-        _stop_if_cancelled(cancelled)
-        rel = path.relative_to(out).as_posix()
-        put(base + rel, path, PLAYLIST_CACHE if path.suffix == ".m3u8" else SEGMENT_CACHE)
-        progress(88 + 10 * (i + 1) / len(files), f"uploaded {i + 1}/{len(files)} files")
-    for name in ("poster.jpg", "sprite.jpg", "thumbnails.vtt"):
-        put(f"{base}thumbs/{name}", thumbs / name, IMAGE_CACHE)
+    segments = [(base + p.relative_to(out).as_posix(), p, SEGMENT_CACHE) for p in files if p.suffix != ".m3u8"]
+    playlists = [(base + p.relative_to(out).as_posix(), p, PLAYLIST_CACHE) for p in files if p.suffix == ".m3u8"]
+    images = [(f"{base}thumbs/{name}", thumbs / name, IMAGE_CACHE)
+              for name in ("poster.jpg", "sprite.jpg", "thumbnails.vtt")]
+    total, done = len(files) + len(images), 0
+    with ThreadPoolExecutor(max_workers=8) as pool:   # segments before the playlists that list them
+        for batch in (segments, playlists + images):
+            for fut in as_completed([pool.submit(put, *item) for item in batch]):
+                fut.result()
+                done += 1
+                progress(88 + 10 * done / total, f"uploaded {done}/{total} files")
+            _stop_if_cancelled(cancelled)
     variants = [hls.Variant(uri=f"{r['name']}/{commands.PLAYLIST}", bandwidth=r["bandwidth"],
                             average_bandwidth=r["average_bandwidth"], codecs=r["codecs"],
                             resolution=(r["width"], r["height"]) if r["kind"] == "video" else None,
