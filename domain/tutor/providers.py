@@ -167,7 +167,8 @@ class LocalTutor:
         wanted = set(terms(self.question))
         parts = []
         for n, hit in enumerate(self.hits[:3], start=1):
-            sentences = [s for s in _SENTENCE.split(hit.doc.text.replace("\n", " ")) if s.strip()]
+            body = hit.doc.text.removeprefix(hit.doc.lesson_title).strip()
+            sentences = [s for s in _SENTENCE.split(" ".join(body.split())) if s.strip()]
             ranked = sorted(range(len(sentences)), key=lambda i: -len(wanted & set(terms(sentences[i]))))
             keep = sorted(ranked[: self.per_passage])
             excerpt = " ".join(sentences[i].strip() for i in keep)
