@@ -1,107 +1,106 @@
-"""The wire schema of a learning event and of a batch, with per-type required fields.
+"""The wire schema of a learning event and of a batch.
 
-``batch_errors`` turns pydantic's errors into the envelope's ``events[3].occurred_at`` fields.
+One pydantic model per event type (a union discriminated by ``type``), so the fields each type
+needs are checked by pydantic-core, not by Python code per event: a 1000-event batch validates
+in a few milliseconds. ``batch_errors`` turns pydantic's errors into the envelope's
+``events[3].occurred_at`` fields.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from enum import Enum
+from typing import Annotated, Literal, Union
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, model_validator
 
 IDS = dict(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
 MAX_FUTURE = timedelta(minutes=10)
 MAX_BATCH = 10_000   # hard ceiling; the configured limit (analytics_max_batch) is checked at intake
 
-
-class EventType(str, Enum):
-    enrollment = "enrollment"
-    lesson_started = "lesson_started"
-    lesson_completed = "lesson_completed"
-    video_watched = "video_watched"
-    quiz_graded = "quiz_graded"
-    assignment_graded = "assignment_graded"
-    submission_evaluated = "submission_evaluated"
-    login = "login"
-    certificate_issued = "certificate_issued"
-    coupon_used = "coupon_used"
-
-
-# fields each type must carry (beyond event_id, type, user_id, occurred_at)
-REQUIRED: dict[EventType, tuple[str, ...]] = {
-    EventType.enrollment: ("course_id",),
-    EventType.lesson_started: ("course_id", "lesson_id"),
-    EventType.lesson_completed: ("course_id", "lesson_id"),
-    EventType.video_watched: ("course_id", "lesson_id", "seconds"),
-    EventType.quiz_graded: ("course_id", "score"),
-    EventType.assignment_graded: ("course_id", "score"),
-    EventType.submission_evaluated: ("exercise_id", "topic", "score"),
-    EventType.login: (),
-    EventType.certificate_issued: ("course_id",),
-    EventType.coupon_used: ("course_id", "coupon_code"),
+Id = Annotated[str, Field(**IDS)]
+Text64 = Annotated[str, Field(min_length=1, max_length=64)]
+OPTIONAL = {
+    "course_id": (Id | None, None),
+    "lesson_id": (Id | None, None),
+    "exercise_id": (Id | None, None),
+    "topic": (Text64 | None, None),
+    "coupon_code": (Text64 | None, None),
+    "seconds": (Annotated[int, Field(ge=0, le=86_400)] | None, None),
+    "score": (Annotated[float, Field(ge=0, le=100)] | None, None),
 }
+# fields each type must carry (beyond event_id, type, user_id, occurred_at)
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "enrollment": ("course_id",),
+    "lesson_started": ("course_id", "lesson_id"),
+    "lesson_completed": ("course_id", "lesson_id"),
+    "video_watched": ("course_id", "lesson_id", "seconds"),
+    "quiz_graded": ("course_id", "score"),
+    "assignment_graded": ("course_id", "score"),
+    "submission_evaluated": ("exercise_id", "topic", "score"),
+    "login": (),
+    "certificate_issued": ("course_id",),
+    "coupon_used": ("course_id", "coupon_code"),
+}
+EVENT_TYPES = tuple(REQUIRED)
 
 
-class LearningEventIn(BaseModel):
+class _EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     event_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$",
                           description="the sender's unique id; a resent event is counted once")
-    type: EventType
-    user_id: str = Field(**IDS)
+    user_id: Id
     occurred_at: AwareDatetime
-    course_id: str | None = Field(default=None, **IDS)
-    lesson_id: str | None = Field(default=None, **IDS)
-    exercise_id: str | None = Field(default=None, **IDS)
-    topic: str | None = Field(default=None, min_length=1, max_length=64)
-    coupon_code: str | None = Field(default=None, min_length=1, max_length=64)
-    seconds: int | None = Field(default=None, ge=0, le=86_400)
-    score: float | None = Field(default=None, ge=0, le=100)
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _not_in_future(cls, v: datetime) -> datetime:
-        v = v.astimezone(timezone.utc)
-        if v > datetime.now(timezone.utc) + MAX_FUTURE:
-            raise ValueError("occurred_at is in the future")
-        if v.year < 2000:
-            raise ValueError("occurred_at is before 2000")
-        return v
-
-    @model_validator(mode="after")
-    def _required_for_type(self) -> "LearningEventIn":
-        missing = [f for f in REQUIRED[self.type] if getattr(self, f) is None]
-        if missing:
-            # raised per field so the error carries events[i].<field>
-            raise MissingField(missing[0], f"required for a {self.type.value} event")
-        return self
 
 
-class MissingField(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+def _model(type_name: str) -> type[BaseModel]:
+    fields = {"type": (Literal[type_name], ...)}
+    for name, (annotation, default) in OPTIONAL.items():
+        if name in REQUIRED[type_name]:
+            fields[name] = (annotation.__args__[0], ...)     # the non-None member, required
+        else:
+            fields[name] = (annotation, default)
+    return create_model(f"{type_name.title().replace('_', '')}Event", __base__=_EventBase, **fields)
+
+
+EVENT_MODELS = {t: _model(t) for t in EVENT_TYPES}
+LearningEventIn = Annotated[Union[tuple(EVENT_MODELS.values())], Field(discriminator="type")]
+
+
+def future_indexes(events: list, now: datetime | None = None) -> list[int]:
+    limit = (now or datetime.now(timezone.utc)) + MAX_FUTURE
+    return [i for i, ev in enumerate(events) if ev.occurred_at > limit]
 
 
 class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     events: list[LearningEventIn] = Field(min_length=1, max_length=MAX_BATCH)
 
+    @model_validator(mode="after")
+    def _not_in_future(self) -> "EventBatch":
+        bad = future_indexes(self.events)
+        if bad:
+            raise ValueError(f"events[{bad[0]}].occurred_at: in the future ({len(bad)} event(s))")
+        return self
+
 
 def batch_errors(errors: list[dict]) -> list[dict]:
-    """pydantic errors → [{"field": "events[3].occurred_at", "message"}]."""
+    """pydantic errors → [{"field": "events[3].occurred_at", "message"}] (the union's tag dropped)."""
     out = []
     for err in errors:
         loc = list(err.get("loc", ()))
         msg = err.get("msg", "invalid")
-        exc = (err.get("ctx") or {}).get("error")
-        if isinstance(exc, MissingField):
-            loc.append(exc.field)
-            msg = str(exc)
+        if err.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+            loc.append("type")
+        if not loc and msg.startswith("Value error, events["):       # the batch-level future check
+            field, _, msg = msg.removeprefix("Value error, ").partition(": ")
+            out.append({"field": field, "message": msg})
+            continue
         parts: list[str] = []
-        for p in loc:
+        for i, p in enumerate(loc):
             if isinstance(p, int) and parts:
                 parts[-1] += f"[{p}]"
+            elif i > 0 and isinstance(loc[i - 1], int) and p in EVENT_MODELS:
+                continue        # the discriminator's tag, e.g. events.3.video_watched.seconds
             else:
                 parts.append(str(p))
         out.append({"field": ".".join(parts) or "body", "message": msg})

@@ -6,16 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.analytics.events import IDS, MAX_BATCH, LearningEventIn
+from domain.analytics.events import IDS, EventBatch
 from domain.jobs.kinds import Enqueue, JobKind  # noqa: F401
 
 QUEUE = "analytics"
 MAX_REPORT_DAYS = 366
 
 
-class IngestEventsPayload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    events: list[LearningEventIn] = Field(min_length=1, max_length=MAX_BATCH)
+class IngestEventsPayload(EventBatch):
+    """The batch as the ingest job carries it (same schema as ``POST /v1/events``)."""
 
 
 class RollupPayload(BaseModel):

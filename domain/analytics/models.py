@@ -71,6 +71,7 @@ class LearnerDay(Base):
     """A learner's activity on one day of their own calendar (the basis of streaks)."""
 
     __tablename__ = "analytics_learner_day"
+    __table_args__ = (Index("ix_analytics_learner_day_local_day", "local_day"),)
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     local_day: Mapped[date] = mapped_column(Date, primary_key=True)
     events: Mapped[int] = mapped_column(Integer, default=0)

@@ -16,12 +16,13 @@ from domain.db import session_factory
 from intake.auth import Caller, require
 from intake.body import openapi_body
 from intake.errors import ApiError
-from intake.routes.jobs import accept, accepted_response
+from intake.routes.jobs import accept
 
 router = APIRouter(tags=["analytics"])
 
 
-def _parse_batch(raw: bytes) -> EventBatch:
+def _parse_batch(raw: bytes) -> list[dict]:
+    """The batch's events as sent, after validating all of them (all or nothing)."""
     try:
         data = json.loads(raw) if raw else None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -35,10 +36,11 @@ def _parse_batch(raw: bytes) -> EventBatch:
         raise ApiError(422, "validation_error", f"at most {limit} events per request",
                        [{"field": "events", "message": f"{len(data['events'])} events; the limit is {limit}"}])
     try:
-        return EventBatch.model_validate(data)
+        EventBatch.model_validate(data)
     except ValidationError as exc:
         raise ApiError(422, "validation_error", "the batch was rejected; no event of it was written",
                        batch_errors(exc.errors())) from None
+    return data["events"]
 
 
 @router.post("/v1/events", status_code=202, summary="Ingest a batch of learning events (all or nothing)",
@@ -48,14 +50,16 @@ async def post_events(request: Request, caller: Caller = require("enqueue"),
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype and ctype != "application/json":
         raise ApiError(415, "unsupported_media_type", f"send application/json, not {ctype!r}")
-    batch = _parse_batch(await request.body())
-    payload = {"events": batch.model_dump(mode="json", exclude_none=True)["events"]}
-    job, created = await run_in_threadpool(accept, caller.key_id, "ingest_events", payload, idempotency_key)
-    resp = accepted_response(job, created)
-    body = json.loads(resp.body)
-    body["accepted"] = len(batch.events)
-    headers = {k: v for k, v in resp.headers.items() if k.lower() in ("location", "idempotent-replayed")}
-    return JSONResponse(body, status_code=202, headers=headers)
+    events = _parse_batch(await request.body())
+    job, created = await run_in_threadpool(accept, caller.key_id, "ingest_events", {"events": events},
+                                           idempotency_key)
+    job.pop("payload", None)      # the caller has the events; do not echo a megabyte back
+    headers = {"Location": f"/v1/jobs/{job['id']}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse({"job": job, "accepted": len(events),
+                         "links": {"self": f"/v1/jobs/{job['id']}", "events": f"/v1/jobs/{job['id']}/events"}},
+                        status_code=202, headers=headers)
 
 
 def _read(fn, *args):

@@ -52,6 +52,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('user_id', 'local_day', name=op.f('pk_analytics_learner_day'))
     )
 
+    with op.batch_alter_table('analytics_learner_day', schema=None) as batch_op:
+        batch_op.create_index('ix_analytics_learner_day_local_day', ['local_day'], unique=False)
+
     op.create_table('analytics_learner_digest',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 
 from domain.analytics import ingest
-from domain.analytics.events import LearningEventIn
+from domain.analytics.events import EventBatch
 from domain.core.models import User
 from domain.db import unit_of_work
 
@@ -53,4 +53,4 @@ class Fixture:
 
     def ingest(self, events: list[dict]) -> dict:
         with unit_of_work(self.url) as s:
-            return ingest.ingest(s, [LearningEventIn.model_validate(e) for e in events])
+            return ingest.ingest(s, EventBatch.model_validate({"events": events}).events)

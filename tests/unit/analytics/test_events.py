@@ -25,10 +25,15 @@ def test_each_bad_event_is_reported_with_its_index_and_field():
     assert fields == {"events[2].seconds", "events[3].occurred_at", "events[4].score"}
 
 
-def test_future_events_and_unknown_fields_are_rejected():
+def test_unknown_fields_and_types_are_rejected():
+    errs = errors_of([ev(0), ev(1, colour="red"), ev(2, type="teleported")])
+    assert [e["field"] for e in errs] == ["events[1].colour", "events[2].type"]
+
+
+def test_events_in_the_future_are_rejected():
     future = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
-    errs = errors_of([ev(0, occurred_at=future), ev(1, colour="red")])
-    assert [e["field"] for e in errs] == ["events[0].occurred_at", "events[1].colour"]
+    errs = errors_of([ev(0), ev(1), ev(2, occurred_at=future)])
+    assert [e["field"] for e in errs] == ["events[2].occurred_at"]
 
 
 def test_a_valid_batch_normalises_times_to_utc():
