@@ -94,10 +94,11 @@ def throughput(submissions: int) -> None:
     db = Database(f"cw_bench_sbx_{os.getpid()}").create()
     redis_server = private_redis()
     env = {"COURSEWORK_STORAGE_URL": f"local://{workdir / 'storage'}", "COURSEWORK_S3_ENDPOINT_URL": "",
-           "COURSEWORK_LOG_LEVEL": "WARNING", "COURSEWORK_RELAY_INTERVAL": "0.5", "COURSEWORK_LEASE_SECONDS": "30",
+           "COURSEWORK_LOG_LEVEL": "INFO", "COURSEWORK_RELAY_INTERVAL": "0.5", "COURSEWORK_LEASE_SECONDS": "30",
            "COURSEWORK_HEARTBEAT_SECONDS": "5", "COURSEWORK_DATABASE_URL": db.url,
            "COURSEWORK_REDIS_URL": redis_server.url}
-    os.environ.update(env)
+    assert "celeryconfig" not in sys.modules, "settings must be read after the private stack's env is set"
+    os.environ.update(env)   # publish_job_now below uses the private Redis, never a shared one
     stack = Stack(db, redis_server.url, "", extra_env=env)
     try:
         from domain.core.models import User
@@ -118,7 +119,9 @@ def throughput(submissions: int) -> None:
         print(f"(b) submissions evaluated per minute, {submissions} submissions x 3 Python cases")
         results = {}
         for workers in (1, 2):
-            children = [Child([sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "sandbox",
+            children = []
+            stack.children = children   # stack.stop() in finally ends them even on an error
+            children += [Child([sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "sandbox",
                                "-c", "1", "-P", "prefork", "-l", "INFO", "-n", f"bench{i}-{workers}@%h"], stack.env(),
                               workdir / f"worker-{workers}-{i}.log").start() for i in range(workers)]
             for child in children:
@@ -133,7 +136,7 @@ def throughput(submissions: int) -> None:
                     sub_ids.append(sub.id)
             started = time.perf_counter()
             for job_id in job_ids:
-                publish_job_now(job_id, url=redis_server.url)
+                publish_job_now(job_id, url=db.url)
             while True:
                 with unit_of_work(db.url) as s:
                     done = sum(s.get(Submission, i).status is SubmissionStatus.graded for i in sub_ids)
@@ -146,8 +149,7 @@ def throughput(submissions: int) -> None:
             results[workers] = submissions / elapsed * 60
             print(f"  {workers} worker process(es): {results[workers]:7.1f} submissions/min "
                   f"({elapsed:.1f} s for {submissions})")
-            for child in children:
-                child.stop()
+            stack.stop()
         print(f"  scaling two/one = {results[2] / results[1]:.2f} (2 CPU cores here, shared with other work)")
     finally:
         stack.stop()
