@@ -84,7 +84,10 @@ def score_attempt(quiz: Quiz, questions: list[QuizQuestion], started_at: datetim
             res = score(q.id, spec, q.points, None).to_dict() | {"counted": False,
                                                                   "feedback": "Answered after the time limit."}
         else:
-            res = score(q.id, spec, q.points, answer.value if answer else None).to_dict()
+            try:
+                res = score(q.id, spec, q.points, answer.value if answer else None).to_dict()
+            except BadAnswer:   # only on a rescore after the question's type was changed
+                res = score(q.id, spec, q.points, None).to_dict() | {"feedback": "The answer no longer fits the question."}
         results.append(res)
         total += res["points"]
         maximum += q.points
