@@ -27,10 +27,17 @@ def smtp_server():
     server.stop()
 
 
-@pytest.fixture
-def sendgrid_server():
+@pytest.fixture(scope="session")
+def _sendgrid():
     from tests.integration.notifications.servers import SendGridServer
 
     server = SendGridServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sendgrid_server(_sendgrid):
+    _sendgrid.script.clear()
+    _sendgrid.requests.clear()
+    return _sendgrid

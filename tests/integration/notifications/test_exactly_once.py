@@ -1,5 +1,6 @@
 """Exactly once per recipient with a worker killed (SIGKILL) in the middle of a 5,000-learner
-announcement, on an isolated stack of its own (database, Redis, SMTP server, intake, workers)."""
+announcement, on an isolated stack of its own (database, Redis, SMTP server, intake, two
+workers: one is killed mid-send, the other takes over what the reaper requeues)."""
 from __future__ import annotations
 
 import collections
@@ -17,7 +18,8 @@ from domain.notifications.models import Delivery
 from tests.integration.notifications.people import make_course
 from tests.integration.notifications.servers import SmtpServer
 from tests.support.jobs import enqueue
-from tests.support.stack import Database, Stack, private_redis, wait_for
+from cli.services import Child, coursework_argv, wait_worker_ready
+from tests.support.stack import LOG_DIR, Database, Stack, private_redis, wait_for
 
 
 @pytest.mark.parametrize("learners,kill_at,chunk", [
@@ -33,24 +35,25 @@ def test_sigkill_mid_fanout_neither_loses_nor_duplicates(s3_server, learners, ki
         "COURSEWORK_NOTIFY_CHUNK_SIZE": str(chunk), "COURSEWORK_EMAIL_RATE_PER_SECOND": "100000",
         "COURSEWORK_VISIBILITY_TIMEOUT": "20"})
     try:
-        # Given a course of 5,000 learners, intake and one worker on the notifications queue
+        # Given a course of learners, intake and two workers on the notifications queue
         course_id, users = make_course(db.url, learners)
         mark("course created")
         stack.start_intake()
-        first = stack.start_worker(queues="notifications", concurrency=2, name=f"doomed-{secrets.token_hex(3)}")
+        # two workers start side by side (each prefork, 2 processes); one will be killed
+        doomed, rescuer = (_worker(stack, f"{name}-{secrets.token_hex(3)}") for name in ("doomed", "rescuer"))
+        for child in (doomed, rescuer):
+            wait_worker_ready(child)
         with stack.client(stack.create_key()) as api:
-            # When the announcement is half sent, the worker is killed with SIGKILL
-            mark("worker ready")
+            mark("workers ready")
+            # When the announcement is partly sent, one worker is killed with SIGKILL
             job = enqueue(api, "announce", {"course_id": course_id, "title": "Exam moved", "body": "Friday."})
             wait_for(lambda: smtp.count >= kill_at, timeout=120, interval=0.02, message=f"{kill_at} emails")
-            first.signal_group(signal.SIGKILL)
+            doomed.signal_group(signal.SIGKILL)
             at_kill = smtp.count
             mark("killed")
-            # and another worker takes over (the reaper requeues the dead worker's jobs)
-            stack.start_worker(queues="notifications", concurrency=2, name=f"rescuer-{secrets.token_hex(3)}")
-            mark("rescuer ready")
-            wait_for(lambda: smtp.count >= learners and len(smtp.per_recipient()) >= learners, timeout=240, interval=0.5,
-                     message="every learner's email")
+            # and the other finishes its work (the reaper requeues the dead worker's jobs)
+            wait_for(lambda: smtp.count >= learners and len(smtp.per_recipient()) >= learners, timeout=240,
+                     interval=0.5, message="every learner's email")
             mark("all emails in")
             wait_for(lambda: _all_done(db.url, job["id"]), timeout=60, interval=0.5, message="all jobs finished")
         time.sleep(1.0)
@@ -72,12 +75,22 @@ def test_sigkill_mid_fanout_neither_loses_nor_duplicates(s3_server, learners, ki
             in_app = s.scalar(select(func.count()).select_from(Delivery).where(Delivery.channel == "in_app"))
             created = s.scalar(select(func.count()).select_from(JobEvent)
                                .where(JobEvent.type == "notification.created"))
+            retried = s.scalar(select(func.count()).select_from(Job)
+                               .where(Job.parent_id == job["id"], Job.attempts > 1))
         assert email == {"sent": learners} and in_app == learners and created == learners
+        assert retried >= 1, "no job of the killed worker was taken over: the drill did not interrupt anything"
     finally:
         stack.stop()
         smtp.stop()
         redis.stop()
         db.drop()
+
+
+def _worker(stack: Stack, name: str) -> Child:
+    child = Child(coursework_argv("worker", "-Q", "notifications", "-c", "2", "-n", f"{name}@%h"), stack.env(),
+                  LOG_DIR / f"worker-{name}.log").start()
+    stack.children.append(child)
+    return child
 
 
 def _all_done(url: str, job_id: str) -> bool:
