@@ -1,6 +1,7 @@
 """Job kinds of the notifications family, and the events it reacts to."""
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Literal
 
@@ -12,6 +13,7 @@ from domain.notifications import types
 
 Id = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
 QUEUE = "notifications"
+log = logging.getLogger(__name__)
 
 
 class NotifyPayload(BaseModel):
@@ -107,8 +109,13 @@ def _notify(type_name: str, event: dict, key: str, link: str | None = None) -> l
     user_id = event.get("user_id")
     if not user_id:
         return []
-    payload = {"user_id": user_id, "type": type_name, "data": event, "link": link, "dedupe_key": key}
-    return [Enqueue("notify", payload, idempotency_key=f"notify:{key}")]
+    payload = {"user_id": user_id, "type": type_name, "data": event, "link": link, "dedupe_key": key[:200]}
+    try:        # runs inside the emitting family's transaction: a malformed event must not break it
+        NotifyPayload.model_validate(payload)
+    except ValueError as exc:
+        log.warning("not notifying on %s: %s", type_name, exc)
+        return []
+    return [Enqueue("notify", payload, idempotency_key=f"notify:{key}"[:200])]
 
 
 def _course_link(data: dict, tail: str = "") -> str | None:

@@ -53,6 +53,7 @@ def test_graded_events_become_one_deterministic_notify_job():
     NotifyPayload.model_validate(job.payload)
     for name, fn in REACTIONS.items():
         assert fn({"course_id": "c1"}) == [], name           # no learner named: nothing to notify
+        assert fn({"user_id": "x" * 99, "course_id": "c1"}) == [], name     # malformed: never raises
 
 
 def test_payloads_are_bounded_and_strict():
