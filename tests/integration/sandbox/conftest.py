@@ -19,7 +19,8 @@ def judge_config():
     work = Path(tempfile.mkdtemp(prefix="cw-sandbox-test-"))
     os.chmod(work, 0o711)
     yield JudgeConfig(work_dir=work, base_uid=BASE_UID, slots=SLOTS, max_processes=32,
-                      max_output_bytes=64 * 1024, max_file_bytes=4 * 1024 * 1024, compile_seconds=20)
+                      max_output_bytes=64 * 1024, max_file_bytes=4 * 1024 * 1024, compile_seconds=20,
+                      wall_factor=1.5)
     shutil.rmtree(work, ignore_errors=True)
 
 

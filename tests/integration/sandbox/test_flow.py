@@ -163,3 +163,35 @@ def test_concurrent_submissions_of_one_learner_count_each_attempt_once(api, db):
         progress = s.scalar(select(ExerciseProgress).where(ExerciseProgress.user_id == f["user_id"]))
     assert sorted(sub.attempt for sub in subs) == [1, 2, 3]
     assert progress.attempts == 3 and progress.best_score == 100
+
+
+def test_hostile_code_through_the_worker_leaves_it_healthy(api, db):
+    # Given the real worker (its environment holds the database URL and S3 credentials)
+    f = _fixtures(db, linked=False)
+    hostile = """
+import os, signal
+print(sorted(os.environ.items()))
+for pid in (-1, 1, os.getppid()):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+try:
+    while True:
+        os.fork()
+except OSError:
+    pass
+"""
+    # When a submission dumps its environment, signals everyone it can and forks without end
+    out = _submit(api, f, hostile)
+    job = wait_job(api, out["job"]["id"], timeout=120)
+    sub = api.get(f"/v1/submissions/{out['submission']['id']}").json()["submission"]
+    # Then it is graded like any wrong program, and its output (shown in feedback) held no secret
+    assert job["state"] == "succeeded" and sub["status"] == "graded" and sub["verdict"] in ("WA", "RE", "TLE")
+    assert "PATH" in sub["feedback"]
+    for secret in ("COURSEWORK_", "postgresql", "AWS_SECRET_ACCESS_KEY", "testing"):
+        assert secret not in sub["feedback"]
+    # And the next submission is evaluated normally by the same worker
+    out = _submit(api, f, SUM)
+    assert wait_job(api, out["job"]["id"], timeout=120)["state"] == "succeeded"
+    assert api.get(f"/v1/submissions/{out['submission']['id']}").json()["submission"]["score"] == 100
