@@ -229,9 +229,11 @@ def main() -> int:
     ap.add_argument("--post", type=int, default=20_000)
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--workers", type=int, default=2, help="worker processes (analytics queue)")
+    ap.add_argument("--workers", type=int, default=3, help="worker processes (analytics queue)")
+    ap.add_argument("--intake-workers", type=int, default=2, help="intake (uvicorn) processes")
     args = ap.parse_args()
 
+    from cli.services import Child, coursework_argv, free_port, wait_http
     from tests.support.stack import Database, Stack, private_redis
 
     workdir = Path(tempfile.mkdtemp(prefix="cw-bench-rollup-"))
@@ -260,14 +262,19 @@ def main() -> int:
         print(f"  ratio full / incremental                     {full_dt / inc_dt:9.1f}x  (target >= 20x)")
 
         print(f"ingestion: {args.post:,} events in batches of {args.batch}, {args.clients} clients, "
-              f"{args.workers} worker processes")
+              f"{args.intake_workers} intake and {args.workers} worker processes")
         redis_server = private_redis()
         env = {"COURSEWORK_STORAGE_URL": f"local://{workdir / 'storage'}", "COURSEWORK_S3_ENDPOINT_URL": "",
                "COURSEWORK_RATE_LIMIT_PER_MINUTE": "0",
                "COURSEWORK_ANALYTICS_MAX_BATCH": str(args.batch), "COURSEWORK_MAX_BODY_BYTES": str(8_000_000),
                "COURSEWORK_LEASE_SECONDS": "30", "COURSEWORK_HEARTBEAT_SECONDS": "5"}
         stack = Stack(db, redis_server.url, "", extra_env=env)
-        stack.start_intake()
+        port = free_port()
+        intake = Child(coursework_argv("intake", "--port", str(port), "--workers", str(args.intake_workers)),
+                       stack.env(), workdir / "intake.log").start()
+        stack.children.append(intake)
+        wait_http(f"http://127.0.0.1:{port}/healthz", child=intake)
+        stack.intake_url = f"http://127.0.0.1:{port}"
         stack.start_worker(queues="analytics", concurrency=args.workers, name=f"bench-analytics-{os.getpid()}")
         key = stack.create_key("enqueue,read,operate", name="bench")
         post_vs_copy(stack, key, gen, db.dsn, args.post, args.batch, args.clients)
