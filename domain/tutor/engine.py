@@ -15,7 +15,7 @@ from domain.tutor import exercises, guard, passages, prompt
 from domain.tutor.budget import BudgetExhausted
 from domain.tutor.models import TutorMessage, TutorSession
 from domain.tutor.providers import Delta, Provider, Usage, estimate_tokens
-from domain.tutor.retrieval import BM25, Doc, Hit, relevant
+from domain.tutor.retrieval import BM25, Hit, relevant
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Turn:
     mode: str
     question: str
     history: list[dict]
-    docs: list[Doc]
+    index: BM25
     solution: str | None
 
 
@@ -58,13 +58,12 @@ def load_turn(s, reply_id: str) -> Turn | TutorMessage:
     question = users[-1]
     history = [{"role": m.role, "content": m.content} for m in earlier
                if m.id != question.id and (m.role == "user" or m.status == "complete")]
-    passages.ensure_indexed(s, sess.course_id)
-    docs = [Doc(p.id, p.lesson_id, p.lesson_title, p.text) for p in passages.course_passages(s, sess.course_id)]
+    index = passages.course_index(s, sess.course_id)
     solution = exercises.reference_solution(s, sess.exercise_id) if sess.mode == "hint" else None
     reply.status = "streaming"
     course = s.get(Course, sess.course_id)
     return Turn(sess.id, sess.user_id, sess.course_id, course.title if course else "", sess.lesson_id, sess.mode,
-                question.content, history, docs, solution)
+                question.content, history, index, solution)
 
 
 class GuardedOutput:
@@ -112,7 +111,7 @@ def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Cal
             return _result(turn)
     try:
         budget.check(turn.user_id)
-        hits = relevant(BM25(turn.docs).search(turn.question, k=k, boost_lesson=turn.lesson_id), turn.question)
+        hits = relevant(turn.index.search(turn.question, k=k, boost_lesson=turn.lesson_id), turn.question)
         out.start(attempt)
         guarded = GuardedOutput(out, turn.solution)
         usage, provider_name = None, "none"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from domain.core.models import Course, Lesson, Module
 from domain.db import utcnow
 from domain.tutor.models import TutorCourseIndex, TutorPassage
+from domain.tutor.retrieval import BM25, Doc
 
 TARGET_WORDS = 120      # a passage is about a paragraph or two
 MAX_WORDS = 200
@@ -83,6 +84,24 @@ def ensure_indexed(session: Session, course_id: str) -> None:
     session.get(Course, course_id, with_for_update=True)
     if session.scalar(select(TutorCourseIndex.course_id).where(TutorCourseIndex.course_id == course_id)) is None:
         index_course(session, course_id)
+
+
+_indexes: dict[str, tuple[object, BM25]] = {}
+
+
+def course_index(session: Session, course_id: str) -> BM25:
+    """The course's BM25 index, built once per process and rebuilt when the course is re-indexed."""
+    ensure_indexed(session, course_id)
+    stamp = session.scalar(select(TutorCourseIndex.indexed_at).where(TutorCourseIndex.course_id == course_id))
+    cached = _indexes.get(course_id)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    docs = [Doc(p.id, p.lesson_id, p.lesson_title, p.text) for p in course_passages(session, course_id)]
+    index = BM25(docs)
+    if len(_indexes) > 256:
+        _indexes.clear()
+    _indexes[course_id] = (stamp, index)
+    return index
 
 
 def course_passages(session: Session, course_id: str) -> list[TutorPassage]:

@@ -1,0 +1,163 @@
+"""Tutor benchmark: time to first token seen by an SSE client through intake + worker + Redis,
+versus calling the same local model server directly, with N concurrent sessions.
+
+    .venv/bin/python bench/tutor.py [--sessions 20] [--rounds 3] [--model-delay 0.2]
+
+1. Starts a private stack: a fresh PostgreSQL database, a private redis-server, a local
+   OpenAI-compatible model server (tests/integration/tutor/model_server.py) whose first token
+   comes after ``--model-delay`` seconds, one worker process on the ``tutor`` queue (thread pool,
+   concurrency = sessions) and the intake API.
+2. Baseline: ``--sessions`` threads call the model server directly with the official ``openai``
+   client (streamed) and time the first content chunk. ``--rounds`` rounds.
+3. Through the platform: ``--sessions`` threads each post a learner message through intake and
+   follow ``GET /v1/tutor/sessions/{id}/stream`` (SSE) with the stream token the chat page minted
+   when it opened; the clock runs from the POST to the first ``token`` event. Same rounds, same prompts (retrieval adds passages).
+4. Prints p50 / p95 of both and the added milliseconds (target: < 50 ms added at p95).
+Not a test: figures depend on the machine and on what else runs on it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+QUESTION = "What does a LEFT OUTER JOIN do when there is no match?"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def concurrently(n: int, fn) -> list[float]:
+    out: list[float] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        try:
+            barrier.wait()
+            value = fn(i)
+            with lock:
+                out.append(value)
+        except BaseException as exc:  # reported after the round
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--model-delay", type=float, default=0.2, help="seconds the model takes to its first token")
+    args = ap.parse_args()
+
+    import httpx
+    import openai
+
+    from cli.services import RedisServer
+    from tests.integration.tutor.conftest import make_course, make_user
+    from tests.integration.tutor.model_server import ModelServer
+    from tests.support.stack import Database, Stack
+    from tests.unit.tutor.course_fixture import LESSONS
+
+    db = Database(f"cw_bench_tutor_{os.getpid()}").create()
+    redis = RedisServer().start()
+    model = ModelServer(first_token_delay=args.model_delay, chunk_delay=0.01).start()
+    stack = None
+    try:
+        stack = Stack(db, redis.url, "http://127.0.0.1:9", extra_env={
+            "COURSEWORK_OPENAI_API_KEY": "bench-key", "COURSEWORK_OPENAI_BASE_URL": model.base_url,
+            "COURSEWORK_TUTOR_DAILY_TOKEN_BUDGET": "100000000"})
+        stack.start_worker(queues="tutor", concurrency=args.sessions, pool="threads", name="bench-tutor")
+        stack.start_intake()
+        key = stack.create_key("enqueue,read", name="bench-web-tier")
+        course = make_course(db.url, LESSONS)
+        api = httpx.Client(base_url=stack.intake_url, headers={"Authorization": f"Bearer {key}"}, timeout=60,
+                           limits=httpx.Limits(max_connections=4 * args.sessions))
+        sessions = []
+        for _ in range(args.sessions):
+            body = {"user_id": make_user(db.url), "course_id": course["course_id"]}
+            sessions.append(api.post("/v1/tutor/sessions", json=body).json()["session"]["id"])
+        print(f"sessions: {args.sessions} concurrent, rounds: {args.rounds}, model first-token delay: "
+              f"{args.model_delay * 1000:.0f} ms; one worker process (threads, concurrency {args.sessions})",
+              flush=True)
+
+        def platform_ttft(i: int) -> float:
+            sid = sessions[i]
+            with httpx.Client(base_url=stack.intake_url, timeout=60) as browser:
+                started = time.perf_counter()
+                posted = api.post(f"/v1/tutor/sessions/{sid}/messages", json={"content": QUESTION})
+                assert posted.status_code == 202, posted.text
+                url = f"{stream_urls[sid]}&reply_id={posted.json()['reply']['id']}"
+                first_at = None
+                with browser.stream("GET", url) as r:
+                    event = None
+                    for line in r.iter_lines():
+                        if line.startswith("event:"):
+                            event = line[6:].strip()
+                            if event == "token" and first_at is None:
+                                first_at = time.perf_counter()
+                            if event in ("done", "error"):
+                                break
+                assert first_at is not None and event == "done", event
+                return first_at - started
+
+        # the chat page gets its stream token when it opens (tokens live COURSEWORK_TUTOR_STREAM_TOKEN_TTL)
+        stream_urls = {sid: api.post(f"/v1/tutor/sessions/{sid}/stream-token").json()["stream_url"] for sid in sessions}
+        platform_ttft(0)                                      # warm-up: index the course, open clients
+        prompt_messages = model.requests[-1]["messages"]     # the worker's prompt, passages included
+        client = openai.OpenAI(api_key="bench-key", base_url=model.base_url, max_retries=0)
+
+        def direct_ttft(i: int) -> float:
+            started = time.perf_counter()
+            stream = client.chat.completions.create(model="bench", messages=prompt_messages, stream=True)
+            first = None
+            for chunk in stream:
+                if first is None and chunk.choices and chunk.choices[0].delta.content:
+                    first = time.perf_counter() - started
+            return first
+
+        concurrently(args.sessions, direct_ttft)              # warm the direct client's pool too
+        direct, platform = [], []
+        for _ in range(args.rounds):
+            direct += concurrently(args.sessions, direct_ttft)
+            platform += concurrently(args.sessions, platform_ttft)
+
+        ms = lambda v: v * 1000  # noqa: E731
+        d50, d95, p50, p95 = (ms(pct(direct, 50)), ms(pct(direct, 95)), ms(pct(platform, 50)), ms(pct(platform, 95)))
+        print(f"samples: {len(direct)} direct, {len(platform)} through the platform")
+        print(f"direct to the model server   : p50 {d50:7.1f} ms   p95 {d95:7.1f} ms   mean {ms(statistics.mean(direct)):7.1f} ms")
+        print(f"SSE via intake+worker+Redis  : p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   mean {ms(statistics.mean(platform)):7.1f} ms")
+        print(f"added by the platform        : p50 {p50 - d50:7.1f} ms   p95 {p95 - d95:7.1f} ms   (target: < 50 ms at p95)")
+        print(f"ratio platform / direct      : p50 {p50 / d50:7.2f}      p95 {p95 / d95:7.2f}")
+    finally:
+        if stack:
+            stack.stop()
+        model.stop()
+        redis.stop()
+        from domain.db import get_engine
+
+        get_engine(db.url).dispose()
+        db.drop()
+
+
+if __name__ == "__main__":
+    main()
