@@ -42,7 +42,18 @@ def _same(sub: Submission, body: NewSubmission) -> bool:
                                                                       body.language, body.code)
 
 
+class _LostRace(Exception):
+    pass
+
+
 def _submit(caller: Caller, body: NewSubmission, key: str | None) -> tuple[dict, bool]:
+    try:
+        return _submit_once(caller, body, key)
+    except _LostRace:
+        return _submit_once(caller, body, key)
+
+
+def _submit_once(caller: Caller, body: NewSubmission, key: str | None) -> tuple[dict, bool]:
     with unit_of_work(settings.database_url) as s:
         if key:
             job = s.scalar(select(Job).where(Job.caller == caller.key_id, Job.idempotency_key == key))
@@ -57,8 +68,10 @@ def _submit(caller: Caller, body: NewSubmission, key: str | None) -> tuple[dict,
                                      code=body.code)
         except InvalidPayload as exc:
             raise ApiError(422, "invalid_payload", exc.message, exc.details) from None
-        job, _ = service.enqueue(s, "evaluate", {"submission_id": sub.id}, caller=caller.key_id,
-                                 idempotency_key=key, check_data=False)
+        job, created = service.enqueue(s, "evaluate", {"submission_id": sub.id}, caller=caller.key_id,
+                                       idempotency_key=key, check_data=False)
+        if not created:   # a concurrent request with the same key won: drop ours, answer with theirs
+            raise _LostRace()
         sub.job_id = job.id
         s.flush()
         out = {"submission": sub.public(), "job": job.to_dict()}

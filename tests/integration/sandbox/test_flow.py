@@ -141,6 +141,9 @@ def test_a_second_delivery_does_not_grade_or_count_twice(api, db, database):
                      uow=lambda: unit_of_work(database.url), emit=lambda *a, **k: emitted.append(a),
                      config=judge_config(), max_time_ms=1000, max_memory_mb=64)
     replay = _submit(api, f, SUM, **{"Idempotency-Key": "sub-once"})
+    other = api.post("/v1/submissions", json={**{k: f[k] for k in ("exercise_id", "user_id")}, "language": "python",
+                                              "code": "print(1)\n"}, headers={"Idempotency-Key": "sub-once"})
+    assert other.status_code == 409, other.text
     # Then nothing moved: one attempt, no new event, the same submission
     assert again["repeated"] is True and again["score"] == 100 and emitted == []
     assert replay["submission"]["id"] == out["submission"]["id"]
