@@ -16,8 +16,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 
+def _jcs_numbers(value):
+    """Integral floats as integers (85.0 → 85), as JavaScript / RFC 8785 serialise them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _jcs_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jcs_numbers(v) for v in value]
+    return value
+
+
 def canonical_json(data: dict) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    return json.dumps(_jcs_numbers(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
 
 

@@ -13,6 +13,8 @@ RECORD = {"type": "CourseworkCertificate", "id": "CW-AAAA-BBBB-CCCC-DDDD", "vers
 
 def test_canonical_json_is_sorted_compact_utf8():
     assert canonical_json({"b": 1, "a": {"z": "é", "y": [1, 2]}}) == '{"a":{"y":[1,2],"z":"é"},"b":1}'.encode()
+    # numbers as a JavaScript (RFC 8785) verifier writes them
+    assert canonical_json({"p": 85.0, "q": 91.25, "r": [2.0]}) == b'{"p":85,"q":91.25,"r":[2]}'
 
 
 def test_signature_verifies_with_only_the_public_jwk():
