@@ -6,8 +6,8 @@ font that has a glyph for it, so one name may mix scripts. Arabic is shaped with
 because reportlab draws glyphs left to right without OpenType shaping.
 
 CJK: the Noto Sans CJK fonts ship as OpenType/CFF collections (.ttc), which reportlab cannot
-embed; Droid Sans Fallback (fonts-droid-fallback) is a TrueType font covering Chinese, Japanese
-kana and Korean Hangul.
+embed; Droid Sans Fallback (fonts-droid-fallback) is a TrueType font covering Chinese and Japanese,
+Nanum Gothic (fonts-nanum) one covering Korean Hangul.
 """
 from __future__ import annotations
 
@@ -22,15 +22,16 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
 FONT_DIRS = ("/usr/share/fonts/truetype/noto", "/usr/share/fonts/truetype/droid",
-             "/usr/share/fonts/truetype/dejavu")
-PACKAGES = "fonts-noto-core fonts-droid-fallback fonts-dejavu-core"
+             "/usr/share/fonts/truetype/nanum", "/usr/share/fonts/truetype/dejavu")
+PACKAGES = "fonts-noto-core fonts-droid-fallback fonts-nanum fonts-dejavu-core"
 
 # (registered name, regular file, bold file); order = preference
 CHAIN = (
     ("CwSans", "NotoSans-Regular.ttf", "NotoSans-Bold.ttf"),                 # Latin, Greek, Cyrillic
     ("CwArabic", "NotoSansArabic-Regular.ttf", "NotoSansArabic-Bold.ttf"),
     ("CwHebrew", "NotoSansHebrew-Regular.ttf", "NotoSansHebrew-Bold.ttf"),
-    ("CwCJK", "DroidSansFallbackFull.ttf", "DroidSansFallbackFull.ttf"),     # Chinese, Japanese, Korean
+    ("CwCJK", "DroidSansFallbackFull.ttf", "DroidSansFallbackFull.ttf"),     # Chinese, Japanese
+    ("CwKorean", "NanumGothic.ttf", "NanumGothicBold.ttf"),                   # Korean Hangul
     ("CwDejaVu", "DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),                   # symbols, other scripts
 )
 

@@ -20,6 +20,7 @@ NAMES = {
     "greek": "Ελένη Παπαδοπούλου",
     "chinese": "王小明",
     "japanese": "山田 たろう",
+    "korean": "김민준",
     "arabic": "محمد علي",
     "hebrew": "דוד כהן",
     "mixed": "José 李 Müller",
