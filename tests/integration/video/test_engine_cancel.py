@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -38,7 +37,6 @@ def test_cancel_while_encoding_kills_ffmpeg_and_cleans_temp(tmp_path, upload, s3
             state["cancel"] = True
 
     # When the job is cancelled while ffmpeg runs
-    started = time.monotonic()
     with pytest.raises(JobCancelled):
         engine.transcode(s3, asset_id, key, small_config, progress=progress, cancelled=lambda: state["cancel"])
     # Then ffmpeg was running and is gone, the temp folder is empty, and nothing was published
@@ -46,7 +44,6 @@ def test_cancel_while_encoding_kills_ffmpeg_and_cleans_temp(tmp_path, upload, s3
     assert ffmpeg_processes_using(work) == []
     assert list(work.iterdir()) == []
     assert s3.list(f"videos/{asset_id}/") == [key]
-    assert time.monotonic() - started < 60
 
 
 def test_temp_folders_of_dead_workers_are_swept(video_sources, upload, s3, small_config):

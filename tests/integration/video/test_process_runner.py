@@ -36,7 +36,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     with pytest.raises(process.ProcessTimeout) as err:
         process.run(argv, timeout=1.0)
     # Then it is stopped quickly, with its grandchild, and the error carries stderr
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 60   # not 300 s: it did not wait for the grandchild
     child = int(pidfile.read_text())
     deadline = time.monotonic() + 5
     while _alive(child) and time.monotonic() < deadline:
