@@ -148,6 +148,8 @@ def main() -> None:
         print(f"SSE via intake+worker+Redis  : p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   mean {ms(statistics.mean(platform)):7.1f} ms")
         print(f"added by the platform        : p50 {p50 - d50:7.1f} ms   p95 {p95 - d95:7.1f} ms   (target: < 50 ms at p95)")
         print(f"ratio platform / direct      : p50 {p50 / d50:7.2f}      p95 {p95 / d95:7.2f}")
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work on the machine "
+              f"inflates both columns, the platform's more: it runs more processes)")
     finally:
         if stack:
             stack.stop()

@@ -91,8 +91,11 @@ _indexes: dict[str, tuple[object, BM25]] = {}
 
 def course_index(session: Session, course_id: str) -> BM25:
     """The course's BM25 index, built once per process and rebuilt when the course is re-indexed."""
-    ensure_indexed(session, course_id)
-    stamp = session.scalar(select(TutorCourseIndex.indexed_at).where(TutorCourseIndex.course_id == course_id))
+    state = session.get(TutorCourseIndex, course_id)
+    if state is None:
+        ensure_indexed(session, course_id)
+        state = session.get(TutorCourseIndex, course_id)
+    stamp = state.indexed_at
     cached = _indexes.get(course_id)
     if cached is not None and cached[0] == stamp:
         return cached[1]
