@@ -16,10 +16,11 @@ program's own CPU time and peak RSS (a forked worker's RSS survives exec, so ``w
 out here would report the worker's size). When ``measure`` exits, the kernel kills whatever
 is left in the PID namespace (daemons included); signals from inside cannot reach it.
 
-Outside, the worker (root in our container) drops to a per-run *slot* uid before exec'ing
-bwrap (see ``slots.py``): ``RLIMIT_NPROC`` only counts for a non-root user, and a uid of
+Outside, ``launch`` (``launch.c``, exec'd straight from the worker so Python can vfork) starts a
+new session, sets the rlimits and drops to a per-run *slot* uid before exec'ing bwrap (see
+``slots.py``): ``RLIMIT_NPROC`` only counts for a non-root user, and a uid of
 its own per concurrent run means one fork bomb cannot starve a neighbour's threads.
-Limits (setrlimit in the child before exec): CPU seconds, address space, processes, file
+Limits (setrlimit in ``launch``, inherited by all): CPU seconds, address space, processes, file
 size, open files, no core files. A wall clock kills the whole process group; when bwrap's
 PID 1 dies the kernel kills everything left in the PID namespace (daemons included).
 """
@@ -28,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import resource
 import select
 import selectors
 import shutil
@@ -83,21 +83,33 @@ class RunResult:
 STDERR_KEEP = 64 * 1024
 
 
-MEASURE_SOURCE = Path(__file__).with_name("measure.c")
 MEASURE_PATH = "/sandbox/measure"
 
 
-def measure_helper(work_dir: Path, cc: str = "gcc") -> Path:
-    """Build ``measure.c`` once per host (cached by content hash) and return its path."""
-    source = MEASURE_SOURCE.read_bytes()
-    target = work_dir / "bin" / f"measure-{hashlib.sha256(source).hexdigest()[:12]}"
+@dataclass(frozen=True)
+class Helpers:
+    """Two small C programs built once per host: ``launch`` (outside) and ``measure`` (inside)."""
+
+    launch: Path
+    measure: Path
+
+
+def build_helpers(work_dir: Path, cc: str = "gcc") -> Helpers:
+    return Helpers(launch=_build(work_dir, "launch.c", cc), measure=_build(work_dir, "measure.c", cc))
+
+
+def _build(work_dir: Path, source_name: str, cc: str) -> Path:
+    """Compile a helper (cached by content hash); concurrent builders race harmlessly."""
+    path = Path(__file__).with_name(source_name)
+    source = path.read_bytes()
+    target = work_dir / "bin" / f"{path.stem}-{hashlib.sha256(source).hexdigest()[:12]}"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(target.parent, 0o755)
         partial = target.with_suffix(f".{os.getpid()}.tmp")
-        out = subprocess.run([cc, "-O2", "-o", str(partial), str(MEASURE_SOURCE)], capture_output=True, timeout=60)
+        out = subprocess.run([cc, "-O2", "-o", str(partial), str(path)], capture_output=True, timeout=60)
         if out.returncode != 0:
-            raise SandboxUnavailable(f"cannot build the sandbox helper: {out.stderr.decode(errors='replace')[:500]}")
+            raise SandboxUnavailable(f"cannot build {source_name}: {out.stderr.decode(errors='replace')[:500]}")
         os.chmod(partial, 0o755)
         os.replace(partial, target)
     return target
@@ -124,24 +136,11 @@ def bwrap_argv(box: Path, argv: list[str], limits: Limits, *, writable_box: bool
     return [*cmd, "--", MEASURE_PATH, str(report_fd), *argv]
 
 
-def _preexec(limits: Limits, uid: int | None):
+def _launch_argv(helpers: Helpers, limits: Limits, uid: int | None) -> list[str]:
     cpu = max(1, math.ceil(limits.cpu_seconds))   # SIGXCPU; the verdict compares the measured time
     address_space = limits.address_space_bytes or limits.memory_bytes
-
-    def apply() -> None:
-        os.setsid()
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-        if uid is not None:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-
-    return apply
+    return [str(helpers.launch), str(-1 if uid is None else uid), str(cpu), str(address_space),
+            str(limits.processes), str(limits.file_bytes), str(limits.open_files)]
 
 
 def _kill_group(pid: int) -> None:
@@ -151,24 +150,24 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def run(box: Path, argv: list[str], limits: Limits, slot: Slot, helper: Path, *, stdin: bytes = b"",
+def run(box: Path, argv: list[str], limits: Limits, slot: Slot, helpers: Helpers, *, stdin: bytes = b"",
         writable_box: bool = False, env: dict[str, str] | None = None, bwrap: str = "bwrap") -> RunResult:
     """Run ``argv`` inside the sandbox with ``box`` mounted at /box. Blocks until it is over."""
     if shutil.which(bwrap) is None:
         raise SandboxUnavailable(f"{bwrap!r} is not installed (apt-get install bubblewrap)")
     status_r, status_w = os.pipe()   # bwrap writes {"exit-code": n} there once the program has run
     report_r, report_w = os.pipe()   # measure writes the program's own rusage there
-    cmd = bwrap_argv(box, argv, limits, writable_box=writable_box, helper=helper, report_fd=report_w,
-                     env=env, bwrap=bwrap)
+    cmd = bwrap_argv(box, argv, limits, writable_box=writable_box, helper=helpers.measure, report_fd=report_w,
+                     env=env, bwrap=shutil.which(bwrap))
     cmd[1:1] = ["--json-status-fd", str(status_w)]
+    cmd = _launch_argv(helpers, limits, slot.uid) + cmd
     try:
         with tempfile.TemporaryFile() as stdin_file:
             stdin_file.write(stdin)
             stdin_file.seek(0)
             started = time.monotonic()
             proc = subprocess.Popen(cmd, stdin=stdin_file, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env={"PATH": PATH}, cwd="/", close_fds=True, pass_fds=(status_w, report_w),
-                                    preexec_fn=_preexec(limits, slot.uid))
+                                    env={"PATH": PATH}, cwd="/", close_fds=True, pass_fds=(status_w, report_w))
     finally:
         os.close(status_w)
         os.close(report_w)

@@ -95,7 +95,7 @@ def _workspace(config: JudgeConfig, slot: slots.Slot) -> Path:
 
 
 def _compile(lang: languages.Language, box: Path, config: JudgeConfig, slot: slots.Slot,
-             helper: Path) -> jail.RunResult:
+             helper: jail.Helpers) -> jail.RunResult:
     limits = jail.Limits(cpu_seconds=config.compile_seconds, wall_seconds=config.compile_seconds * 2,
                          memory_bytes=config.compile_memory_mb * MB, processes=config.max_processes,
                          file_bytes=max(config.max_file_bytes, 64 * MB), open_files=256,
@@ -107,7 +107,7 @@ def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: 
              config: JudgeConfig = JudgeConfig(), progress: Callable[[float, str], None] | None = None,
              cancelled: Callable[[], bool] = lambda: False) -> Evaluation:
     lang = languages.get(language)
-    helper = jail.measure_helper(config.work_dir)
+    helper = jail.build_helpers(config.work_dir)
     with slots.claim(config.work_dir / "slots", config.base_uid, config.slots) as slot:
         box = _workspace(config, slot)
         try:
@@ -140,7 +140,7 @@ def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: 
 
 
 def _run_case(lang: languages.Language, box: Path, number: int, case: CaseSpec, time_limit_ms: int,
-              memory_limit_mb: int, config: JudgeConfig, slot: slots.Slot, helper: Path) -> CaseResult:
+              memory_limit_mb: int, config: JudgeConfig, slot: slots.Slot, helper: jail.Helpers) -> CaseResult:
     memory = memory_limit_mb * MB
     cpu = time_limit_ms / 1000
     limits = jail.Limits(cpu_seconds=cpu, wall_seconds=cpu * config.wall_factor + 1, memory_bytes=memory,

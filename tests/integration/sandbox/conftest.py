@@ -28,7 +28,9 @@ def judge_config():
 def judge(judge_config):
     """judge(code, language="python", stdin="", expected="", ...) -> Evaluation with one visible case."""
 
-    def run(code: str, language: str = "python", stdin: str = "", expected: str = "", time_limit_ms: int = 1000,
+    # generous CPU limits (and so wall clocks) by default: other test suites share these 2 cores;
+    # the time-limit tests pass small limits of their own
+    def run(code: str, language: str = "python", stdin: str = "", expected: str = "", time_limit_ms: int = 3000,
             memory_limit_mb: int = 64, comparison: str = "trimmed") -> Evaluation:
         case = CaseSpec(stdin=stdin, expected=expected, comparison=comparison)
         return evaluate(language, code, [case], time_limit_ms=time_limit_ms, memory_limit_mb=memory_limit_mb,

@@ -31,7 +31,7 @@ def _fixtures(db, *, linked: bool = True) -> dict:
             lesson_id, course_id = lesson.id, course.id
         s.flush()
         ex = submissions.create_exercise(
-            s, title="Sum two numbers", languages=["python", "c"], lesson_id=lesson_id, time_limit_ms=1000,
+            s, title="Sum two numbers", languages=["python", "c"], lesson_id=lesson_id, time_limit_ms=2000,
             memory_limit_mb=64, reference_language="python", reference_solution=SUM,
             cases=[{"stdin": "1 2\n", "expected_stdout": "3\n"},
                    {"stdin": "40 2\n", "expected_stdout": "42\n"},
@@ -139,7 +139,7 @@ def test_a_second_delivery_does_not_grade_or_count_twice(api, db, database):
     emitted = []
     again = flow.run(EvaluatePayload(submission_id=out["submission"]["id"]), job_id=job["id"],
                      uow=lambda: unit_of_work(database.url), emit=lambda *a, **k: emitted.append(a),
-                     config=judge_config(), max_time_ms=1000, max_memory_mb=64)
+                     config=judge_config(), max_time_ms=2000, max_memory_mb=64)
     replay = _submit(api, f, SUM, **{"Idempotency-Key": "sub-once"})
     other = api.post("/v1/submissions", json={**{k: f[k] for k in ("exercise_id", "user_id")}, "language": "python",
                                               "code": "print(1)\n"}, headers={"Idempotency-Key": "sub-once"})
