@@ -225,3 +225,30 @@ def test_concurrent_first_questions_index_a_new_course_once(tutor, database):
                          .where(TutorPassage.course_id == fresh["course_id"])
                          .group_by(TutorPassage.lesson_id, TutorPassage.position)).all()
     assert rows and all(n == 1 for _, _, n in rows)
+
+
+def test_hint_mode_never_streams_the_exercise_solution(tutor, course, database, model_server):
+    # Given a graded exercise (the sandbox family's model) with a reference solution
+    from domain.sandbox.models import Exercise
+    from domain.tutor import guard
+    from tests.unit.tutor.test_guard import SOLUTION
+
+    with unit_of_work(database.url) as s:
+        exercise = Exercise(title="FizzBuzz", reference_language="python", reference_solution=SOLUTION)
+        s.add(exercise)
+        s.flush()
+        exercise_id = exercise.id
+    r = tutor.post("/v1/tutor/sessions", json={"user_id": course["user_id"], "course_id": course["course_id"],
+                                               "mode": "hint", "exercise_id": "no-such-exercise"})
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "exercise_id"
+    sid = _session(tutor, course, mode="hint", exercise_id=exercise_id)
+    # When the learner asks and the model tries to hand over the solution
+    _say(tutor, sid, "How do I filter rows with WHERE? !leak")
+    with _browser(tutor) as browser:
+        _, events, _ = sse.read(browser, _stream_url(tutor, sid))
+    # Then the model was given the solution to hint from, but no token the browser got holds it
+    assert model_server.count(SOLUTION.splitlines()[1].strip()) >= 1
+    published = "".join(d["text"] for k, d, _ in events if k == "token")
+    assert guard._norm(SOLUTION) not in guard._norm(published)
+    done = events[-1][1]
+    assert done["blocked"] is True and done["content"] == guard.REFUSAL == sse.text_of(events)
