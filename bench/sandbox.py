@@ -41,7 +41,7 @@ def per_case(cases: int, rounds_n: int = 5) -> None:
     work = Path(tempfile.mkdtemp(prefix="cw-bench-sandbox-"))
     os.chmod(work, 0o711)
     config = JudgeConfig(work_dir=work, base_uid=63000, slots=4)
-    print(f"(a) time per test case, {cases} cases each, median of {rounds_n} rounds")
+    print(f"(a) time per test case: median of {rounds_n} x {cases} runs each")
     for name, code in (("trivial", TRIVIAL), ("work", WORK)):
         stdin, expected = INPUTS[name]
         src = work / f"direct-{name}.py"
@@ -51,36 +51,27 @@ def per_case(cases: int, rounds_n: int = 5) -> None:
                                       capture_output=True, check=True).stdout.decode()
         specs = [CaseSpec(stdin=stdin, expected=expected)] * cases
 
-        def direct() -> float:
+        def run_direct(argv: list[str]) -> float:
             t = time.perf_counter()
-            for _ in range(cases):
-                out = subprocess.run(["/usr/bin/python3", "-I", "-B", str(src)], input=stdin.encode(),
-                                     capture_output=True, timeout=30)
-                assert out.stdout.decode() == expected
-            return (time.perf_counter() - t) / cases
+            out = subprocess.run(argv, input=stdin.encode(), capture_output=True, timeout=30)
+            assert out.stdout.decode() == expected
+            return time.perf_counter() - t
 
-        def bare_bwrap(*unshare: str) -> float:
-            t = time.perf_counter()
+        python = ["/usr/bin/python3", "-I", "-B", str(src)]
+        bare = ["bwrap", "--ro-bind", "/", "/", "--die-with-parent", *python]
+        bare_ns = ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", *python]
+        times: dict[str, list[float]] = {"direct": [], "bwrap": [], "bwrap_ns": [], "sandbox": []}
+        for _ in range(rounds_n):   # interleaved rounds, so load from elsewhere hits all of them alike
             for _ in range(cases):
-                out = subprocess.run(["bwrap", "--ro-bind", "/", "/", *unshare, "--die-with-parent",
-                                      "/usr/bin/python3", "-I", "-B", str(src)], input=stdin.encode(),
-                                     capture_output=True, timeout=30)
-                assert out.stdout.decode() == expected
-            return (time.perf_counter() - t) / cases
-
-        def sandboxed() -> float:
-            t = time.perf_counter()
-            result = evaluate("python", code, specs, time_limit_ms=5000, memory_limit_mb=256, config=config)
+                times["direct"].append(run_direct(python))
+                times["bwrap"].append(run_direct(bare))
+                times["bwrap_ns"].append(run_direct(bare_ns))
+            marks = [time.perf_counter()]   # one evaluate() of all cases; a timestamp after each case
+            result = evaluate("python", code, specs, time_limit_ms=5000, memory_limit_mb=256, config=config,
+                              progress=lambda pct, msg: marks.append(time.perf_counter()))
             assert result.verdict == "AC", result.feedback
-            return (time.perf_counter() - t) / cases
-
-        rounds = {"direct": [], "bwrap": [], "bwrap_ns": [], "sandbox": []}
-        for _ in range(rounds_n):   # interleaved, so load from elsewhere hits all of them alike
-            rounds["direct"].append(direct())
-            rounds["bwrap"].append(bare_bwrap())
-            rounds["bwrap_ns"].append(bare_bwrap("--unshare-all"))
-            rounds["sandbox"].append(sandboxed())
-        d, b, n, s = (statistics.median(rounds[k]) for k in ("direct", "bwrap", "bwrap_ns", "sandbox"))
+            times["sandbox"] += [b - a for a, b in zip(marks, marks[1:])]
+        d, b, n, s = (statistics.median(times[k]) for k in ("direct", "bwrap", "bwrap_ns", "sandbox"))
         print(f"  {name:<8} direct {d * 1000:6.1f} ms | bwrap, no namespaces {b * 1000:6.1f} ms (x{b / d:.2f}) | "
               f"bwrap --unshare-all {n * 1000:6.1f} ms (x{n / d:.2f}) | full sandbox {s * 1000:6.1f} ms "
               f"=> ratio sandbox/direct {s / d:.2f}")
