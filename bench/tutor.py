@@ -2,6 +2,7 @@
 versus calling the same local model server directly, with N concurrent sessions.
 
     .venv/bin/python bench/tutor.py [--sessions 20] [--rounds 3] [--model-delay 0.2]
+                                    [--intake-workers 1] [--worker-processes 1]
 
 1. Starts a private stack: a fresh PostgreSQL database, a private redis-server, a local
    OpenAI-compatible model server (tests/integration/tutor/model_server.py) whose first token
@@ -66,16 +67,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--intake-workers", type=int, default=1, help="uvicorn worker processes of the intake")
+    ap.add_argument("--worker-processes", type=int, default=1, help="tutor worker processes (threads split)")
     ap.add_argument("--model-delay", type=float, default=0.2, help="seconds the model takes to its first token")
     args = ap.parse_args()
 
     import httpx
     import openai
 
-    from cli.services import RedisServer
+    from cli.services import Child, RedisServer, coursework_argv, free_port, wait_http
     from tests.integration.tutor.conftest import make_course, make_user
     from tests.integration.tutor.model_server import ModelServer
-    from tests.support.stack import Database, Stack
+    from tests.support.stack import LOG_DIR, Database, Stack
     from tests.unit.tutor.course_fixture import LESSONS
 
     db = Database(f"cw_bench_tutor_{os.getpid()}").create()
@@ -86,8 +89,18 @@ def main() -> None:
         stack = Stack(db, redis.url, "http://127.0.0.1:9", extra_env={
             "COURSEWORK_OPENAI_API_KEY": "bench-key", "COURSEWORK_OPENAI_BASE_URL": model.base_url,
             "COURSEWORK_TUTOR_DAILY_TOKEN_BUDGET": "100000000"})
-        stack.start_worker(queues="tutor", concurrency=args.sessions, pool="threads", name="bench-tutor")
-        stack.start_intake()
+        threads = max(1, -(-args.sessions // args.worker_processes))
+        for n in range(args.worker_processes):
+            stack.start_worker(queues="tutor", concurrency=threads, pool="threads", name=f"bench-tutor{n}")
+        if args.intake_workers == 1:
+            stack.start_intake()
+        else:
+            port = free_port()
+            child = Child(coursework_argv("intake", "--port", str(port), "--workers", str(args.intake_workers)),
+                          stack.env(), LOG_DIR / f"intake-bench-{port}.log").start()
+            stack.children.append(child)
+            wait_http(f"http://127.0.0.1:{port}/healthz", child=child)
+            stack.intake_url = f"http://127.0.0.1:{port}"
         key = stack.create_key("enqueue,read", name="bench-web-tier")
         course = make_course(db.url, LESSONS)
         api = httpx.Client(base_url=stack.intake_url, headers={"Authorization": f"Bearer {key}"}, timeout=60,
@@ -97,7 +110,8 @@ def main() -> None:
             body = {"user_id": make_user(db.url), "course_id": course["course_id"]}
             sessions.append(api.post("/v1/tutor/sessions", json=body).json()["session"]["id"])
         print(f"sessions: {args.sessions} concurrent, rounds: {args.rounds}, model first-token delay: "
-              f"{args.model_delay * 1000:.0f} ms; one worker process (threads, concurrency {args.sessions})",
+              f"{args.model_delay * 1000:.0f} ms; {args.worker_processes} worker process(es) (threads, "
+              f"{threads} each), {args.intake_workers} intake process(es)",
               flush=True)
 
         def platform_ttft(i: int) -> float:
