@@ -5,15 +5,11 @@ from __future__ import annotations
 import csv
 import io
 
-import matplotlib
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-from domain.analytics.kinds import ReportPayload  # noqa: E402
-from domain.analytics.models import CourseDay, LearnerDay, LearnerStats  # noqa: E402
+from domain.analytics.kinds import ReportPayload
+from domain.analytics.models import CourseDay, LearnerDay, LearnerStats
 
 URL_EXPIRES = 24 * 3600
 
@@ -62,6 +58,11 @@ def to_csv(header: list[str], rows: list[list]) -> bytes:
 
 
 def chart(title: str, labels: list[str], values: list[float], ylabel: str) -> bytes:
+    import matplotlib    # imported on first use: workers of every queue import this module
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
     try:
         ax.bar(range(len(values)), values, color="#3b6ea8")
