@@ -49,6 +49,10 @@ class SandboxUnavailable(RuntimeError):
     """bwrap is missing or cannot create its namespaces on this host."""
 
 
+class ProgramNotStarted(OSError):
+    """The sandbox ran but could not exec the program (e.g. the language runtime is missing)."""
+
+
 @dataclass(frozen=True)
 class Limits:
     cpu_seconds: float = 2.0
@@ -186,6 +190,8 @@ def run(box: Path, argv: list[str], limits: Limits, slot: Slot, helpers: Helpers
     wall = time.monotonic() - started
     with os.fdopen(report_r, "rb") as report_file:
         report = report_file.read(200).split()
+    if len(report) == 2 and report[0] == b"exec-failed":   # the program never started
+        raise ProgramNotStarted(os.strerror(int(report[1])))
     if len(report) == 4:   # the program's own status and usage, measured by its parent inside
         program_status, utime, stime, maxrss = (int(x) for x in report)
         code = os.waitstatus_to_exitcode(program_status)

@@ -76,6 +76,13 @@ class Evaluation:
                 "compile_output": self.compile_output, "feedback": self.feedback}
 
 
+def _all(cases: list[CaseSpec], verdict: Verdict, message: str) -> Evaluation:
+    results = [CaseResult(case=i, verdict=verdict.value, time_ms=0, memory_kb=0, hidden=c.hidden, weight=c.weight)
+               for i, c in enumerate(cases, 1)]
+    return Evaluation(verdict=verdict.value, score=0, cases=results, compile_output=message,
+                      feedback=f"{verdict.title}:\n{message}")
+
+
 def score(cases: list[CaseResult]) -> int:
     total = sum(c.weight for c in cases)
     if not total:
@@ -114,17 +121,16 @@ def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: 
             (box / lang.source).write_text(code)
             os.chmod(box / lang.source, 0o644)
             if lang.compile:
-                built = _compile(lang, box, config, slot, helper)
+                try:
+                    built = _compile(lang, box, config, slot, helper)
+                except jail.ProgramNotStarted as exc:   # no compiler on this worker
+                    return _all(cases, Verdict.internal_error, f"the compiler could not start: {exc}")
                 if not built.ok:
                     message = trim(built.stderr.decode(errors="replace") or built.stdout.decode(errors="replace")
                                    or describe_exit(built), 2000)
                     if built.timed_out or built.cpu_exceeded:
                         message = "the compiler ran out of time\n" + message
-                    results = [CaseResult(case=i, verdict=Verdict.compilation_error.value, time_ms=0, memory_kb=0,
-                                          hidden=c.hidden, weight=c.weight) for i, c in enumerate(cases, 1)]
-                    return Evaluation(verdict=Verdict.compilation_error.value, score=0, cases=results,
-                                      compile_output=message,
-                                      feedback=f"Compilation Error:\n{message}")
+                    return _all(cases, Verdict.compilation_error, message)
             results = []
             for i, case in enumerate(cases, 1):
                 if cancelled():
@@ -154,7 +160,8 @@ def _run_case(lang: languages.Language, box: Path, number: int, case: CaseSpec, 
         raise
     except OSError as exc:   # could not even start it: not the learner's fault
         return CaseResult(case=number, verdict=Verdict.internal_error.value, time_ms=0, memory_kb=0,
-                          hidden=case.hidden, weight=case.weight, detail=f"sandbox error: {exc.strerror}")
+                          hidden=case.hidden, weight=case.weight,
+                          detail=f"the sandbox could not start the program: {exc.strerror or exc}")
     verdict = classify(run, memory_limit_bytes=memory, oom_markers=lang.oom_markers)
     output = run.stdout.decode(errors="replace")
     if verdict is None:

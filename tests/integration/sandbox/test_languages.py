@@ -1,7 +1,13 @@
 """Every language, every verdict, in the real sandbox (stdin "3 4", expected "7")."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+
+from domain.sandbox.jail import SandboxUnavailable
+from domain.sandbox.judge import CaseSpec, evaluate
+from domain.sandbox.languages import LANGUAGES, Language
 
 PROGRAMS = {
     "python": {
@@ -61,3 +67,21 @@ def test_compilation_error_shows_the_compiler_message(judge, language):
 def test_runtime_error_names_the_signal(judge):
     result = judge(PROGRAMS["c"]["RE"], language="c", expected="7\n")
     assert result.cases[0].detail.startswith("killed by SIGSEGV")
+
+
+def test_a_missing_runtime_is_an_internal_error_not_the_learners_fault(judge, monkeypatch):
+    # Given a language whose interpreter is not installed on this worker
+    monkeypatch.setitem(LANGUAGES, "ghost", Language(name="ghost", title="Ghost", source="main.gh",
+                                                     run=lambda mb: ["/usr/bin/ghost-interpreter", "/box/main.gh"]))
+    result = judge("anything", language="ghost", expected="7\n")
+    # Then the case gets Internal Error, with the reason, and the sandbox goes on working
+    assert result.verdict == "IE"
+    assert "could not start the program" in result.cases[0].detail
+    assert judge(PROGRAMS["python"]["AC"], stdin="3 4\n", expected="7\n").verdict == "AC"
+
+
+def test_a_sandbox_that_cannot_start_is_reported_not_graded(judge_config):
+    # bwrap replaced by a binary that fails before starting anything: the job retries later
+    broken = dataclasses.replace(judge_config, bwrap="false")
+    with pytest.raises(SandboxUnavailable):
+        evaluate("python", "print(1)", [CaseSpec("", "1\n")], time_limit_ms=1000, memory_limit_mb=64, config=broken)
