@@ -12,7 +12,6 @@ from domain.core.models import Course
 from domain.db import utcnow
 from domain.jobs.errors import PermanentError
 from domain.tutor import exercises, guard, passages, prompt
-from domain.tutor.budget import BudgetExhausted
 from domain.tutor.models import TutorMessage, TutorSession
 from domain.tutor.providers import Delta, Provider, Usage, estimate_tokens
 from domain.tutor.retrieval import BM25, Hit, relevant
@@ -136,15 +135,11 @@ def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Cal
         if usage is None:
             usage = Usage(estimate_tokens(turn.question) + sum(estimate_tokens(h.doc.text) for h in hits),
                           estimate_tokens(text))
-    except BudgetExhausted as exc:
+    except PermanentError as exc:     # includes BudgetExhausted and the provider errors
         _fail(uow, reply_id, out, exc.code, exc.message)
         raise
-    except PermanentError as exc:
-        _fail(uow, reply_id, out, exc.code, exc.message)
-        raise
-    except Exception as exc:
-        _fail(uow, reply_id, out, "internal_error", f"{type(exc).__name__}: {exc}")
-        raise
+    # anything else (a database or Redis blip, a bug) is left to the job lifecycle: it may retry,
+    # and a retry's ``start`` tells listeners to start over; the stream endpoint reports a job that ended
     cites = prompt.citations(hits)
     with uow() as s:
         msg = s.get(TutorMessage, reply_id, with_for_update=True)

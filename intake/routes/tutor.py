@@ -221,10 +221,10 @@ async def _follow(reply_id: str, after: str, keepalive: float = 15.0):
             continue
         quiet += 1.0
         since_check += 1.0
-        if since_check >= 3.0:      # the job may have ended without a word (e.g. a worker lost it)
+        if since_check >= 3.0:      # the job may have ended without a word (a bug, a lost worker)
             since_check = 0.0
             msg, job_state = await run_in_threadpool(_reply_state, reply_id)
-            if msg is not None and not await r.exists(key) and (final := _from_database(msg, job_state)):
+            if msg is not None and (final := _from_database(msg, job_state)):
                 for chunk in final:
                     yield chunk
                 return
