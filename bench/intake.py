@@ -1,0 +1,226 @@
+"""Intake and lifecycle throughput, each against a baseline measured in the same run.
+
+    .venv/bin/python bench/intake.py [--jobs 1000] [--raw 5000] [--clients 16]
+
+Starts a private stack (a fresh PostgreSQL database, its own redis-server, local-folder
+storage, one intake and one worker process) and prints:
+
+  (a) jobs accepted per second through POST /v1/jobs (concurrent HTTP clients, no worker)
+  (b) raw ``apply_async`` per second of the same task (``tasks.ping.ping``) from Python
+  (c) ping jobs completed per second through the full lifecycle (POST → outbox → broker →
+      worker → succeeded in the database), versus a bare Celery task that does nothing
+      (``bench.noop``, defined below, on the same worker and queue)
+
+Targets: (a)/(b) >= 0.33 and (c)/bare >= 0.5. Not a test: figures depend on the machine.
+The worker is started with ``celery -A workers.app worker -I bench.intake``, so this module
+is importable without side effects: everything runs under ``main()``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from workers.app import app  # noqa: E402
+
+QUEUE = "maintenance"          # ping's queue; the bare task shares it
+
+
+@app.task(name="bench.noop", queue=QUEUE, ignore_result=True)
+def noop() -> None:
+    """The baseline: a Celery task that does nothing (same worker, queue, acks_late, events)."""
+
+
+# --- the private stack ---------------------------------------------------------------------
+
+def start_stack(workdir: Path, concurrency: int, pool: str):
+    from cli.services import Child, wait_worker_ready
+    from tests.support.stack import Database, Stack, private_redis
+
+    db = Database(f"cw_bench_{os.getpid()}").create()
+    redis_server = private_redis()
+    env = {"COURSEWORK_STORAGE_URL": f"local://{workdir / 'storage'}", "COURSEWORK_S3_ENDPOINT_URL": "",
+           "COURSEWORK_RATE_LIMIT_PER_MINUTE": "0", "COURSEWORK_LOG_LEVEL": "WARNING",
+           "COURSEWORK_RELAY_INTERVAL": "1.0", "COURSEWORK_LEASE_SECONDS": "30",
+           "COURSEWORK_HEARTBEAT_SECONDS": "5"}
+    stack = Stack(db, redis_server.url, "", extra_env=env)
+    stack.start_intake()
+    key = stack.create_key("enqueue,read,operate", name="bench")
+    worker = Child([sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", QUEUE, "-c",
+                    str(concurrency), "-P", pool, "-E", "-l", "INFO", "-I", "bench.intake", "-n", "bench@%h"],
+                   stack.env(COURSEWORK_LOG_LEVEL="INFO"), workdir / "worker.log")
+    return stack, key, worker, redis_server, db, wait_worker_ready
+
+
+def use_stack_settings(stack) -> None:
+    """Point this process's settings and Celery app at the private stack."""
+    for k, v in stack.env().items():
+        if k.startswith("COURSEWORK_"):
+            os.environ[k] = v
+    import celeryconfig
+
+    celeryconfig.settings = celeryconfig.Settings()
+    app.conf.broker_url = stack.redis_url
+
+
+# --- measurements ----------------------------------------------------------------------------
+
+def rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def post_jobs(stack, key: str, n: int, clients: int, tag: str) -> float:
+    """POST n ping jobs with `clients` concurrent HTTP clients; returns elapsed seconds."""
+    local = threading.local()
+
+    def post(i: int) -> int:
+        if not hasattr(local, "c"):
+            local.c = stack.client(key)
+        return local.c.post("/v1/jobs", json={"kind": "ping", "payload": {"echo": f"{tag}{i}"}}).status_code
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(post, range(min(clients, n))))          # warm connections (not counted)
+        t0 = time.perf_counter()
+        codes = list(pool.map(post, range(n)))
+        elapsed = time.perf_counter() - t0
+    bad = [c for c in codes if c != 202]
+    if bad:
+        raise SystemExit(f"intake refused {len(bad)} of {n} jobs: {set(bad)}")
+    return elapsed
+
+
+def raw_apply_async(n: int) -> float:
+    """apply_async of the same task ping uses (job ids that do not exist: the worker skips them)."""
+    from tasks.ping import ping
+
+    ping.apply_async(args=["warmup"], queue=QUEUE)
+    t0 = time.perf_counter()
+    for i in range(n):
+        ping.apply_async(args=[f"raw{i:028d}"], queue=QUEUE)
+    return time.perf_counter() - t0
+
+
+def count_succeeded(db_url: str) -> int:
+    from sqlalchemy import func, select
+
+    from domain.db import session_factory
+    from domain.jobs.models import Job
+
+    with session_factory(db_url)() as s:
+        return s.scalar(select(func.count()).select_from(Job).where(Job.kind == "ping", Job.state == "succeeded"))
+
+
+def wait_until(pred, timeout: float, what: str) -> None:
+    deadline = time.time() + timeout
+    while not pred():
+        if time.time() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def end_to_end(stack, key: str, n: int, clients: int) -> float:
+    """POST n pings while the worker runs; elapsed until all of them (and the few warm-up
+    posts) succeeded in the database. Returns (jobs, seconds)."""
+    base = count_succeeded(stack.db_url)
+    total = n + min(clients, n)
+    t0 = time.perf_counter()
+    post_jobs(stack, key, n, clients, "e2e")
+    wait_until(lambda: count_succeeded(stack.db_url) >= base + total, 60 + n, "ping jobs")
+    return total, time.perf_counter() - t0
+
+
+class SucceededCounter(threading.Thread):
+    """Counts the worker's task-succeeded events for one task name (Celery's event receiver)."""
+
+    def __init__(self, task_name: str):
+        super().__init__(daemon=True)
+        self.task_name, self.count, self.ready = task_name, 0, threading.Event()
+        self.names: set[str] = set()
+
+    def run(self) -> None:
+        def on_succeeded(event):
+            if event.get("uuid") in self.names:
+                self.count += 1
+
+        try:
+            with app.connection() as conn:
+                recv = app.events.Receiver(conn, handlers={"task-succeeded": on_succeeded})
+                self.ready.set()
+                recv.capture(limit=None, timeout=None, wakeup=True)
+        except Exception:  # the broker went away at the end of the run
+            pass
+
+
+def bare_celery(n: int, counter: SucceededCounter) -> float:
+    """apply_async n no-op tasks; elapsed until the worker reports all n succeeded."""
+    ids = [f"noop-{i}" for i in range(n)]
+    counter.names.update(ids)
+    t0 = time.perf_counter()
+    for task_id in ids:
+        noop.apply_async(task_id=task_id)
+    wait_until(lambda: counter.count >= n, 60 + n, "bare tasks")
+    return time.perf_counter() - t0
+
+
+def drain_queue(redis_url: str) -> None:
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    r.delete(QUEUE)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--jobs", type=int, default=1000, help="jobs for (a) and (c)")
+    p.add_argument("--raw", type=int, default=5000, help="messages for (b) and the bare baseline")
+    p.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
+    p.add_argument("--concurrency", type=int, default=4, help="worker processes/threads")
+    p.add_argument("--pool", default="threads", choices=["prefork", "threads"],
+                   help="worker pool (compose runs the maintenance queue on threads)")
+    args = p.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="cw-bench-"))
+    stack, key, worker, redis_server, db, wait_ready = start_stack(workdir, args.concurrency, args.pool)
+    try:
+        use_stack_settings(stack)
+        print(f"machine: {os.cpu_count()} cores; intake: 1 uvicorn process; worker: {args.pool} x "
+              f"{args.concurrency}; {args.clients} HTTP clients")
+
+        # (a) and (b) with no worker running, so nothing else competes for the CPU
+        a = rate(args.jobs, post_jobs(stack, key, args.jobs, args.clients, "a"))
+        b = rate(args.raw, raw_apply_async(args.raw))
+        drain_queue(stack.redis_url)      # the jobs of (a) stay queued in the database; unused
+        print(f"(a) POST /v1/jobs accepted:        {a:9.1f} jobs/s   ({args.jobs} jobs)")
+        print(f"(b) raw apply_async (tasks.ping):  {b:9.1f} msgs/s   ({args.raw} messages)")
+        print(f"    (a)/(b) = {a / b:.3f}   target >= 0.33   {'OK' if a / b >= 0.33 else 'MISSED'}")
+
+        worker.start()
+        stack.children.append(worker)
+        wait_ready(worker)
+        counter = SucceededCounter("bench.noop")
+        counter.start()
+        counter.ready.wait(10)
+        time.sleep(0.5)
+        bare = rate(args.raw, bare_celery(args.raw, counter))
+        c = rate(*end_to_end(stack, key, args.jobs, args.clients))
+        print(f"(c) ping end to end (HTTP → DB):   {c:9.1f} jobs/s   ({args.jobs} jobs)")
+        print(f"    bare Celery no-op task:        {bare:9.1f} tasks/s  ({args.raw} tasks)")
+        print(f"    (c)/bare = {c / bare:.3f}   target >= 0.5    {'OK' if c / bare >= 0.5 else 'MISSED'}")
+    finally:
+        stack.stop()
+        redis_server.stop()
+        db.drop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
