@@ -252,3 +252,25 @@ def test_hint_mode_never_streams_the_exercise_solution(tutor, course, database, 
     assert guard._norm(SOLUTION) not in guard._norm(published)
     done = events[-1][1]
     assert done["blocked"] is True and done["content"] == guard.REFUSAL == sse.text_of(events)
+
+
+def test_a_reply_whose_job_ended_without_a_word_ends_the_stream_with_an_error(tutor, course, database):
+    # Given a pending reply whose job was cancelled before any worker ran it
+    from domain.jobs import service
+    from domain.tutor import sessions
+    from domain.tutor.models import TutorSession
+
+    sid = _session(tutor, course)
+    with unit_of_work(database.url) as s:
+        _, reply = sessions.post(s, s.get(TutorSession, sid), "What does COALESCE return?")
+        job, _ = service.enqueue(s, "tutor_reply", {"session_id": sid, "reply_id": reply.id})
+        reply.job_id = job.id
+        service.cancel(s, job)
+    # When the browser follows it
+    with _browser(tutor) as browser:
+        status, events, _ = sse.read(browser, _stream_url(tutor, sid), timeout=30)
+    # Then the stream ends with an error rather than waiting forever
+    assert status == 200
+    assert events == [("error", {"code": "reply_failed", "message": "job cancelled"}, None)]
+    # and the session takes a new message (the dead reply does not block it)
+    assert tutor.post(f"/v1/tutor/sessions/{sid}/messages", json={"content": "And NULL?"}).status_code == 202
