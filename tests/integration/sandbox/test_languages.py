@@ -25,7 +25,8 @@ PROGRAMS = {
         "RE": "null.x;\n",
         "TLE": "for (;;) {}\n",
         "MLE": "const a = []; for (;;) { a.push(new Array(1 << 16).fill(1.5)); }\n",
-        "OLE": "const s = 'y'.repeat(1000) + '\\n'; for (;;) { process.stdout.write(s); }\n",
+        # synchronous writes: process.stdout.write in a loop that never yields only queues in memory (MLE)
+        "OLE": "const fs = require('fs'); const s = 'y'.repeat(1000) + '\\n'; for (;;) { fs.writeSync(1, s); }\n",
     },
     "c": {
         "AC": "#include <stdio.h>\nint main(){int a,b; scanf(\"%d %d\",&a,&b); printf(\"%d\\n\",a+b); return 0;}\n",
