@@ -26,7 +26,6 @@ PID 1 dies the kernel kills everything left in the PID namespace (daemons includ
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import select
@@ -39,18 +38,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from domain.sandbox.errors import ProgramNotStarted, SandboxUnavailable  # noqa: F401  (re-exported)
+from domain.sandbox.helpers import Helpers
 from domain.sandbox.slots import Slot
+from domain.sandbox.sweep import kill_uid
 
 SANDBOX_UID = 65534
 PATH = "/usr/local/bin:/usr/bin:/bin"
-
-
-class SandboxUnavailable(RuntimeError):
-    """bwrap is missing or cannot create its namespaces on this host."""
-
-
-class ProgramNotStarted(OSError):
-    """The sandbox ran but could not exec the program (e.g. the language runtime is missing)."""
 
 
 @dataclass(frozen=True)
@@ -90,39 +84,10 @@ STDERR_KEEP = 64 * 1024
 MEASURE_PATH = "/sandbox/measure"
 
 
-@dataclass(frozen=True)
-class Helpers:
-    """Two small C programs built once per host: ``launch`` (outside) and ``measure`` (inside)."""
-
-    launch: Path
-    measure: Path
-
-
-def build_helpers(work_dir: Path, cc: str = "gcc") -> Helpers:
-    return Helpers(launch=_build(work_dir, "launch.c", cc), measure=_build(work_dir, "measure.c", cc))
-
-
-def _build(work_dir: Path, source_name: str, cc: str) -> Path:
-    """Compile a helper (cached by content hash); concurrent builders race harmlessly."""
-    path = Path(__file__).with_name(source_name)
-    source = path.read_bytes()
-    target = work_dir / "bin" / f"{path.stem}-{hashlib.sha256(source).hexdigest()[:12]}"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(target.parent, 0o755)
-        partial = target.with_suffix(f".{os.getpid()}.tmp")
-        out = subprocess.run([cc, "-O2", "-o", str(partial), str(path)], capture_output=True, timeout=60)
-        if out.returncode != 0:
-            raise SandboxUnavailable(f"cannot build {source_name}: {out.stderr.decode(errors='replace')[:500]}")
-        os.chmod(partial, 0o755)
-        os.replace(partial, target)
-    return target
-
-
 def bwrap_argv(box: Path, argv: list[str], limits: Limits, *, writable_box: bool, helper: Path, report_fd: int,
                env: dict[str, str] | None = None, bwrap: str = "bwrap") -> list[str]:
-    cmd = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--as-pid-1",
-           "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
+    cmd = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+           "--as-pid-1", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
            "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "lib", "lib64", "sbin"):
         target = os.readlink(f"/{name}") if os.path.islink(f"/{name}") else None
@@ -244,51 +209,6 @@ def _collect(proc: subprocess.Popen, deadline: float, budget: int) -> tuple[byte
         proc.stdout.close()
         proc.stderr.close()
     return bytes(out), bytes(err[-STDERR_KEEP:]), timed_out, exceeded
-
-
-def _uid_processes(uid: int) -> list[int]:
-    return _uid_processes_of((int(e.name) for e in os.scandir("/proc") if e.name.isdigit()), uid)
-
-
-def _uid_processes_of(candidates, uid: int) -> list[int]:
-    pids = []
-    for pid in candidates:
-        try:
-            with open(f"/proc/{pid}/status", "rb") as f:
-                status = f.read()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith(b"Uid:"):
-                if str(uid).encode() in line.split()[1:]:
-                    pids.append(pid)
-                break
-    return pids
-
-
-def kill_uid(uid: int, timeout: float = 5.0) -> None:
-    """SIGKILL every host process of a slot uid and wait until they are gone (zombies included).
-
-    The namespace dies with bwrap, but asynchronously; the slot is reused only once it is empty.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        pids = _uid_processes(uid)
-        if not pids or time.monotonic() >= deadline:
-            return
-        for pid in pids:
-            try:   # through a pidfd, re-checked, so a recycled pid is never hit
-                fd = os.pidfd_open(pid)
-            except OSError:
-                continue
-            try:
-                if pid in _uid_processes_of([pid], uid):
-                    signal.pidfd_send_signal(fd, signal.SIGKILL)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
-        time.sleep(0.005)
 
 
 def _reap(proc: subprocess.Popen, deadline: float):

@@ -14,6 +14,7 @@ from typing import Callable
 
 from domain.sandbox import jail, languages, slots
 from domain.sandbox.feedback import feedback_for, trim
+from domain.sandbox.helpers import Helpers, build_helpers
 from domain.sandbox.verdicts import Comparison, Verdict, classify, describe_exit, outputs_match
 
 MB = 1024 * 1024
@@ -102,7 +103,7 @@ def _workspace(config: JudgeConfig, slot: slots.Slot) -> Path:
 
 
 def _compile(lang: languages.Language, box: Path, config: JudgeConfig, slot: slots.Slot,
-             helper: jail.Helpers) -> jail.RunResult:
+             helper: Helpers) -> jail.RunResult:
     limits = jail.Limits(cpu_seconds=config.compile_seconds, wall_seconds=config.compile_seconds * 2,
                          memory_bytes=config.compile_memory_mb * MB, processes=config.max_processes,
                          file_bytes=max(config.max_file_bytes, 64 * MB), open_files=256,
@@ -114,7 +115,7 @@ def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: 
              config: JudgeConfig = JudgeConfig(), progress: Callable[[float, str], None] | None = None,
              cancelled: Callable[[], bool] = lambda: False) -> Evaluation:
     lang = languages.get(language)
-    helper = jail.build_helpers(config.work_dir)
+    helper = build_helpers(config.work_dir)
     with slots.claim(config.work_dir / "slots", config.base_uid, config.slots) as slot:
         box = _workspace(config, slot)
         try:
@@ -146,7 +147,7 @@ def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: 
 
 
 def _run_case(lang: languages.Language, box: Path, number: int, case: CaseSpec, time_limit_ms: int,
-              memory_limit_mb: int, config: JudgeConfig, slot: slots.Slot, helper: jail.Helpers) -> CaseResult:
+              memory_limit_mb: int, config: JudgeConfig, slot: slots.Slot, helper: Helpers) -> CaseResult:
     memory = memory_limit_mb * MB
     cpu = time_limit_ms / 1000
     limits = jail.Limits(cpu_seconds=cpu, wall_seconds=cpu * config.wall_factor + 1, memory_bytes=memory,

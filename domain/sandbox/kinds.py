@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.jobs.errors import InvalidPayload
-from domain.jobs.kinds import Enqueue, JobKind  # noqa: F401
+from domain.jobs.kinds import JobKind
 from domain.sandbox.languages import LANGUAGES
 
 Language = Literal[tuple(LANGUAGES)]  # type: ignore[valid-type]

@@ -1,0 +1,45 @@
+"""The sandbox's two small C helpers, compiled once per host with gcc into the work dir and
+named by their source's hash (a changed source is rebuilt; concurrent builders race harmlessly).
+
+``launch.c`` runs outside: exec'd straight from the worker (so Python can vfork), it sets the
+rlimits and switches to the slot uid, then execs bwrap. ``measure.c`` is PID 1 inside: it runs
+the program and reports the program's own CPU time and peak RSS.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from domain.sandbox.errors import SandboxUnavailable
+
+
+@dataclass(frozen=True)
+class Helpers:
+    """Two small C programs built once per host: ``launch`` (outside) and ``measure`` (inside)."""
+
+    launch: Path
+    measure: Path
+
+
+def build_helpers(work_dir: Path, cc: str = "gcc") -> Helpers:
+    return Helpers(launch=_build(work_dir, "launch.c", cc), measure=_build(work_dir, "measure.c", cc))
+
+
+def _build(work_dir: Path, source_name: str, cc: str) -> Path:
+    """Compile a helper (cached by content hash); concurrent builders race harmlessly."""
+    path = Path(__file__).with_name(source_name)
+    source = path.read_bytes()
+    target = work_dir / "bin" / f"{path.stem}-{hashlib.sha256(source).hexdigest()[:12]}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(target.parent, 0o755)
+        partial = target.with_suffix(f".{os.getpid()}.tmp")
+        out = subprocess.run([cc, "-O2", "-o", str(partial), str(path)], capture_output=True, timeout=60)
+        if out.returncode != 0:
+            raise SandboxUnavailable(f"cannot build {source_name}: {out.stderr.decode(errors='replace')[:500]}")
+        os.chmod(partial, 0o755)
+        os.replace(partial, target)
+    return target
