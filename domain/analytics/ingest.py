@@ -71,7 +71,7 @@ def _copy_insert(session: Session, rows: list[tuple]) -> int:
     result = session.execute(text(
         f"INSERT INTO learning_events ({cols}) SELECT {cols} FROM analytics_ingest_tmp ORDER BY occurred_at "
         "ON CONFLICT (event_id) DO NOTHING"))
-    session.execute(text("TRUNCATE analytics_ingest_tmp"))
+    session.execute(text("DELETE FROM analytics_ingest_tmp"))   # a second batch in this transaction starts empty
     return result.rowcount
 
 
