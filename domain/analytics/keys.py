@@ -48,10 +48,15 @@ def on(keys: Table, target: Table):
     return and_(*(target.c[c.name] == c for c in keys.c))
 
 
-def delete_matching(s: Session, target: Table, keys: Table) -> None:
+def delete_matching(s: Session, target: Table, keys: Table, returning: tuple = ()) -> list:
+    """Delete the rows whose key is in ``keys``; returns the ``returning`` columns of those rows."""
     if s.bind.dialect.name == "postgresql":   # DELETE ... USING: a join, not a scan
-        s.execute(delete(target).where(on(keys, target)))
+        stmt = delete(target).where(on(keys, target))
     else:
         from sqlalchemy import tuple_
 
-        s.execute(delete(target).where(tuple_(*(target.c[c.name] for c in keys.c)).in_(select(*keys.c))))
+        stmt = delete(target).where(tuple_(*(target.c[c.name] for c in keys.c)).in_(select(*keys.c)))
+    if returning:
+        return s.execute(stmt.returning(*returning)).all()
+    s.execute(stmt)
+    return []

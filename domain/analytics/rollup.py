@@ -123,15 +123,11 @@ def _learners_incremental(s: Session) -> int:
     L, K = LearnerDay.__table__, keys.LEARNER
     sel = aggregates.learner_day(K)
 
-    def current() -> dict[tuple, tuple]:
-        rows = s.execute(select(L.c.user_id, L.c.local_day, L.c.lessons_completed, L.c.seconds_watched)
-                         .select_from(L.join(K, keys.on(K, L))))
-        return {(u, d): (les, sec) for u, d, les, sec in rows}
-
-    old = current()
-    keys.delete_matching(s, L, K)
-    s.execute(insert(LearnerDay).from_select(list(sel.selected_columns.keys()), sel))
-    fresh = current()
+    cols = (L.c.user_id, L.c.local_day, L.c.lessons_completed, L.c.seconds_watched)
+    # the rows before and after, read by the DELETE and the INSERT themselves (RETURNING)
+    old = {(u, d): (les, sec) for u, d, les, sec in keys.delete_matching(s, L, K, returning=cols)}
+    fresh = {(u, d): (les, sec) for u, d, les, sec in s.execute(
+        insert(LearnerDay).from_select(list(sel.selected_columns.keys()), sel).returning(*cols))}
     per_user: dict[str, dict] = defaultdict(lambda: {"new_days": [], "lessons": 0, "seconds": 0})
     for key, (lessons, seconds) in fresh.items():
         was = old.get(key)
