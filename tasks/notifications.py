@@ -2,7 +2,11 @@
 ``domain/notifications``. The Redis-backed shared rate limit is wired in here."""
 from __future__ import annotations
 
+import json
+import logging
 from datetime import date
+
+import redis
 
 from celeryconfig import settings
 from domain.db import unit_of_work
@@ -13,6 +17,9 @@ from domain.notifications.models import Notification
 from domain.notifications.ratelimit import RateLimiter
 from workers.app import app
 from workers.base import job_task
+from workers.events import user_channel
+
+log = logging.getLogger(__name__)
 
 
 def _sender(ctx) -> sending.Sender:
@@ -21,6 +28,20 @@ def _sender(ctx) -> sending.Sender:
                                 secret=ctx.settings.signing_secret, stale_after=float(ctx.settings.lease_seconds))
     limiter = RateLimiter(ctx.redis, provider.name, ctx.settings.email_rate_per_second)
     return sending.Sender(ctx.db_url, provider, config, ctx.owner, limiter)
+
+
+def _publish_user_events(ctx, session) -> None:
+    """After the commit: wake each learner's stream (``cw:user:<id>``); the rows are the truth."""
+    events = session.info.pop(deliveries.USER_EVENTS, [])
+    if not events:
+        return
+    try:
+        pipe = ctx.redis.pipeline(transaction=False)
+        for ev in events:
+            pipe.publish(user_channel(ev.user_id), json.dumps(ev.to_dict(), default=str))
+        pipe.execute()
+    except redis.RedisError as exc:     # listeners read job_events anyway; a lost wake-up costs latency
+        log.warning("notification events not published: %s", exc)
 
 
 def _send(ctx, where: tuple) -> dict:
@@ -41,6 +62,7 @@ def notify(ctx, p):
                                               course_id=data.get("course_id"))
         created = deliveries.add_deliveries(s, note, [p.user_id], job_id=ctx.job_id)
         note_id = note.id
+    _publish_user_events(ctx, s)
     email = _send(ctx, sending.scope(note_id, user_id=p.user_id))
     return {"notification_id": note_id, "created": created, "email": email}
 
@@ -77,6 +99,7 @@ def notify_chunk(ctx, p):
             raise InvalidPayload("notification_id", f"no notification {p.notification_id!r}")
         users = fanout.recipients(s, p.course_id, p.after, p.until)
         created = deliveries.add_deliveries(s, note, users, job_id=ctx.job_id)
+    _publish_user_events(ctx, s)
     email = _send(ctx, sending.scope(p.notification_id, after=p.after, until=p.until))
     return {"recipients": len(users), "created": created, "email": email}
 
@@ -88,6 +111,7 @@ def send_digest(ctx, p):
         if note is None:
             return {"items": 0}
         note_id, items = note.id, len(note.data.get("items", []))
+    _publish_user_events(ctx, s)
     return {"notification_id": note_id, "items": items,
             "email": _send(ctx, sending.scope(note_id, user_id=p.user_id))}
 
