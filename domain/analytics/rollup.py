@@ -98,6 +98,10 @@ def _full(s: Session) -> dict:
 # ----------------------------------------------------------------------------- incremental
 
 def _incremental(s: Session, low: int, high: int) -> dict:
+    if s.bind.dialect.name == "postgresql":
+        # index lookups per key are cheap on SSDs; with the default (4.0, spinning disks) the
+        # planner hash-joins a full scan of the events instead, ~6x slower at 1M events
+        s.execute(text("SET LOCAL random_page_cost = 1.1"))
     n_events = s.scalar(select(func.count()).select_from(E).where(E.c.seq > low, E.c.seq <= high))
     keys.fill(s, low, high)
     C, T = CourseDay.__table__, TopicScore.__table__
