@@ -46,14 +46,34 @@ def publish_rows(session, rows: list[Outbox]) -> tuple[int, str | None]:
     return sent, None
 
 
-def publish_job_now(job_id: str, url: str | None = None) -> bool:
-    """Right after intake's commit: publish this job's due outbox rows. False if it must wait."""
-    with unit_of_work(url or settings.database_url) as s:
-        rows = list(s.scalars(select(Outbox).where(Outbox.job_id == job_id, Outbox.published_at.is_(None),
-                                                   Outbox.available_at <= utcnow())
-                              .with_for_update(skip_locked=True)))
-        _, error = publish_rows(s, rows)
-        return error is None
+def publish_job_now(job_id: str, url: str | None = None, kind_name: str | None = None) -> bool:
+    """Right after a commit: claim this job's due outbox rows and publish (one UPDATE …
+    RETURNING, the send, one commit). False if it must wait: the broker is away (the rows
+    stay unpublished for the relay) or nothing is due (``run_at`` in the future)."""
+    from sqlalchemy import text, update
+
+    from domain.jobs.kinds import catalog
+    from workers.app import app
+
+    url = url or settings.database_url
+    with unit_of_work(url) as s:
+        if s.bind.dialect.name == "postgresql":
+            s.execute(text("SET LOCAL synchronous_commit = off"))   # a lost mark only means a harmless republish
+        rows = s.execute(update(Outbox).where(Outbox.job_id == job_id, Outbox.published_at.is_(None),
+                                              Outbox.available_at <= utcnow())
+                         .values(published_at=utcnow()).returning(Outbox.id)).all()
+        if not rows:
+            return False
+        if kind_name is None:
+            kind_name = s.scalar(select(Job.kind).where(Job.id == job_id))
+        kind = catalog().get(kind_name)
+        try:
+            app.send_task(kind.task, args=[job_id], queue=kind.queue, retry=False)
+        except Exception as exc:
+            log.warning("publish of job %s deferred to the relay: %s", job_id, exc)
+            s.rollback()
+            return False
+    return True
 
 
 def relay_once(url: str | None = None, limit: int = 200) -> dict:

@@ -130,11 +130,27 @@ def _set_state(session: Session, job: Job, target: str, data: dict | None = None
 def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tuple[Job | None, str]:
     """Take the job's lease for this run. Returns (job, reason); job is None when not to run.
 
-    One atomic UPDATE decides: claimable states, or a running job whose lease has expired
-    (its worker died). A live lease held by someone else means a duplicate delivery: skip.
+    One atomic ``UPDATE … RETURNING`` decides: claimable states, or a running job whose lease
+    has expired (its worker died) and that has deliveries left. Otherwise the slow path says
+    why not: terminal, cancelled, out of deliveries (dead-lettered here), or a live lease held
+    by someone else (a duplicate delivery: skip it).
     """
     now = utcnow()
-    job = session.get(Job, job_id)
+    claimed = session.scalars(
+        update(Job)
+        .where(Job.id == job_id, Job.cancel_requested.is_(False))
+        .where(or_(Job.state.in_(states.CLAIMABLE),
+                   and_(Job.state == states.RUNNING, Job.lease_expires_at < now,
+                        Job.attempts < Job.max_attempts)))
+        .values(state=states.RUNNING, lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=Job.attempts + 1, started_at=now, updated_at=now)
+        .returning(Job)
+        .execution_options(populate_existing=True)
+    ).first()
+    if claimed is not None:
+        record_event(session, claimed.id, "job.running", {"state": states.RUNNING, "attempts": claimed.attempts})
+        return claimed, "claimed"
+    job = session.get(Job, job_id, with_for_update=True)
     if job is None:
         return None, "missing"
     if job.state in states.TERMINAL:
@@ -147,20 +163,7 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tupl
     ):
         dead_letter_lost(session, job)
         return None, "dead_lettered"
-    result = session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .where(or_(Job.state.in_(states.CLAIMABLE),
-                   and_(Job.state == states.RUNNING, Job.lease_expires_at < now)))
-        .values(state=states.RUNNING, lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=Job.attempts + 1, started_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return None, "leased"
-    session.refresh(job)
-    record_event(session, job.id, "job.running", {"state": states.RUNNING, "attempts": job.attempts})
-    return job, "claimed"
+    return None, "leased"
 
 
 def renew_lease(session: Session, job_id: str, owner: str, lease_seconds: int) -> tuple[bool, bool]:
@@ -194,13 +197,20 @@ def set_progress(session: Session, job_id: str, owner: str, percent: float, mess
 
 
 def succeed(session: Session, job_id: str, owner: str, result: dict | None) -> bool:
-    job = _owned(session, job_id, owner)
-    if job is None:
+    """Record success only if this run still holds the lease (one conditional UPDATE)."""
+    now = utcnow()
+    attempts = session.scalar(
+        update(Job)
+        .where(Job.id == job_id, Job.lease_owner == owner, Job.state == states.RUNNING)
+        .values(state=states.SUCCEEDED, result=result or {}, progress=100, error=None, finished_at=now,
+                updated_at=now, lease_owner=None, lease_expires_at=None)
+        .returning(Job.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    if attempts is None:
         return False
-    job.result = result or {}
-    job.progress = 100
-    job.error = None
-    _set_state(session, job, states.SUCCEEDED, {"result": job.result})
+    record_event(session, job_id, "job.succeeded",
+                 {"state": states.SUCCEEDED, "attempts": attempts, "result": result or {}})
     return True
 
 

@@ -62,7 +62,7 @@ def accept(caller: str, kind: str, payload: dict, idempotency_key: str | None = 
         raise ApiError(409, "idempotency_conflict", str(exc), [{"field": "Idempotency-Key",
                                                                  "message": f"already used for job {exc.job_id}"}])
     if created and run_at is None:
-        publish_job_now(body["id"])     # best effort; the relay publishes it if Redis is away
+        publish_job_now(body["id"], kind_name=kind)   # best effort; the relay publishes it if Redis is away
     return body, created
 
 
