@@ -24,6 +24,16 @@ def block(name: str, text: str, readme: str) -> str:
     return readme.replace(f"<!-- {name} -->", new)
 
 
+def demote(text: str) -> str:
+    """Family sections sit under "## Job families": push their headings one level down."""
+    out, fence = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fence = not fence
+        out.append("#" + line if line.startswith("#") and not fence else line)
+    return "\n".join(out)
+
+
 def main() -> None:
     from cli.config_table import markdown
 
@@ -31,7 +41,7 @@ def main() -> None:
     readme = block("CONFIG-TABLE", markdown(), readme)
     fam_dir = ROOT / "docs" / "families"
     families = "## Job families\n\n" + "\n\n".join(
-        (fam_dir / f"{f}.md").read_text().strip() for f in ORDER if (fam_dir / f"{f}.md").exists())
+        demote((fam_dir / f"{f}.md").read_text().strip()) for f in ORDER if (fam_dir / f"{f}.md").exists())
     readme = block("FAMILY-SECTIONS", families, readme)
     ops = fam_dir / "operations.md"
     if ops.exists():
