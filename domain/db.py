@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Iterator
 
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Enum, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -44,6 +44,11 @@ class UTCDateTime(TypeDecorator):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime(), dict: JSONType, list: JSONType}
+
+
+def str_enum(cls, name: str) -> Enum:
+    """A Python enum stored as a short string (no native PostgreSQL enum type to migrate)."""
+    return Enum(cls, name=name, native_enum=False, length=32, validate_strings=True)
 
 
 def utcnow() -> datetime:

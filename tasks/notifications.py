@@ -136,3 +136,12 @@ def queue_digests(day: str | None = None, page: int = 1000) -> dict:
         after = users[-1]
     relay_once()
     return {"started": started, "day": the_day.isoformat()}
+
+
+@app.task(name="tasks.notifications.purge_expired_in_app", queue="notifications", acks_late=False)
+def purge_expired_in_app(batch: int = 5000) -> dict:
+    """Beat: delete expired in-app notifications, a bounded batch per run."""
+    from domain.notifications import inbox
+
+    with unit_of_work(settings.database_url) as s:
+        return {"deleted": inbox.purge_expired(s, batch)}

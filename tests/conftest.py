@@ -16,20 +16,14 @@ _S3_PORT = free_port()
 
 
 def pytest_configure(config):
-    from tests.support.stack import PG_ADMIN, sqlalchemy_url
+    from tests.support.stack import PG_ADMIN, TEST_SETTINGS, sqlalchemy_url
 
     base = PG_ADMIN.rsplit("/", 1)[0]
+    os.environ.update(TEST_SETTINGS)
     os.environ.update({
         "COURSEWORK_DATABASE_URL": sqlalchemy_url(f"{base}/{_DB_NAME}"),
         "COURSEWORK_REDIS_URL": f"redis://127.0.0.1:{_REDIS_PORT}/0",
-        "COURSEWORK_STORAGE_URL": "s3://coursework-test",
         "COURSEWORK_S3_ENDPOINT_URL": f"http://127.0.0.1:{_S3_PORT}",
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-        "COURSEWORK_LEASE_SECONDS": "6",
-        "COURSEWORK_HEARTBEAT_SECONDS": "1",
-        "COURSEWORK_RELAY_INTERVAL": "0.3",
-        "COURSEWORK_RETRY_BACKOFF_MAX": "2",
-        "COURSEWORK_RATE_LIMIT_PER_MINUTE": "100000",
     })
 
 

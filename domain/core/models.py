@@ -4,10 +4,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from domain.db import Base, new_id, utcnow
+from domain.db import Base, new_id, str_enum as _enum, utcnow
 
 
 class Role(str, enum.Enum):
@@ -22,10 +22,6 @@ class LessonType(str, enum.Enum):
     quiz = "quiz"
     article = "article"
     code_exercise = "code_exercise"
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, length=32, validate_strings=True)
 
 
 class User(Base):

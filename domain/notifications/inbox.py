@@ -1,7 +1,7 @@
 """The in-app inbox: a user's ``in_app`` deliveries that have not expired."""
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain.db import utcnow
@@ -49,3 +49,12 @@ def mark_all_read(session: Session, user_id: str) -> int:
     res = session.execute(update(Delivery).where(*_visible(user_id), Delivery.read_at.is_(None))
                           .values(read_at=utcnow()).execution_options(synchronize_session=False))
     return res.rowcount or 0
+
+
+def purge_expired(session: Session, batch: int = 5000) -> int:
+    """Delete a bounded batch of expired in-app items (beat runs this; a rerun is harmless)."""
+    ids = list(session.scalars(select(Delivery.id).where(Delivery.channel == IN_APP, Delivery.expires_at.is_not(None),
+                                                         Delivery.expires_at < utcnow()).limit(batch)))
+    if ids:
+        session.execute(delete(Delivery).where(Delivery.id.in_(ids)).execution_options(synchronize_session=False))
+    return len(ids)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from domain.db import Base, new_id, utcnow
+from domain.db import Base, new_id, str_enum as _enum, utcnow
 
 
 class Difficulty(str, enum.Enum):
@@ -20,10 +20,6 @@ class SubmissionStatus(str, enum.Enum):
     queued = "queued"
     running = "running"
     graded = "graded"
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, length=32, validate_strings=True)
 
 
 class Exercise(Base):

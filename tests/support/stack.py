@@ -22,6 +22,16 @@ PG_ADMIN = os.environ.get("COURSEWORK_TEST_PG", "postgresql://postgres@127.0.0.1
 HOW_TO_START_PG = ("PostgreSQL is not answering at {url}: start it with "
                    "'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start' "
                    "(or 'bash .ci/run' which installs and starts it), or point COURSEWORK_TEST_PG at a server")
+# settings every test process and child shares (short leases so worker-loss tests are quick)
+TEST_SETTINGS = {
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+    "COURSEWORK_STORAGE_URL": "s3://coursework-test",
+    "COURSEWORK_LEASE_SECONDS": "6",
+    "COURSEWORK_HEARTBEAT_SECONDS": "1",
+    "COURSEWORK_RELAY_INTERVAL": "0.3",
+    "COURSEWORK_RETRY_BACKOFF_MAX": "2",
+    "COURSEWORK_RATE_LIMIT_PER_MINUTE": "100000",
+}
 ALL_QUEUES = "video,sandbox,grading,certificates,notifications,tutor,analytics,maintenance"
 
 
@@ -97,17 +107,12 @@ class Stack:
 
     def env(self, **overrides: str) -> dict[str, str]:
         env = dict(os.environ)
+        env.update(TEST_SETTINGS)
         env.update({
             "COURSEWORK_DATABASE_URL": self.db.url,
             "COURSEWORK_REDIS_URL": self.redis_url,
             "COURSEWORK_STORAGE_URL": f"s3://{self.bucket}",
             "COURSEWORK_S3_ENDPOINT_URL": self.s3_endpoint,
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-            "COURSEWORK_LEASE_SECONDS": "6",
-            "COURSEWORK_HEARTBEAT_SECONDS": "1",
-            "COURSEWORK_RELAY_INTERVAL": "0.3",
-            "COURSEWORK_RETRY_BACKOFF_MAX": "2",
-            "COURSEWORK_RATE_LIMIT_PER_MINUTE": "100000",
             "COURSEWORK_LOG_LEVEL": "INFO",
             "PYTHONPATH": str(ROOT),
         })

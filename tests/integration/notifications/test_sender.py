@@ -86,6 +86,13 @@ def test_in_app_rows_and_events_are_created_once(database):
                   .values(expires_at=utcnow() - timedelta(seconds=1)))
         assert inbox.unread_count(s, users[1]["id"]) == 0 and inbox.items(s, users[1]["id"]) == []
         assert inbox.mark_all_read(s, users[2]["id"]) == 1 and inbox.unread_count(s, users[2]["id"]) == 0
+    # the beat clean-up deletes expired in-app items only, and a rerun finds nothing more
+    with unit_of_work(database.url) as s:
+        assert inbox.purge_expired(s) >= 1
+        assert inbox.purge_expired(s) == 0
+        left = s.scalars(select(Delivery.user_id).where(Delivery.notification_id == note_id,
+                                                        Delivery.channel == "in_app")).all()
+        assert sorted(left) == sorted([users[0]["id"], users[2]["id"]])
 
 
 def test_a_live_claim_is_left_alone_and_a_stale_one_is_taken_over(database, smtp_server):
