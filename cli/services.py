@@ -91,6 +91,17 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _terminate_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the starting process dies (even by SIGKILL),
+    so a killed demo or test run leaves no orphaned worker or intake behind (Linux only)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class Child:
     """A child process in its own process group; ``stop()`` ends the whole group."""
 
@@ -103,7 +114,8 @@ class Child:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_terminate_with_parent)
         return self
 
     @property

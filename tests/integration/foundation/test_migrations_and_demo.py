@@ -43,8 +43,9 @@ def test_migrations_match_the_models_on_sqlite(tmp_path):
 
 def test_demo_runs_the_main_job_end_to_end_on_embedded_defaults(tmp_path, redis_server):
     # Given a fresh folder and only the embedded defaults (SQLite, local storage)
+    # (a Redis database number of its own, so the shared test worker never takes its jobs)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
-           "COURSEWORK_REDIS_URL": redis_server.url}
+           "COURSEWORK_REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/11"}
     # When the demo runs (only the built-in ping here: each family's demo is exercised by its own tests)
     out = subprocess.run([sys.executable, "-m", "cli.main", "demo", "--only", "ping"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=180)
