@@ -74,7 +74,7 @@ def test_upload_transcode_and_play(api, db, lesson_id, video_sources):
     assert httpx.get(view["thumbnails_vtt_url"], timeout=30).text.startswith("WEBVTT")
     # And progress and the video.ready event were recorded
     with db() as s:
-        events = list(s.scalars(select(JobEvent).where(JobEvent.job_id == job["id"])))
+        events = list(s.scalars(select(JobEvent).where(JobEvent.job_id == job["id"]).order_by(JobEvent.id)))
     progress = [e.data["progress"] for e in events if e.type == "job.progress"]
     assert progress and progress == sorted(progress)
     ready = [e.data for e in events if e.type == "video.ready"]
