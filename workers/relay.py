@@ -59,9 +59,12 @@ def publish_job_now(job_id: str, url: str | None = None, kind_name: str | None =
     with unit_of_work(url) as s:
         if s.bind.dialect.name == "postgresql":
             s.execute(text("SET LOCAL synchronous_commit = off"))   # a lost mark only means a harmless republish
-        rows = s.execute(update(Outbox).where(Outbox.job_id == job_id, Outbox.published_at.is_(None),
-                                              Outbox.available_at <= utcnow())
-                         .values(published_at=utcnow()).returning(Outbox.id)).all()
+        due = (select(Outbox.id).where(Outbox.job_id == job_id, Outbox.published_at.is_(None),
+                                       Outbox.available_at <= utcnow())
+               .with_for_update(skip_locked=True).scalar_subquery())   # a relay holding it: let it publish
+        rows = s.execute(update(Outbox).where(Outbox.id.in_(due))
+                         .values(published_at=utcnow()).returning(Outbox.id)
+                         .execution_options(synchronize_session=False)).all()
         if not rows:
             return False
         if kind_name is None:

@@ -291,9 +291,14 @@ def requeue(session: Session, job: Job, *, reset_attempts: bool = True) -> None:
 
 # --------------------------------------------------------------------------- relay & reaper
 
-def due_outbox(session: Session, limit: int = 100) -> list[Outbox]:
-    """Unpublished outbox rows that are due, locked so concurrent relays skip them."""
-    stmt = (select(Outbox).where(Outbox.published_at.is_(None), Outbox.available_at <= utcnow())
+def due_outbox(session: Session, limit: int = 100, grace_seconds: float = 2.0) -> list[Outbox]:
+    """Unpublished outbox rows that are due, locked so concurrent relays skip them.
+
+    Rows younger than ``grace_seconds`` are left to the writer's own publish-after-commit,
+    so the relay neither double-publishes them nor makes that publish wait on its locks."""
+    now = utcnow()
+    stmt = (select(Outbox).where(Outbox.published_at.is_(None), Outbox.available_at <= now,
+                                 Outbox.created_at <= now - timedelta(seconds=grace_seconds))
             .order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True))
     return list(session.scalars(stmt))
 
