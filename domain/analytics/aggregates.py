@@ -87,3 +87,35 @@ def platform_from_courses() -> Select:
 def platform_active_learners() -> Select:
     L = LearnerDay.__table__
     return select(L.c.local_day, func.count().label("active_learners")).group_by(L.c.local_day)
+
+
+def learner_stats(user_keys=None) -> Select:
+    """Streaks from the learner-day rows, set-based (gaps and islands; PostgreSQL: ``date - int``).
+
+    In a run of consecutive days, ``local_day - row_number()`` is constant, so one GROUP BY gives
+    the runs; the current streak is the run ending at the last active day. Same numbers as
+    ``streaks.from_days``. ``user_keys``: a table with a ``user_id`` column to restrict it to.
+    """
+    from sqlalchemy import Integer
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    L = LearnerDay.__table__
+    rn = func.row_number().over(partition_by=L.c.user_id, order_by=L.c.local_day)
+    days = select(L.c.user_id, L.c.local_day, L.c.lessons_completed, L.c.seconds_watched,
+                  (L.c.local_day - cast(rn, Integer)).label("grp"))
+    if user_keys is not None:
+        days = days.where(L.c.user_id.in_(select(user_keys.c.user_id)))
+    d = days.subquery()
+    runs = (select(d.c.user_id, func.count().label("n"), func.min(d.c.local_day).label("first"),
+                   func.max(d.c.local_day).label("last"), func.sum(d.c.lessons_completed).label("lessons"),
+                   func.sum(d.c.seconds_watched).label("seconds"))
+            .group_by(d.c.user_id, d.c.grp).subquery())
+    return (select(runs.c.user_id,
+                   func.min(runs.c.first).label("first_active_day"),
+                   func.max(runs.c.last).label("last_active_day"),
+                   func.array_agg(aggregate_order_by(runs.c.n, runs.c.last.desc()))[1].label("current_streak"),
+                   func.max(runs.c.n).label("longest_streak"),
+                   func.sum(runs.c.n).label("active_days"),
+                   func.sum(runs.c.lessons).label("lessons_completed"),
+                   func.sum(runs.c.seconds).label("seconds_watched"))
+            .group_by(runs.c.user_id))

@@ -166,6 +166,9 @@ def _learners_incremental(s: Session) -> int:
 def _recompute_learners(s: Session, user_ids: list[str] | None) -> int:
     """Learner stats from their learner-day rows (all learners when ``user_ids`` is None)."""
     L = LearnerDay.__table__
+    if user_ids is None and s.bind.dialect.name == "postgresql":   # the full path: one set-based INSERT
+        sel = aggregates.learner_stats()
+        return s.execute(insert(LearnerStats).from_select(list(sel.selected_columns.keys()), sel)).rowcount
     batches = [None] if user_ids is None else list(_chunks(user_ids))
     done = 0
     for chunk in batches:
