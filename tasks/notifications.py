@@ -38,7 +38,7 @@ def _publish_user_events(ctx, session) -> None:
     try:
         pipe = ctx.redis.pipeline(transaction=False)
         for ev in events:
-            pipe.publish(user_channel(ev.user_id), json.dumps(ev.to_dict(), default=str))
+            pipe.publish(user_channel(ev["user_id"]), json.dumps(ev, default=str))
         pipe.execute()
     except redis.RedisError as exc:     # listeners read job_events anyway; a lost wake-up costs latency
         log.warning("notification events not published: %s", exc)
@@ -97,11 +97,12 @@ def notify_chunk(ctx, p):
         note = s.get(Notification, p.notification_id)
         if note is None:
             raise InvalidPayload("notification_id", f"no notification {p.notification_id!r}")
-        users = fanout.recipients(s, p.course_id, p.after, p.until)
+        users = fanout.recipients(p.course_id, p.after, p.until)
         created = deliveries.add_deliveries(s, note, users, job_id=ctx.job_id)
+        recipients = fanout.count(s, users)
     _publish_user_events(ctx, s)
     email = _send(ctx, sending.scope(p.notification_id, after=p.after, until=p.until))
-    return {"recipients": len(users), "created": created, "email": email}
+    return {"recipients": recipients, "created": created, "email": email}
 
 
 @job_task("send_digest")

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, and_, case, func, insert, literal, null, select
 from sqlalchemy.orm import Session
 
 from domain.db import new_id, utcnow
+from domain.core.models import User
 from domain.jobs.models import JobEvent
-from domain.notifications import preferences, render, types
-from domain.notifications.models import DIGEST, PENDING, SENT, Delivery, Notification
-from domain.notifications.sql import insert_ignore
+from domain.notifications import render, types
+from domain.notifications.models import DIGEST, PENDING, SENT, Delivery, Notification, Preference
+from domain.notifications.sql import insert_for, insert_ignore, new_row_id
 
 
 def upsert_notification(session: Session, *, type_name: str, data: dict, dedupe_key: str,
@@ -31,62 +32,105 @@ def upsert_notification(session: Session, *, type_name: str, data: dict, dedupe_
     return session.scalar(select(Notification).where(Notification.dedupe_key == dedupe_key))
 
 
-def add_deliveries(session: Session, notification: Notification, user_ids: list[str],
+def add_deliveries(session: Session, notification: Notification, recipients: Select | list[str],
                    job_id: str | None = None) -> dict[str, int]:
     """Delivery rows for these recipients per their preferences; returns counts of new rows.
 
-    Rows that exist already (a rerun) are read first and skipped; the INSERT still says
-    ON CONFLICT DO NOTHING for a concurrent writer. Plain executemany, no RETURNING: psycopg
-    sends it as one prepared statement in pipeline mode, several times cheaper than a huge
-    multi-row statement."""
-    if not user_ids:
-        return {"in_app": 0, "email": 0}
-    have = set(session.execute(select(Delivery.user_id, Delivery.channel).where(
-        Delivery.notification_id == notification.id, Delivery.user_id.in_(user_ids))).all())
-    email_modes = preferences.modes(session, user_ids, notification.type, types.EMAIL)
-    app_modes = preferences.modes(session, user_ids, notification.type, types.IN_APP)
-    if notification.priority == types.URGENT:
-        email_modes = dict.fromkeys(user_ids, types.IMMEDIATE)
-        app_modes = dict.fromkeys(user_ids, types.IMMEDIATE)
+    ``recipients`` is a list of user ids or a SELECT of user ids (a page of a course's
+    learners). Set-based: one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING`` per
+    channel, the preference joined in, so no id list travels to Python and back; rows that
+    exist already (a rerun, an overlapping page) are skipped by the unique key and are not
+    returned, so ``notification.created`` is recorded only for in-app rows new in this call."""
+    if isinstance(recipients, (list, tuple)):
+        if not recipients:
+            return {"in_app": 0, "email": 0}
+        recipients = select(User.id).where(User.id.in_(list(recipients)))
+    who = recipients.subquery("who")
     now = utcnow()
-    rows, new_in_app = [], []
-    for uid in user_ids:
-        if app_modes[uid] != types.OFF and (uid, types.IN_APP) not in have:
-            new_in_app.append((uid, new_id()))
-            rows.append({"id": new_in_app[-1][1], "notification_id": notification.id, "user_id": uid,
-                         "channel": types.IN_APP, "status": SENT, "attempts": 0, "sent_at": now,
-                         "expires_at": notification.expires_at, "created_at": now})
-        if email_modes[uid] != types.OFF and (uid, types.EMAIL) not in have:
-            rows.append({"id": new_id(), "notification_id": notification.id, "user_id": uid,
-                         "channel": types.EMAIL, "status": DIGEST if email_modes[uid] == types.DIGEST else PENDING,
-                         "attempts": 0, "sent_at": None, "expires_at": None, "created_at": now})
-    insert_ignore(session, Delivery.__table__, rows)
-    record_events(session, job_id, now, [
-        {"user_id": uid, "notification_id": notification.id, "delivery_id": delivery_id, "type": notification.type,
-         "priority": notification.priority, "title": notification.title} for uid, delivery_id in new_in_app])
-    return {"in_app": len(new_in_app), "email": len(rows) - len(new_in_app)}
+    in_app = _insert_channel(session, notification, who, types.IN_APP, now)
+    if session.get_bind().dialect.name == "postgresql":
+        new_in_app = _insert_with_events(session, notification, in_app, job_id, now)
+    else:
+        rows = sorted(session.execute(in_app).all(), key=lambda r: r[1])
+        new_in_app = len(rows)
+        record_events(session, job_id, now, [_payload(notification, uid, delivery_id) for delivery_id, uid in rows])
+    emails = len(session.execute(_insert_channel(session, notification, who, types.EMAIL, now)).all())
+    return {"in_app": new_in_app, "email": emails}
+
+
+def _payload(note: Notification, user_id: str, delivery_id: str) -> dict:
+    return {"user_id": user_id, "notification_id": note.id, "delivery_id": delivery_id, "type": note.type,
+            "priority": note.priority, "title": note.title}
+
+
+def _insert_with_events(session: Session, note: Notification, in_app, job_id: str | None, now) -> int:
+    """PostgreSQL: the in-app rows and their ``notification.created`` events in one statement
+    (``WITH new AS (INSERT ... RETURNING) INSERT INTO job_events SELECT ... FROM new
+    RETURNING``); the events are queued for publishing as ``record_events`` does."""
+    new = in_app.cte("new_in_app")
+    events = JobEvent.__table__
+    data = func.jsonb_build_object("user_id", new.c.user_id, "notification_id", note.id, "delivery_id", new.c.id,
+                                   "type", note.type, "priority", note.priority, "title", note.title)
+    stmt = (insert(events).from_select(
+        ["job_id", "type", "user_id", "data", "created_at"],
+        select(literal(job_id, events.c.job_id.type), literal(CREATED), new.c.user_id, data,
+               literal(now, events.c.created_at.type)).select_from(new).order_by(new.c.user_id))
+        .returning(events.c.id, events.c.user_id, events.c.data))
+    when = now.isoformat()
+    queued = [{"id": event_id, "job_id": job_id, "user_id": uid, "type": CREATED, "data": payload, "created_at": when}
+              for event_id, uid, payload in session.execute(stmt)]
+    session.info.setdefault(USER_EVENTS, []).extend(queued)
+    return len(queued)
+
+
+def _insert_channel(session: Session, note: Notification, who, channel: str, now):
+    """``INSERT INTO notification_deliveries SELECT <one row per recipient whose effective mode
+    is not off> ON CONFLICT DO NOTHING RETURNING id, user_id`` (a stored preference wins over
+    the type's default; urgent ones are always immediate, as ``preferences.effective``)."""
+    uid = who.c[0]
+    source, keep = who, uid.is_not(None)      # (a WHERE also keeps SQLite's upsert parser happy)
+    mode = literal(types.IMMEDIATE)
+    if note.priority != types.URGENT and types.get(note.type).priority != types.URGENT:
+        pref = Preference.__table__.alias("pref")
+        source = who.outerjoin(pref, and_(pref.c.user_id == uid, pref.c.type == note.type,
+                                          pref.c.channel == channel))
+        mode = func.coalesce(pref.c.mode, types.get(note.type).default(channel))
+        keep = mode != types.OFF
+    stamp = Delivery.__table__.c.created_at.type
+    if channel == types.IN_APP:
+        status, sent_at, expires_at = literal(SENT), literal(now, stamp), literal(note.expires_at, stamp)
+    else:
+        status, sent_at, expires_at = case((mode == types.DIGEST, DIGEST), else_=PENDING), null(), null()
+    rows = select(new_row_id(), literal(note.id), uid, literal(channel), status, literal(0), sent_at, expires_at,
+                  literal(now, stamp)).select_from(source).where(keep)
+    cols = ["id", "notification_id", "user_id", "channel", "status", "attempts", "sent_at", "expires_at", "created_at"]
+    table = Delivery.__table__
+    return (insert_for(session, table).from_select(cols, rows).on_conflict_do_nothing()
+            .returning(table.c.id, table.c.user_id))
 
 
 USER_EVENTS = "notification_events"
+CREATED = "notification.created"
 
 
 def record_events(session: Session, job_id: str | None, at, payloads: list[dict]) -> None:
-    """``notification.created`` for a whole chunk, stored in ``job_events`` (one executemany
-    and one read-back of the ids) and queued on ``session.info[USER_EVENTS]``: the task
-    publishes them after the commit on each learner's channel ``cw:user:<id>`` only. (The
-    generic ``record_event`` also publishes every event on ``cw:events`` and the job's channel:
-    three messages per learner, which was half the cost of a 1,000-learner chunk.)"""
+    """``notification.created`` for a whole chunk, stored in ``job_events`` (one multi-row
+    INSERT ... RETURNING id) and queued on ``session.info[USER_EVENTS]`` as the event dicts
+    (``JobEvent.to_dict()``'s shape): the task publishes them after the commit on each learner's
+    channel ``cw:user:<id>`` only. (The generic ``record_event`` also publishes every event on
+    ``cw:events`` and the job's channel: three messages per learner, which was half the cost
+    of a 1,000-learner chunk.)"""
     if not payloads:
         return
-    kind = "notification.created"
-    session.execute(insert(JobEvent), [{"job_id": job_id, "type": kind, "user_id": p["user_id"], "data": p,
-                                        "created_at": at} for p in payloads])
-    by_user = {p["user_id"]: p for p in payloads}
-    where = [JobEvent.type == kind, JobEvent.created_at == at, JobEvent.user_id.in_(list(by_user)),
-             JobEvent.job_id == job_id if job_id else JobEvent.job_id.is_(None)]
-    queued = session.info.setdefault(USER_EVENTS, [])
-    for event_id, uid in session.execute(select(JobEvent.id, JobEvent.user_id).where(*where).order_by(JobEvent.id)):
-        queued.append(JobEvent(id=event_id, job_id=job_id, type=kind, user_id=uid, data=by_user[uid], created_at=at))
+    kind = CREATED
+    table = JobEvent.__table__
+    ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                          [{"job_id": job_id, "type": kind, "user_id": p["user_id"], "data": p, "created_at": at}
+                           for p in payloads]).scalars().all()
+    when = at.isoformat()
+    session.info.setdefault(USER_EVENTS, []).extend(
+        {"id": event_id, "job_id": job_id, "user_id": p["user_id"], "type": kind, "data": p, "created_at": when}
+        for event_id, p in zip(ids, payloads))
 
 
 def with_course_title(session: Session, data: dict) -> dict:

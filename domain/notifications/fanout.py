@@ -5,7 +5,7 @@ becomes a sub-job whose idempotency key names its bounds, so a rerun enqueues no
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from domain.core.models import Enrollment
@@ -20,12 +20,15 @@ def page(session: Session, course_id: str, after: str, size: int) -> list[str]:
                                 .order_by(Enrollment.user_id).limit(size)))
 
 
-def recipients(session: Session, course_id: str, after: str, until: str) -> list[str]:
-    """The learners of one page, read again by the sub-job (bounded by the page size)."""
-    return list(session.scalars(select(Enrollment.user_id)
-                                .where(Enrollment.course_id == course_id, Enrollment.status.in_(ACTIVE),
-                                       Enrollment.user_id > after, Enrollment.user_id <= until)
-                                .order_by(Enrollment.user_id)))
+def recipients(course_id: str, after: str, until: str) -> Select:
+    """The learners of one page as a SELECT of user ids (bounded by the page size): the
+    sub-job inserts its delivery rows straight from it (``INSERT ... SELECT``)."""
+    return select(Enrollment.user_id).where(Enrollment.course_id == course_id, Enrollment.status.in_(ACTIVE),
+                                            Enrollment.user_id > after, Enrollment.user_id <= until)
+
+
+def count(session: Session, recipients_: Select) -> int:
+    return session.scalar(select(func.count()).select_from(recipients_.subquery()))
 
 
 def chunk_key(notification_id: str, after: str, until: str) -> str:

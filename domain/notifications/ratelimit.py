@@ -1,32 +1,38 @@
 """A send rate per provider shared by every worker: GCRA (a token bucket as one timestamp)
 kept in Redis and updated by one Lua script, so concurrent workers never overshoot.
 
-The Redis client is passed in (workers own the connection); nothing here imports redis.
+A sender takes its tokens in batches (up to the burst size, one Redis round trip per batch
+instead of per message); tokens it took and did not use are simply lost, which can only
+make the real rate lower, never higher. The Redis client is passed in (workers own the
+connection); nothing here imports redis.
 """
 from __future__ import annotations
 
 import time
 from typing import Callable
 
-# KEYS[1]: bucket; ARGV: emission interval (µs), burst tolerance (µs). Returns the wait in µs (0 = go).
+# KEYS[1]: bucket; ARGV: emission interval (µs), burst tolerance (µs), tokens wanted.
+# Returns the wait in µs before that many tokens are free (0 = taken, go).
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
+local n = tonumber(ARGV[3] or '1')
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local wait = tat - tolerance - now
+local wait = tat + (n - 1) * interval - tolerance - now
 if wait > 0 then return wait end
-local new_tat = tat + interval
+local new_tat = tat + n * interval
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
 return 0
 """
 
 
 class RateLimiter:
-    """``wait_for_slot()`` blocks up to ``max_wait`` seconds for a send slot and returns the
-    remaining wait (0.0 when the caller may send now; > 0 when it should retry later)."""
+    """``take(n)`` waits up to ``max_wait`` seconds for ``n`` send slots (at most the burst) and
+    returns ``(slots taken, 0.0)``, or ``(0, retry_after)`` when the wait would be longer;
+    ``wait_for_slot()`` is the one-slot form (0.0 = go, > 0 = retry later)."""
 
     def __init__(self, redis_client, name: str, per_second: float, *, burst: float | None = None,
                  max_wait: float = 2.0, sleep: Callable[[float], None] = time.sleep):
@@ -34,23 +40,34 @@ class RateLimiter:
         self.per_second = per_second
         self.interval_us = int(1_000_000 / per_second) if per_second > 0 else 0
         tokens = burst if burst is not None else max(1.0, per_second / 10)
+        self.burst = max(1, int(tokens))
         self.tolerance_us = int(self.interval_us * max(0.0, tokens - 1))
         self.max_wait, self.sleep = max_wait, sleep
         self._script = redis_client.register_script(_GCRA) if per_second > 0 else None
 
-    def try_acquire(self) -> float:
-        """Take a slot now (0.0) or say how many seconds until one frees up."""
+    @property
+    def unlimited(self) -> bool:
+        return self._script is None
+
+    def try_acquire(self, n: int = 1) -> float:
+        """Take ``n`` slots now (0.0) or say how many seconds until they are free."""
         if self._script is None:
             return 0.0
-        return int(self._script(keys=[self.key], args=[self.interval_us, self.tolerance_us])) / 1_000_000
+        return int(self._script(keys=[self.key], args=[self.interval_us, self.tolerance_us, n])) / 1_000_000
 
-    def wait_for_slot(self) -> float:
+    def take(self, want: int) -> tuple[int, float]:
+        """Up to ``want`` slots (at most the burst), waiting up to ``max_wait``: ``(taken, 0.0)``,
+        or ``(0, retry_after)`` when the wait would be longer."""
+        n = max(1, min(want, self.burst))
         waited = 0.0
         while True:
-            wait = self.try_acquire()
+            wait = self.try_acquire(n)
             if wait <= 0:
-                return 0.0
+                return n, 0.0
             if waited + wait > self.max_wait:
-                return wait
+                return 0, wait
             self.sleep(wait)
             waited += wait
+
+    def wait_for_slot(self) -> float:
+        return self.take(1)[1]

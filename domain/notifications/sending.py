@@ -22,14 +22,13 @@ from functools import partial
 from typing import Callable
 
 from sqlalchemy import and_, func, or_, select, text, update
-from sqlalchemy.orm import Session
 from domain.core.models import User
 from domain.db import get_engine, unit_of_work, utcnow
 from domain.jobs.errors import TransientError
 from domain.notifications import preferences, render, types, unsubscribe
 from domain.notifications.message import OutgoingEmail
 from domain.notifications.models import (BOUNCED, DIGEST, FAILED, PENDING, SENDING, SENT, SKIPPED, Delivery,
-                                         Notification)
+                                         Notification, Preference, Suppression)
 from domain.notifications.providers import DeliveryRejected, EmailProvider, ProviderUnavailable
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ class SendConfig:
     sender: str
     base_url: str
     secret: str
-    claim_batch: int = 20
+    claim_batch: int = 50
     stale_after: float = 30.0
     max_attempts: int = 8
 
@@ -103,35 +102,37 @@ class Sender:
 
     # --- 1. claim + send-time checks --------------------------------------------------
     def _claim(self, where: tuple) -> list[tuple[str, OutgoingEmail]]:
+        """Two round trips: ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)
+        RETURNING id``, then the claimed rows with their notification, recipient, stored email
+        preference and suppression (outer joins), for the send-time checks."""
         now = utcnow()
         stale = now - timedelta(seconds=self.config.stale_after)
         with self.uow() as s:
-            ids = list(s.scalars(
-                select(Delivery.id).where(*where, or_(Delivery.status == PENDING,
-                                                      and_(Delivery.status == SENDING, Delivery.claimed_at < stale)))
-                .order_by(Delivery.user_id).limit(self.config.claim_batch).with_for_update(skip_locked=True)))
+            pick = (select(Delivery.id)
+                    .where(*where, or_(Delivery.status == PENDING,
+                                       and_(Delivery.status == SENDING, Delivery.claimed_at < stale)))
+                    .order_by(Delivery.user_id).limit(self.config.claim_batch).with_for_update(skip_locked=True))
+            ids = list(s.scalars(update(Delivery).where(Delivery.id.in_(pick.scalar_subquery()))
+                                 .values(status=SENDING, claimed_by=self.owner, claimed_at=now,
+                                         attempts=Delivery.attempts + 1)
+                                 .returning(Delivery.id).execution_options(synchronize_session=False)))
             if not ids:
                 return []
-            s.execute(update(Delivery).where(Delivery.id.in_(ids))
-                      .values(status=SENDING, claimed_by=self.owner, claimed_at=now, attempts=Delivery.attempts + 1)
-                      .execution_options(synchronize_session=False))
-            rows = list(s.execute(select(Delivery, Notification, User)
-                                  .join(Notification, Notification.id == Delivery.notification_id)
-                                  .join(User, User.id == Delivery.user_id).where(Delivery.id.in_(ids))
-                                  .order_by(Delivery.user_id)))
-            return self._checked(s, rows)
+            pref = Preference.__table__.alias("pref")
+            rows = s.execute(select(Delivery, Notification, User, pref.c.mode, Suppression.email)
+                             .join(Notification, Notification.id == Delivery.notification_id)
+                             .join(User, User.id == Delivery.user_id)
+                             .outerjoin(pref, and_(pref.c.user_id == Delivery.user_id, pref.c.type == Notification.type,
+                                                   pref.c.channel == types.EMAIL))
+                             .outerjoin(Suppression, Suppression.email == func.lower(User.email))
+                             .where(Delivery.id.in_(ids)).order_by(Delivery.user_id)).all()
+            return self._checked(rows)
 
-    def _checked(self, s: Session, rows: list) -> list[tuple[str, OutgoingEmail]]:
-        blocked = preferences.suppressed(s, [u.email for _, _, u in rows])
-        modes: dict[tuple[str, str], str] = {}
-        for type_name in {n.type for _, n, _ in rows}:
-            uids = [u.id for _, n, u in rows if n.type == type_name]
-            for uid, mode in preferences.modes(s, uids, type_name, types.EMAIL).items():
-                modes[(uid, type_name)] = mode
+    def _checked(self, rows: list) -> list[tuple[str, OutgoingEmail]]:
         ready = []
-        for d, n, u in rows:
-            mode = types.IMMEDIATE if n.priority == types.URGENT else modes[(u.id, n.type)]
-            if u.email.lower() in blocked:
+        for d, n, u, stored, suppressed in rows:
+            mode = types.IMMEDIATE if n.priority == types.URGENT else preferences.effective(n.type, types.EMAIL, stored)
+            if suppressed:
                 self._settle(d, SKIPPED, "address is suppressed")
             elif mode == types.OFF:
                 self._settle(d, SKIPPED, "unsubscribed at send time")
@@ -193,12 +194,14 @@ class Sender:
             batch = self._claim(where)
             if not batch:
                 break
+            tokens = 0
             for i, (delivery_id, email) in enumerate(batch):
-                if self.limiter is not None:
-                    wait = self.limiter.wait_for_slot()
+                if self.limiter is not None and tokens == 0:      # send slots, a batch at a time
+                    tokens, wait = self.limiter.take(len(batch) - i)
                     if wait > 0:
                         self._release([d for d, _ in batch[i:]], "provider rate limit reached")
                         raise ProviderUnavailable("shared provider rate limit reached", retry_after=wait)
+                tokens -= 1
                 try:
                     message_id = self.provider.send(email)
                 except ProviderUnavailable as exc:
