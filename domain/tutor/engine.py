@@ -12,7 +12,7 @@ from domain.core.models import Course
 from domain.db import utcnow
 from domain.jobs.errors import PermanentError
 from domain.tutor import exercises, guard, passages, prompt
-from domain.tutor.models import TutorMessage, TutorSession
+from domain.tutor.models import TutorCourseIndex, TutorMessage, TutorSession
 from domain.tutor.providers import Delta, Provider, Usage, estimate_tokens
 from domain.tutor.retrieval import BM25, Hit, relevant
 
@@ -46,7 +46,11 @@ def load_turn(s, reply_id: str) -> Turn | TutorMessage:
         raise PermanentError(f"no pending tutor reply {reply_id!r}", code="not_found")
     if reply.status == "complete":
         return reply
-    sess = s.get(TutorSession, reply.session_id)
+    sess, course_title, indexed_at = s.execute(   # the session, its course's title and index time at once
+        select(TutorSession, Course.title, TutorCourseIndex.indexed_at)
+        .join(Course, Course.id == TutorSession.course_id)
+        .outerjoin(TutorCourseIndex, TutorCourseIndex.course_id == TutorSession.course_id)
+        .where(TutorSession.id == reply.session_id)).one()
     earlier = list(s.scalars(select(TutorMessage).where(TutorMessage.session_id == sess.id,
                                                         TutorMessage.created_at <= reply.created_at,
                                                         TutorMessage.id != reply.id)
@@ -57,11 +61,10 @@ def load_turn(s, reply_id: str) -> Turn | TutorMessage:
     question = users[-1]
     history = [{"role": m.role, "content": m.content} for m in earlier
                if m.id != question.id and (m.role == "user" or m.status == "complete")]
-    index = passages.course_index(s, sess.course_id)
+    index = passages.course_index(s, sess.course_id, indexed_at=indexed_at)
     solution = exercises.reference_solution(s, sess.exercise_id) if sess.mode == "hint" else None
     reply.status = "streaming"
-    course = s.get(Course, sess.course_id)
-    return Turn(sess.id, sess.user_id, sess.course_id, course.title if course else "", sess.lesson_id, sess.mode,
+    return Turn(sess.id, sess.user_id, sess.course_id, course_title, sess.lesson_id, sess.mode,
                 question.content, history, index, solution)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -89,14 +90,17 @@ def ensure_indexed(session: Session, course_id: str) -> None:
 _indexes: dict[str, tuple[object, BM25]] = {}
 
 
-def course_index(session: Session, course_id: str) -> BM25:
-    """The course's BM25 index, built once per process and rebuilt when the course is re-indexed."""
+def course_index(session: Session, course_id: str, indexed_at: datetime | None = None) -> BM25:
+    """The course's BM25 index, built once per process and rebuilt when the course is re-indexed.
+    ``indexed_at``: the course's index time if the caller has read it already (no query then)."""
+    cached = _indexes.get(course_id)
+    if indexed_at is not None and cached is not None and cached[0] == indexed_at:
+        return cached[1]
     state = session.get(TutorCourseIndex, course_id)
     if state is None:
         ensure_indexed(session, course_id)
         state = session.get(TutorCourseIndex, course_id)
     stamp = state.indexed_at
-    cached = _indexes.get(course_id)
     if cached is not None and cached[0] == stamp:
         return cached[1]
     docs = [Doc(p.id, p.lesson_id, p.lesson_title, p.text) for p in course_passages(session, course_id)]

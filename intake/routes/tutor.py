@@ -201,10 +201,9 @@ async def _follow(reply_id: str, after: str, keepalive: float = 15.0):
     key = replay.stream_key(reply_id)
     r = _aredis()
     last, quiet, since_check = after, 0.0, 0.0
-    msg, job_state = await run_in_threadpool(_reply_state, reply_id)
-    if msg is not None and not await r.exists(key):
-        final = _from_database(msg, job_state)
-        if final:
+    if not await r.exists(key):     # not started yet, or over and expired: only then ask the database
+        msg, job_state = await run_in_threadpool(_reply_state, reply_id)
+        if msg is not None and (final := _from_database(msg, job_state)):
             for chunk in final:
                 yield chunk
             return
@@ -247,13 +246,14 @@ async def stream(session_id: str, token: str = Query(min_length=1, max_length=50
 
     def _pick() -> str:
         with session_factory(settings.database_url)() as s:
-            _session(s, session_id)
             if reply_id:
-                msg = s.get(TutorMessage, reply_id)
-                if msg is None or msg.session_id != session_id or msg.role != "assistant":
-                    raise ApiError(404, "not_found", f"no reply {reply_id!r} in this session",
-                                   [{"field": "reply_id", "message": "not a reply of this session"}])
-                return msg.id
+                msg = s.get(TutorMessage, reply_id)     # one query when it is a reply of this session
+                if msg is not None and msg.session_id == session_id and msg.role == "assistant":
+                    return msg.id
+                _session(s, session_id)
+                raise ApiError(404, "not_found", f"no reply {reply_id!r} in this session",
+                               [{"field": "reply_id", "message": "not a reply of this session"}])
+            _session(s, session_id)
             latest = sessions.latest_reply(s, session_id)
             if latest is None:
                 raise ApiError(404, "not_found", "this session has no reply to follow yet")
