@@ -26,6 +26,7 @@ PID 1 dies the kernel kills everything left in the PID namespace (daemons includ
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import select
@@ -84,25 +85,34 @@ STDERR_KEEP = 64 * 1024
 MEASURE_PATH = "/sandbox/measure"
 
 
-def bwrap_argv(box: Path, argv: list[str], limits: Limits, *, writable_box: bool, helper: Path, report_fd: int,
-               env: dict[str, str] | None = None, bwrap: str = "bwrap") -> list[str]:
-    cmd = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
-           "--as-pid-1", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
-           "--ro-bind", "/usr", "/usr"]
+def _root_links() -> list[str]:
+    """bwrap arguments for /bin, /lib, /lib64, /sbin: symlinks into /usr when the host has them."""
+    args = []
     for name in ("bin", "lib", "lib64", "sbin"):
         target = os.readlink(f"/{name}") if os.path.islink(f"/{name}") else None
         if target is not None:
-            cmd += ["--symlink", target, f"/{name}"]
+            args += ["--symlink", target, f"/{name}"]
         elif os.path.isdir(f"/{name}"):
-            cmd += ["--ro-bind", f"/{name}", f"/{name}"]
-    cmd += ["--proc", "/proc", "--dev", "/dev",
-            "--size", str(limits.file_bytes), "--tmpfs", "/tmp",
-            "--bind" if writable_box else "--ro-bind", str(box), "/box",
-            "--ro-bind", str(helper), MEASURE_PATH,
-            "--chdir", "/box" if writable_box else "/tmp", "--clearenv"]
+            args += ["--ro-bind", f"/{name}", f"/{name}"]
+    return args
+
+
+_ROOT_LINKS = _root_links()   # the host's layout does not change while a worker runs
+
+
+def bwrap_argv(box: Path, argv: list[str], limits: Limits, *, writable_box: bool, helper: Path, report_fd: int,
+               env: dict[str, str] | None = None, bwrap: str = "bwrap", go_fd: int = -1) -> list[str]:
+    cmd = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+           "--as-pid-1", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
+           "--ro-bind", "/usr", "/usr", *_ROOT_LINKS,
+           "--proc", "/proc", "--dev", "/dev",
+           "--size", str(limits.file_bytes), "--tmpfs", "/tmp",
+           "--bind" if writable_box else "--ro-bind", str(box), "/box",
+           "--ro-bind", str(helper), MEASURE_PATH,
+           "--chdir", "/box" if writable_box else "/tmp", "--clearenv"]
     for key, value in {"PATH": PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp", **(env or {})}.items():
         cmd += ["--setenv", key, value]
-    return [*cmd, "--", MEASURE_PATH, str(report_fd), *argv]
+    return [*cmd, "--", MEASURE_PATH, str(report_fd), str(go_fd), *argv]
 
 
 def _launch_argv(helpers: Helpers, limits: Limits, uid: int | None) -> list[str]:
@@ -119,60 +129,116 @@ def _kill_group(pid: int) -> None:
         pass
 
 
+@functools.lru_cache(maxsize=8)
+def _which(bwrap: str) -> str | None:
+    return shutil.which(bwrap)
+
+
 def run(box: Path, argv: list[str], limits: Limits, slot: Slot, helpers: Helpers, *, stdin: bytes = b"",
         writable_box: bool = False, env: dict[str, str] | None = None, bwrap: str = "bwrap") -> RunResult:
     """Run ``argv`` inside the sandbox with ``box`` mounted at /box. Blocks until it is over."""
-    if shutil.which(bwrap) is None:
+    return start(box, argv, limits, slot, helpers, stdin=stdin, writable_box=writable_box, env=env,
+                 bwrap=bwrap).finish()
+
+
+def start(box: Path, argv: list[str], limits: Limits, slot: Slot, helpers: Helpers, *, stdin: bytes = b"",
+          writable_box: bool = False, env: dict[str, str] | None = None, bwrap: str = "bwrap") -> "Prepared":
+    """Set a sandbox up for ``argv`` and leave it waiting: ``measure`` runs the program only once
+    ``finish()`` says go. A judge prepares the next test case's sandbox (namespaces, mounts: a
+    brand-new one for every case) while the current case runs, so the set-up overlaps the run."""
+    path = _which(bwrap)
+    if path is None:
         raise SandboxUnavailable(f"{bwrap!r} is not installed (apt-get install bubblewrap)")
     status_r, status_w = os.pipe()   # bwrap writes {"exit-code": n} there once the program has run
     report_r, report_w = os.pipe()   # measure writes the program's own rusage there
+    go_r, go_w = os.pipe()           # one byte: run the program now
     cmd = bwrap_argv(box, argv, limits, writable_box=writable_box, helper=helpers.measure, report_fd=report_w,
-                     env=env, bwrap=shutil.which(bwrap))
+                     env=env, bwrap=path, go_fd=go_r)
     cmd[1:1] = ["--json-status-fd", str(status_w)]
     cmd = _launch_argv(helpers, limits, slot.uid) + cmd
     try:
         with tempfile.TemporaryFile() as stdin_file:
             stdin_file.write(stdin)
             stdin_file.seek(0)
-            started = time.monotonic()
             proc = subprocess.Popen(cmd, stdin=stdin_file, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env={"PATH": PATH}, cwd="/", close_fds=True, pass_fds=(status_w, report_w))
+                                    env={"PATH": PATH}, cwd="/", close_fds=True,
+                                    pass_fds=(status_w, report_w, go_r))
+    except BaseException:
+        for fd in (status_r, report_r, go_w):
+            os.close(fd)
+        raise
     finally:
-        os.close(status_w)
-        os.close(report_w)
-    out, err, timed_out, exceeded = _collect(proc, started + limits.wall_seconds, limits.output_bytes)
-    status, usage = _reap(proc, started + limits.wall_seconds)
-    timed_out = timed_out or status is None
-    if status is None:
-        _kill_group(proc.pid)
-        _, status, usage = os.wait4(proc.pid, 0)
-    if timed_out or exceeded:   # (no killpg after the reap above: that pid may belong to someone else now)
-        if slot.uid is not None:
-            # bwrap died by our SIGKILL: its namespace is torn down asynchronously. (When the
-            # program exits by itself, PID 1's exit already waited for every process in it.)
-            kill_uid(slot.uid)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.monotonic() - started
-    with os.fdopen(report_r, "rb") as report_file:
-        report = report_file.read(200).split()
-    if len(report) == 2 and report[0] == b"exec-failed":   # the program never started
-        raise ProgramNotStarted(os.strerror(int(report[1])))
-    if len(report) == 4:   # the program's own status and usage, measured by its parent inside
-        program_status, utime, stime, maxrss = (int(x) for x in report)
-        code = os.waitstatus_to_exitcode(program_status)
-        cpu, rss = (utime + stime) / 1e6, maxrss * 1024
-    else:                  # killed before it could report (wall clock / output budget)
-        code = proc.returncode
-        cpu, rss = usage.ru_utime + usage.ru_stime, 0
-    sig = -code if code < 0 else (code - 128 if code > 128 else None)
-    result = RunResult(exit_code=None if sig else code, signal=sig, cpu_seconds=cpu, wall_seconds=wall,
-                       max_rss_bytes=rss, stdout=out, stderr=err, timed_out=timed_out, output_exceeded=exceeded)
-    result.cpu_exceeded = cpu > limits.cpu_seconds or sig == signal.SIGXCPU
-    with os.fdopen(status_r, "rb") as status_file:
-        ran = b'"exit-code"' in status_file.read()
-    if not ran and not (timed_out or exceeded):   # bwrap could not set the sandbox up
-        raise SandboxUnavailable(err.decode(errors="replace")[-500:] or f"bwrap exited with {code}")
-    return result
+        for fd in (status_w, report_w, go_r):
+            os.close(fd)
+    return Prepared(proc, limits, slot, status_r, report_r, go_w)
+
+
+class Prepared:
+    """A sandbox set up (or being set up) by ``start``: ``finish()`` runs the program and waits for
+    the result; ``abort()`` ends it without running anything (measure exits on end-of-file)."""
+
+    def __init__(self, proc: subprocess.Popen, limits: Limits, slot: Slot, status_r: int, report_r: int,
+                 go_w: int):
+        self.proc, self.limits, self.slot = proc, limits, slot
+        self._status_r, self._report_r, self._go_w = status_r, report_r, go_w
+
+    def abort(self) -> None:
+        os.close(self._go_w)   # measure reads end-of-file and exits: nothing ran
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            _kill_group(self.proc.pid)
+            self.proc.wait()
+            if self.slot.uid is not None:
+                kill_uid(self.slot.uid)
+        os.close(self._status_r)
+        os.close(self._report_r)
+
+    def finish(self) -> RunResult:
+        proc, limits, slot = self.proc, self.limits, self.slot
+        started = time.monotonic()
+        try:
+            os.write(self._go_w, b"g")
+        except BrokenPipeError:   # bwrap failed to set up (the reason is on its stderr, read below)
+            pass
+        finally:
+            os.close(self._go_w)
+        out, err, timed_out, exceeded = _collect(proc, started + limits.wall_seconds, limits.output_bytes)
+        status, usage = _reap(proc, started + limits.wall_seconds)
+        timed_out = timed_out or status is None
+        if status is None:
+            _kill_group(proc.pid)
+            _, status, usage = os.wait4(proc.pid, 0)
+        if timed_out or exceeded:   # (no killpg after the reap above: that pid may belong to someone else now)
+            if slot.uid is not None:
+                # bwrap died by our SIGKILL: its namespace is torn down asynchronously. (When the
+                # program exits by itself, PID 1's exit already waited for every process in it.)
+                kill_uid(slot.uid)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - started
+        with os.fdopen(self._report_r, "rb") as report_file:
+            report = report_file.read(200).split()
+        with os.fdopen(self._status_r, "rb") as status_file:
+            ran = b'"exit-code"' in status_file.read()
+        if len(report) == 2 and report[0] == b"exec-failed":   # the program never started
+            raise ProgramNotStarted(os.strerror(int(report[1])))
+        if len(report) == 4:   # the program's own status and usage, measured by its parent inside
+            program_status, utime, stime, maxrss = (int(x) for x in report)
+            code = os.waitstatus_to_exitcode(program_status)
+            cpu, rss = (utime + stime) / 1e6, maxrss * 1024
+        else:                  # killed before it could report (wall clock / output budget)
+            code = proc.returncode
+            cpu, rss = usage.ru_utime + usage.ru_stime, 0
+        sig = -code if code < 0 else (code - 128 if code > 128 else None)
+        result = RunResult(exit_code=None if sig else code, signal=sig, cpu_seconds=cpu, wall_seconds=wall,
+                           max_rss_bytes=rss, stdout=out, stderr=err, timed_out=timed_out,
+                           output_exceeded=exceeded)
+        result.cpu_exceeded = cpu > limits.cpu_seconds or sig == signal.SIGXCPU
+        if not ran and not (timed_out or exceeded):   # bwrap could not set the sandbox up
+            raise SandboxUnavailable(err.decode(errors="replace")[-500:] or f"bwrap exited with {code}")
+        return result
 
 
 def _collect(proc: subprocess.Popen, deadline: float, budget: int) -> tuple[bytes, bytes, bool, bool]:

@@ -133,12 +133,30 @@ def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: 
                         message = "the compiler ran out of time\n" + message
                     return _all(cases, Verdict.compilation_error, message)
             results = []
-            for i, case in enumerate(cases, 1):
-                if cancelled():
-                    break
-                results.append(_run_case(lang, box, i, case, time_limit_ms, memory_limit_mb, config, slot, helper))
-                if progress:
-                    progress(100 * i / len(cases), f"test {i}/{len(cases)}: {results[-1].verdict}")
+            limits = _case_limits(lang, time_limit_ms, memory_limit_mb, config)
+            argv = lang.run(memory_limit_mb)
+
+            def prepare(case: CaseSpec) -> jail.Prepared | OSError:
+                try:
+                    return jail.start(box, argv, limits, slot, helper, stdin=case.stdin.encode(), bwrap=config.bwrap)
+                except OSError as exc:   # could not even start it: not the learner's fault (IE below)
+                    return exc
+
+            upcoming = prepare(cases[0]) if cases else None
+            try:
+                for i, case in enumerate(cases, 1):
+                    if cancelled():
+                        break
+                    current = upcoming
+                    # the next case's sandbox (a new one: namespaces, mounts) is set up while this case runs
+                    upcoming = prepare(cases[i]) if i < len(cases) else None
+                    run, upcoming = _run(current, upcoming, prepare, case, cases[i] if i < len(cases) else None)
+                    results.append(_case_result(lang, i, case, run, memory_limit_mb))
+                    if progress:
+                        progress(100 * i / len(cases), f"test {i}/{len(cases)}: {results[-1].verdict}")
+            finally:
+                if isinstance(upcoming, jail.Prepared):
+                    upcoming.abort()
         finally:
             shutil.rmtree(box, ignore_errors=True)
     first_bad = next((r for r in results if r.verdict != Verdict.accepted.value), None)
@@ -146,23 +164,49 @@ def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: 
                       cases=results, feedback=feedback_for(results, cases))
 
 
-def _run_case(lang: languages.Language, box: Path, number: int, case: CaseSpec, time_limit_ms: int,
-              memory_limit_mb: int, config: JudgeConfig, slot: slots.Slot, helper: Helpers) -> CaseResult:
+def _case_limits(lang: languages.Language, time_limit_ms: int, memory_limit_mb: int,
+                 config: JudgeConfig) -> jail.Limits:
     memory = memory_limit_mb * MB
     cpu = time_limit_ms / 1000
-    limits = jail.Limits(cpu_seconds=cpu, wall_seconds=cpu * config.wall_factor + 1, memory_bytes=memory,
-                         address_space_bytes=memory + lang.address_space_headroom,
-                         processes=config.max_processes, file_bytes=config.max_file_bytes,
-                         open_files=config.open_files, output_bytes=config.max_output_bytes)
+    return jail.Limits(cpu_seconds=cpu, wall_seconds=cpu * config.wall_factor + 1, memory_bytes=memory,
+                       address_space_bytes=memory + lang.address_space_headroom,
+                       processes=config.max_processes, file_bytes=config.max_file_bytes,
+                       open_files=config.open_files, output_bytes=config.max_output_bytes)
+
+
+def _run(current: jail.Prepared | OSError, upcoming: jail.Prepared | OSError | None,
+         prepare: Callable[[CaseSpec], jail.Prepared | OSError], case: CaseSpec, next_case: CaseSpec | None):
+    """Run a prepared case -> (RunResult | OSError, the next case's sandbox, still usable).
+
+    A sandbox prepared while the previous case ran can have failed to start for a reason of that
+    case (a fork bomb filling the slot uid's process limit): it is set up once more before the
+    sandbox is declared unavailable. A run we had to kill (wall clock, output budget) swept every
+    process of the slot uid, the next case's waiting sandbox included: that one is set up again."""
+    if isinstance(current, OSError):
+        return current, upcoming
     try:
-        run = jail.run(box, lang.run(memory_limit_mb), limits, slot, helper, stdin=case.stdin.encode(),
-                       bwrap=config.bwrap)
-    except jail.SandboxUnavailable:
-        raise
-    except OSError as exc:   # could not even start it: not the learner's fault
+        try:
+            run = current.finish()
+        except jail.SandboxUnavailable:
+            retry = prepare(case)
+            if isinstance(retry, OSError):
+                return retry, upcoming
+            run = retry.finish()
+    except OSError as exc:   # ProgramNotStarted: the runtime is missing on this worker (IE)
+        return exc, upcoming
+    if (run.timed_out or run.output_exceeded) and isinstance(upcoming, jail.Prepared):
+        upcoming.abort()
+        upcoming = prepare(next_case)
+    return run, upcoming
+
+
+def _case_result(lang: languages.Language, number: int, case: CaseSpec, run: jail.RunResult | OSError,
+                 memory_limit_mb: int) -> CaseResult:
+    if isinstance(run, OSError):
         return CaseResult(case=number, verdict=Verdict.internal_error.value, time_ms=0, memory_kb=0,
                           hidden=case.hidden, weight=case.weight,
-                          detail=f"the sandbox could not start the program: {exc.strerror or exc}")
+                          detail=f"the sandbox could not start the program: {run.strerror or run}")
+    memory = memory_limit_mb * MB
     verdict = classify(run, memory_limit_bytes=memory, oom_markers=lang.oom_markers)
     output = run.stdout.decode(errors="replace")
     if verdict is None:

@@ -1,0 +1,80 @@
+"""Several test cases of one submission: each case runs in a sandbox of its own, the next one
+being set up while the current case runs. Nothing a case does reaches the next case, and a
+case that had to be killed (or that filled the process limit) does not spoil the next one."""
+from __future__ import annotations
+
+from domain.sandbox.judge import CaseSpec, evaluate
+
+from tests.integration.sandbox.support import sandbox_processes
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    yield
+    assert sandbox_processes() == []
+
+
+def run(judge_config, code: str, cases: list[CaseSpec], language: str = "python", **kw):
+    kw.setdefault("time_limit_ms", 3000)
+    kw.setdefault("memory_limit_mb", 64)
+    return evaluate(language, code, cases, config=judge_config, **kw)
+
+
+def test_files_in_tmp_do_not_reach_the_next_case(judge_config):
+    # Given a program that remembers its input in /tmp and prints what an earlier case left there
+    code = """
+import os, glob
+left = sorted(open(p).read() for p in glob.glob('/tmp/*') + glob.glob('/dev/shm/*'))
+print(left)
+line = input()
+for place in ('/tmp', '/dev/shm'):
+    try:
+        with open(os.path.join(place, 'stash-' + line), 'w') as f:
+            f.write(line)
+    except OSError:
+        pass
+"""
+    # When three cases run one after the other
+    cases = [CaseSpec(stdin=f"secret{i}\n", expected="[]\n", hidden=i == 0) for i in range(3)]
+    result = run(judge_config, code, cases)
+    # Then every case found a clean /tmp and /dev/shm
+    assert [c.verdict for c in result.cases] == ["AC", "AC", "AC"], result.feedback
+
+
+def test_a_case_killed_by_the_wall_clock_does_not_spoil_the_next(judge_config):
+    # Given a program that sleeps forever on one input and answers on the others
+    code = "import time\nline = input()\nif line == 'sleep':\n    time.sleep(10**6)\nprint(line)\n"
+    cases = [CaseSpec("a\n", "a\n"), CaseSpec("sleep\n", "x\n"), CaseSpec("b\n", "b\n"), CaseSpec("c\n", "c\n")]
+    # When it is judged
+    result = run(judge_config, code, cases, time_limit_ms=300)
+    # Then only the sleeping case is TLE: the sandbox of the next case (swept with the killed one) was set up again
+    assert [c.verdict for c in result.cases] == ["AC", "TLE", "AC", "AC"], result.feedback
+
+
+def test_an_output_flood_does_not_spoil_the_next_case(judge_config):
+    code = "line = input()\nwhile line == 'flood':\n    print('spam' * 100)\nprint(line)\n"
+    cases = [CaseSpec("flood\n", "x\n"), CaseSpec("b\n", "b\n")]
+    result = run(judge_config, code, cases)
+    assert [c.verdict for c in result.cases] == ["OLE", "AC"], result.feedback
+
+
+def test_a_fork_bomb_does_not_spoil_the_next_case(judge_config):
+    # Given a C program that fills the process limit on one input (children wait until the
+    # namespace dies), while the next case's sandbox is being set up under the same slot uid
+    code = ("#include <stdio.h>\n#include <unistd.h>\nint main(){int n=0; if(scanf(\"%d\",&n)!=1) return 2;"
+            " if(n==0){for(int i=0;i<1000;i++) if(fork()==0){pause();}} printf(\"%d\\n\", n); return 0;}")
+    cases = [CaseSpec("0\n", "0\n"), CaseSpec("7\n", "7\n"), CaseSpec("8\n", "8\n")]
+    result = run(judge_config, code, cases, language="c")
+    # Then the cases after it run normally
+    assert [c.verdict for c in result.cases][1:] == ["AC", "AC"], result.feedback
+
+
+def test_a_cancelled_evaluation_leaves_no_sandbox_waiting(judge_config):
+    # Given an evaluation cancelled after its first case (the second case's sandbox is already set up)
+    done = []
+    result = run(judge_config, "print(input())\n", [CaseSpec(f"{i}\n", f"{i}\n") for i in range(4)],
+                 progress=lambda pct, msg: done.append(msg), cancelled=lambda: len(done) >= 1)
+    # Then it stops there, and the autouse fixture finds no sandbox process left on the host
+    assert len(result.cases) == 1
