@@ -70,14 +70,18 @@ def cpu_ms(children) -> dict[str, float]:
     """CPU time (user + system, ms) of the stack's processes and of this one (clients + model server)."""
     import resource
 
+    def tree(pid: int) -> float:      # the process and its children (uvicorn --workers forks them)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:     # not Linux, or the process is gone
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK") + sum(tree(int(k)) for k in kids)
+
     out = {}
     for child in children:
-        try:
-            fields = Path(f"/proc/{child.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:     # not Linux, or the child is gone
-            continue
         role = "intake" if "intake" in child.argv else "worker"
-        out[role] = out.get(role, 0.0) + (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+        out[role] = out.get(role, 0.0) + tree(child.proc.pid)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out["bench (clients + model server)"] = (usage.ru_utime + usage.ru_stime) * 1000
     return out
@@ -108,7 +112,8 @@ def print_trace(traces: list[dict], db_url: str, redis_url: str) -> None:
         rows.append({
             "intake: POST answered": t["posted"],
             "  job row written (intake, after auth+checks)": job.created_at.timestamp() - w,
-            "  outbox published (Celery message sent)": published[job.id].timestamp() - w,
+            "  outbox row marked published (at or after the send)":
+                published[job.id].timestamp() - w if published.get(job.id) else None,
             "SSE response open (client)": t["opened"],
             "worker claimed the job": job.started_at.timestamp() - w,
             "worker wrote `start` (turn loaded, retrieval done)": stamp["start"] - w,
@@ -117,7 +122,9 @@ def print_trace(traces: list[dict], db_url: str, redis_url: str) -> None:
         })
     print("where the time goes (ms since the POST; p50 / p95 over samples; clocks: client, PostgreSQL rows, Redis ids)")
     for name in rows[0]:
-        values = [row[name] * 1000 for row in rows]
+        values = [row[name] * 1000 for row in rows if row[name] is not None]
+        if not values:
+            continue
         print(f"  {name:<52} {pct(values, 50):7.1f} {pct(values, 95):7.1f}")
 
 
