@@ -144,3 +144,23 @@ def test_provider_errors_fail_the_reply_and_tell_the_listener(database, r, cours
     assert err.value.code == "insufficient_quota"
     assert _events(r, reply_id)[-1][1]["code"] == "insufficient_quota"
     assert _reply(database.url, reply_id).status == "failed"
+
+
+def test_a_reindexed_course_is_searched_with_its_new_passages(database, r, course):
+    from domain.core.models import Lesson
+    from domain.tutor import passages
+
+    # Given a first reply, which leaves this process holding the course's index in its cache
+    assert _run(database.url, r, _ask(database.url, course, "What does a LEFT OUTER JOIN do?"))["covered"]
+    question = "What does the zygote clause of a quokka query do?"
+    assert _run(database.url, r, _ask(database.url, course, question))["covered"] is False
+    # When a lesson is rewritten and the course is re-indexed
+    with unit_of_work(database.url) as s:
+        lesson = s.get(Lesson, course["lessons"]["nulls"])
+        lesson.content = "A quokka query ends with a zygote clause. The zygote clause of a quokka query sorts rows twice."
+    with unit_of_work(database.url) as s:
+        passages.index_course(s, course["course_id"])
+    # Then the next reply is composed from the new passages, not the cached ones
+    result = _run(database.url, r, _ask(database.url, course, question))
+    assert result["covered"] is True
+    assert result["citations"][0]["lesson_id"] == course["lessons"]["nulls"]

@@ -121,11 +121,17 @@ def test_a_late_client_gets_what_was_said_then_the_rest(tutor, course, model_ser
 
 def test_stream_tokens_for_another_session_or_expired_are_refused(tutor, course):
     a, b = _session(tutor, course), _session(tutor, course)
-    _say(tutor, a, "What does COALESCE return?")
+    reply_a = _say(tutor, a, "What does COALESCE return?")["reply"]["id"]
     token_a = tutor.post(f"/v1/tutor/sessions/{a}/stream-token").json()["token"]
+    token_b = tutor.post(f"/v1/tutor/sessions/{b}/stream-token").json()["token"]
     expired, _ = stream_tokens.mint(settings.signing_secret, a, ttl=-1)
     with _browser(tutor) as browser:
         r = browser.get(f"/v1/tutor/sessions/{b}/stream", params={"token": token_a})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "token_mismatch"
+        # session b's own token does not open session a's reply through b's stream either
+        r = browser.get(f"/v1/tutor/sessions/{b}/stream", params={"token": token_b, "reply_id": reply_a})
+        assert r.status_code == 404 and r.json()["error"]["details"][0]["field"] == "reply_id"
+        r = browser.get("/v1/tutor/sessions/nosuchsession/stream", params={"token": token_b})
         assert r.status_code == 403 and r.json()["error"]["code"] == "token_mismatch"
         r = browser.get(f"/v1/tutor/sessions/{a}/stream", params={"token": expired})
         assert r.status_code == 401 and r.json()["error"]["code"] == "token_expired"
