@@ -113,6 +113,41 @@ def test_a_live_claim_is_left_alone_and_a_stale_one_is_taken_over(database, smtp
     assert len(smtp_server.to(victim["email"])) == 1 and len(smtp_server.to(users[1]["email"])) == 1
 
 
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs (no release, no mark)."""
+
+
+def test_a_sender_killed_between_the_250_and_its_mark_resends_only_that_message(database, smtp_server):
+    # Given an announcement to 5 learners and a sender that dies right after the server's 250
+    # for the second message, before recording it
+    _, users = make_course(database.url, 5)
+    note_id = _announce(database.url, users)
+    doomed = _sender(database.url, smtp_server, owner="doomed")
+    real_mark = doomed._mark
+
+    def mark_then_die(delivery_id, status, **kw):
+        if doomed.counts["sent"] == 1:
+            raise _Killed()
+        real_mark(delivery_id, status, **kw)
+
+    doomed._mark = mark_then_die
+    with pytest.raises(_Killed):
+        doomed.send_all(sending.scope(note_id))
+    assert sum(len(smtp_server.to(u["email"])) for u in users) == 2
+    # When its claims go stale and another sender takes over
+    with unit_of_work(database.url) as s:
+        s.execute(update(Delivery).where(Delivery.claimed_by == "doomed")
+                  .values(claimed_at=utcnow() - timedelta(seconds=60)))
+    assert _sender(database.url, smtp_server, owner="rescuer").send_all(sending.scope(note_id))["sent"] == 4
+    # Then nobody is missed, and only the message in flight at the "kill" went out twice,
+    # both copies with the same Message-ID (its delivery row's)
+    copies = {u["email"]: [m["message_id"] for m in smtp_server.to(u["email"])] for u in users}
+    assert sorted(len(v) for v in copies.values()) == [1, 1, 1, 1, 2]
+    [twice] = [v for v in copies.values() if len(v) == 2]
+    assert twice[0] == twice[1]
+    assert set(_statuses(database.url, note_id).values()) == {"sent"}
+
+
 def test_preferences_and_suppressions_are_checked_at_send_time(database, smtp_server):
     changed_mind = make_user(database.url, "Changed Mind")
     suppressed = make_user(database.url, "Suppressed")
