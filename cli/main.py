@@ -114,10 +114,6 @@ def cmd_jobs(args) -> int:
     from domain.db import unit_of_work
     from domain.jobs import service, states
     from domain.jobs.models import Job
-    from workers import events
-    from workers.relay import publish_job_now
-
-    events.install()
     with unit_of_work(_settings().database_url) as s:
         if args.action in ("list", "dead-letters"):
             stmt = select(Job).order_by(Job.created_at.desc()).limit(args.limit)
@@ -148,8 +144,6 @@ def cmd_jobs(args) -> int:
                 return 1
             service.requeue(s, job)
             print(f"requeued {job.id}")
-    if args.action == "retry":
-        publish_job_now(args.id)
     return 0
 
 
@@ -236,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, os.getcwd())
     args = build_parser().parse_args(argv)
+    from workers import events
+
+    events.install()   # jobs a command enqueues are published right after its commit
     return args.fn(args) or 0
 
 

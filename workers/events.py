@@ -64,18 +64,31 @@ def publish(events: list) -> None:
 
 
 def install() -> None:
-    """Hook every Session: publish its recorded events after commit, drop them on rollback."""
+    """Hook every Session: after commit, publish its recorded events and the jobs it enqueued
+    (``workers.relay.publish_committed``); drop both on rollback."""
     global _installed
     if _installed:
         return
     _installed = True
 
+    @event.listens_for(Session, "before_commit")
+    def _before_commit(session):
+        rows = session.info.get("publish")
+        if rows:   # outbox ids exist after the flush; read them while the session can still load
+            session.flush()
+            session.info["publish"] = [(r.id, r.job_id, r.available_at, kind) for r, kind in rows]
+
     @event.listens_for(Session, "after_commit")
     def _after_commit(session):
-        events = session.info.pop("events", [])
-        publish(events)
+        from workers.relay import publish_committed
+
+        publish(session.info.pop("events", []))
+        rows = session.info.pop("publish", [])
+        if rows:
+            publish_committed(session, rows)
 
     @event.listens_for(Session, "after_soft_rollback")
     def _after_rollback(session, previous_transaction):
         if previous_transaction.parent is None:
             session.info.pop("events", None)
+            session.info.pop("publish", None)

@@ -1,17 +1,24 @@
 """The outbox relay and the stuck-job reaper.
 
-Intake writes a job and its outbox row in one transaction, then tries to publish at once.
-Whatever could not be published (Redis down) or is not due yet (``run_at``) is published by
-this relay: a loop in intake (a thread), the ``coursework relay`` command and a beat entry all
-call ``relay_once``; ``FOR UPDATE SKIP LOCKED`` keeps concurrent relays from colliding.
+Whoever writes a job writes its outbox row in the same transaction; right after the commit
+the row is published (``publish_committed``, hooked on every Session by ``workers.events``)
+and marked published a moment later, in batches, off the request path (``PublishedMarks``).
+Whatever could not be published (Redis down), is not due yet (``run_at``) or was published
+but never marked (the process died) is published by this relay: a loop in intake (a thread),
+the ``coursework relay`` command and a beat entry all call ``relay_once``; ``FOR UPDATE SKIP
+LOCKED`` keeps concurrent relays from colliding. A message published twice is harmless: the
+job's lease lets one delivery run it and the other skip.
 """
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import threading
 import time
+from datetime import timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from celeryconfig import settings
 from domain.db import unit_of_work, utcnow
@@ -44,6 +51,70 @@ def publish_rows(session, rows: list[Outbox]) -> tuple[int, str | None]:
         row.published_at = utcnow()
         sent += 1
     return sent, None
+
+
+class PublishedMarks:
+    """Outbox ids published right after their commit, marked ``published_at`` in one UPDATE per
+    engine every ``interval`` seconds (well inside the relay's grace period, so the relay does
+    not publish them again). One per process: the thread is (re)started lazily after a fork."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval = interval
+        self.lock = threading.Lock()
+        self.pending: dict = {}          # engine → [outbox ids]
+        self.pid: int | None = None
+        self.wake = threading.Event()
+
+    def add(self, engine, ids: list[int]) -> None:
+        with self.lock:
+            if self.pid != os.getpid():  # first use in this process (or after a fork)
+                self.pid, self.pending = os.getpid(), {}
+                threading.Thread(target=self._run, name="outbox-marks", daemon=True).start()
+            self.pending.setdefault(engine, []).extend(ids)
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait(self.interval)
+            self.wake.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            batches, self.pending = self.pending, {}
+        for engine, ids in batches.items():
+            try:
+                with engine.begin() as conn:
+                    conn.execute(update(Outbox).where(Outbox.id.in_(ids), Outbox.published_at.is_(None))
+                                 .values(published_at=utcnow()))
+            except Exception as exc:  # the relay will publish these again: harmless
+                log.warning("could not mark %d outbox rows published: %s", len(ids), exc)
+
+
+marks = PublishedMarks()
+atexit.register(marks.flush)
+
+
+def publish_committed(session, rows: list[tuple]) -> int:
+    """After a commit: publish the outbox rows it wrote that are due now, given as
+    ``(outbox id, job id, available_at, kind name)``. On a broker error the rest is left to
+    the relay. Returns how many were sent."""
+    from domain.jobs.kinds import catalog
+    from workers.app import app
+
+    now, sent = utcnow(), []
+    for outbox_id, job_id, available_at, kind_name in rows:
+        if available_at.replace(tzinfo=available_at.tzinfo or timezone.utc) > now:
+            continue                      # run_at in the future: the relay publishes it when due
+        kind = catalog().get(kind_name)
+        try:
+            app.send_task(kind.task, args=[job_id], queue=kind.queue, retry=False)
+        except Exception as exc:          # broker away (or anything else): the relay publishes it
+            log.warning("publish of job %s deferred to the relay: %s", job_id, exc)
+            break
+        sent.append(outbox_id)
+    if sent:
+        marks.add(session.get_bind(), sent)
+    return len(sent)
 
 
 def publish_job_now(job_id: str, url: str | None = None, kind_name: str | None = None) -> bool:

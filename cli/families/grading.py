@@ -19,12 +19,10 @@ def cmd_grading(args) -> int:
 
     if args.action == "regrade":
         from domain.jobs import service
-        from workers.relay import publish_job_now
 
         with unit_of_work(settings.database_url) as s:
             job, _ = service.enqueue(s, "regrade_course", {"course_id": args.ids[0]}, caller="cli")
             job_id = job.id
-        publish_job_now(job_id)
         print(json.dumps({"job_id": job_id, "kind": "regrade_course"}))
         return 0
     if len(args.ids) != 2:

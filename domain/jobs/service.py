@@ -1,7 +1,9 @@
 """Job lifecycle operations on a Session. Every transition is a row update plus an event row.
 
-Events recorded here are also queued on ``session.info["events"]``; whoever owns the
-session's commit (workers, intake) publishes them to Redis after the commit succeeds.
+Events recorded here are also queued on ``session.info["events"]``, and every outbox row
+written here on ``session.info["publish"]``; whoever owns the session's commit (workers,
+intake) publishes both after the commit succeeds (``workers.events.install``), and the
+relay publishes whatever that missed.
 """
 from __future__ import annotations
 
@@ -9,14 +11,14 @@ import hashlib
 import json
 import traceback as tb
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
-from domain.db import utcnow
+from domain.db import new_id, utcnow
 from domain.jobs import states
 from domain.jobs.errors import InvalidPayload
 from domain.jobs.kinds import Enqueue, JobKind, catalog
@@ -49,6 +51,14 @@ def record_event(session: Session, job_id: str | None, type_: str, data: dict | 
     return ev
 
 
+def add_outbox(session: Session, job_id: str, kind_name: str, available_at: datetime | None = None) -> Outbox:
+    """An outbox row for the job, also queued for publishing right after this commit."""
+    row = Outbox(job_id=job_id, available_at=available_at or utcnow())
+    session.add(row)
+    session.info.setdefault("publish", []).append((row, kind_name))
+    return row
+
+
 def validate_payload(kind: JobKind, payload: dict) -> dict:
     """Schema check; returns the normalised payload. Raises pydantic.ValidationError."""
     return kind.payload.model_validate(payload).model_dump(mode="json")
@@ -74,6 +84,8 @@ def enqueue(session: Session, kind_name: str, payload: dict, *, caller: str = "s
             if existing.request_hash != digest:
                 raise IdempotencyConflict(existing.id)
             return existing, False
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_pg(session, kind, normalised, digest, caller, idempotency_key, run_at, parent_id)
     job = Job(kind=kind_name, queue=kind.queue, state=states.QUEUED, payload=normalised,
               attempts=0, max_attempts=kind.max_attempts, idempotency_key=idempotency_key,
               request_hash=digest, caller=caller, run_at=run_at, parent_id=parent_id,
@@ -93,8 +105,59 @@ def enqueue(session: Session, kind_name: str, payload: dict, *, caller: str = "s
     else:
         session.add(job)
         session.flush()
-    session.add(Outbox(job_id=job.id, available_at=run_at or utcnow()))
+    add_outbox(session, job.id, kind_name, run_at)
     record_event(session, job.id, "job.queued", {"state": states.QUEUED, "kind": kind_name})
+    return job, True
+
+
+_INSERT_PG = text("""
+WITH j AS (
+  INSERT INTO jobs (id, kind, queue, state, payload, attempts, max_attempts, progress, progress_message,
+                    idempotency_key, request_hash, caller, parent_id, run_at, cancel_requested,
+                    created_at, updated_at)
+  VALUES (:id, :kind, :queue, :state, CAST(:payload AS jsonb), 0, :max_attempts, 0, '', :idempotency_key,
+          :request_hash, :caller, :parent_id, :run_at, false, :now, :now)
+  ON CONFLICT ON CONSTRAINT uq_jobs_caller_idempotency_key DO NOTHING
+  RETURNING id),
+o AS (INSERT INTO outbox (job_id, available_at, publish_attempts, created_at)
+      SELECT id, :available_at, 0, :now FROM j RETURNING id),
+e AS (INSERT INTO job_events (job_id, type, data, created_at)
+      SELECT id, 'job.queued', CAST(:event_data AS jsonb), :now FROM j RETURNING id)
+SELECT (SELECT id FROM o) AS outbox_id, (SELECT id FROM e) AS event_id""")
+
+
+class _Written(NamedTuple):
+    """An outbox row already inserted (PostgreSQL fast path), as the after-commit publisher reads it."""
+    id: int
+    job_id: str
+    available_at: datetime
+
+
+def _insert_pg(session: Session, kind: JobKind, payload: dict, digest: str, caller: str,
+               idempotency_key: str | None, run_at: datetime | None, parent_id: str | None) -> tuple[Job, bool]:
+    """PostgreSQL: job, outbox row and ``job.queued`` event in one statement (one round trip),
+    the idempotency race settled by ``ON CONFLICT DO NOTHING``. The Job joins the session as
+    a loaded row, so later changes to it flush as ordinary UPDATEs."""
+    now = utcnow()
+    values = dict(id=new_id(), kind=kind.name, queue=kind.queue, state=states.QUEUED, max_attempts=kind.max_attempts,
+                  idempotency_key=idempotency_key, request_hash=digest, caller=caller, parent_id=parent_id,
+                  run_at=run_at)
+    event_data = {"state": states.QUEUED, "kind": kind.name}
+    row = session.execute(_INSERT_PG, {**values, "payload": json.dumps(payload), "now": now,
+                                       "available_at": run_at or now, "event_data": json.dumps(event_data)}).one()
+    if row.outbox_id is None:   # the idempotency key is taken (perhaps by a request that just committed)
+        existing = session.scalar(select(Job).where(Job.caller == caller, Job.idempotency_key == idempotency_key))
+        if existing.request_hash != digest:
+            raise IdempotencyConflict(existing.id)
+        return existing, False
+    job = Job(**values, payload=payload, attempts=0, progress=0, progress_message="", result=None, error=None,
+              cancel_requested=False, lease_owner=None, lease_expires_at=None, created_at=now, updated_at=now,
+              started_at=None, finished_at=None)
+    make_transient_to_detached(job)
+    session.add(job)
+    session.info.setdefault("publish", []).append((_Written(row.outbox_id, job.id, run_at or now), kind.name))
+    ev = JobEvent(id=row.event_id, job_id=job.id, type="job.queued", data=event_data, user_id=None, created_at=now)
+    session.info.setdefault("events", []).append(ev)
     return job, True
 
 
@@ -136,6 +199,11 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tupl
     by someone else (a duplicate delivery: skip it).
     """
     now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        claimed = _claim_pg(session, job_id, owner, now, now + timedelta(seconds=lease_seconds))
+        if claimed is not None:
+            return claimed, "claimed"
+        return _not_claimed(session, job_id, now)
     claimed = session.scalars(
         update(Job)
         .where(Job.id == job_id, Job.cancel_requested.is_(False))
@@ -150,6 +218,43 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tupl
     if claimed is not None:
         record_event(session, claimed.id, "job.running", {"state": states.RUNNING, "attempts": claimed.attempts})
         return claimed, "claimed"
+    return _not_claimed(session, job_id, now)
+
+
+_CLAIM_PG = text(f"""
+WITH c AS (
+  UPDATE jobs SET state = '{states.RUNNING}', lease_owner = :owner, lease_expires_at = :lease,
+                  attempts = attempts + 1, started_at = :now, updated_at = :now
+  WHERE id = :id AND NOT cancel_requested
+    AND (state IN ({", ".join(f"'{s}'" for s in sorted(states.CLAIMABLE))})
+         OR (state = '{states.RUNNING}' AND lease_expires_at < :now AND attempts < max_attempts))
+  RETURNING *),
+e AS (INSERT INTO job_events (job_id, type, data, created_at)
+      SELECT id, 'job.{states.RUNNING}', jsonb_build_object('state', '{states.RUNNING}', 'attempts', attempts), :now
+      FROM c RETURNING id)
+SELECT c.*, (SELECT id FROM e) AS event_id FROM c""")
+
+
+def _claim_pg(session: Session, job_id: str, owner: str, now: datetime, lease: datetime) -> Job | None:
+    """PostgreSQL: the claim and its ``job.running`` event in one statement."""
+    row = session.execute(_CLAIM_PG, {"id": job_id, "owner": owner, "now": now, "lease": lease}).mappings().first()
+    if row is None:
+        return None
+    job = Job(**{c.key: row[c.name] for c in Job.__table__.columns})
+    make_transient_to_detached(job)
+    job = session.merge(job, load=False)
+    _queue_event(session, row["event_id"], job_id, f"job.{states.RUNNING}",
+                 {"state": states.RUNNING, "attempts": job.attempts}, now)
+    return job
+
+
+def _queue_event(session: Session, event_id: int, job_id: str, type_: str, data: dict, at: datetime) -> None:
+    """An event row already inserted by SQL, queued for the after-commit publish."""
+    session.info.setdefault("events", []).append(
+        JobEvent(id=event_id, job_id=job_id, type=type_, data=data, user_id=None, created_at=at))
+
+
+def _not_claimed(session: Session, job_id: str, now: datetime) -> tuple[Job | None, str]:
     job = session.get(Job, job_id, with_for_update=True)
     if job is None:
         return None, "missing"
@@ -199,6 +304,14 @@ def set_progress(session: Session, job_id: str, owner: str, percent: float, mess
 def succeed(session: Session, job_id: str, owner: str, result: dict | None) -> bool:
     """Record success only if this run still holds the lease (one conditional UPDATE)."""
     now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(_SUCCEED_PG, {"id": job_id, "owner": owner, "now": now,
+                                            "result": json.dumps(result or {})}).first()
+        if row.attempts is None:
+            return False
+        _queue_event(session, row.event_id, job_id, f"job.{states.SUCCEEDED}",
+                     {"state": states.SUCCEEDED, "attempts": row.attempts, "result": result or {}}, now)
+        return True
     attempts = session.scalar(
         update(Job)
         .where(Job.id == job_id, Job.lease_owner == owner, Job.state == states.RUNNING)
@@ -212,6 +325,20 @@ def succeed(session: Session, job_id: str, owner: str, result: dict | None) -> b
     record_event(session, job_id, "job.succeeded",
                  {"state": states.SUCCEEDED, "attempts": attempts, "result": result or {}})
     return True
+
+
+_SUCCEED_PG = text(f"""
+WITH u AS (
+  UPDATE jobs SET state = '{states.SUCCEEDED}', result = CAST(:result AS jsonb), progress = 100, error = NULL,
+                  finished_at = :now, updated_at = :now, lease_owner = NULL, lease_expires_at = NULL
+  WHERE id = :id AND lease_owner = :owner AND state = '{states.RUNNING}'
+  RETURNING attempts),
+e AS (INSERT INTO job_events (job_id, type, data, created_at)
+      SELECT :id, 'job.{states.SUCCEEDED}',
+             jsonb_build_object('state', '{states.SUCCEEDED}', 'attempts', attempts, 'result', CAST(:result AS jsonb)),
+             :now
+      FROM u RETURNING id)
+SELECT (SELECT attempts FROM u) AS attempts, (SELECT id FROM e) AS event_id""")
 
 
 def _error(exc: BaseException, code: str) -> dict:
@@ -286,7 +413,7 @@ def requeue(session: Session, job: Job, *, reset_attempts: bool = True) -> None:
     job.error = None
     job.cancel_requested = False
     job.finished_at = None
-    session.add(Outbox(job_id=job.id, available_at=utcnow()))
+    add_outbox(session, job.id, job.kind)
 
 
 # --------------------------------------------------------------------------- relay & reaper
@@ -320,7 +447,7 @@ def reap_expired(session: Session, limit: int = 100) -> list[str]:
             job.lease_owner = None
             job.lease_expires_at = None
             _set_state(session, job, states.QUEUED, {"reason": "lease expired: worker lost"})
-            session.add(Outbox(job_id=job.id, available_at=now))
+            add_outbox(session, job.id, job.kind, now)
     return touched
 
 
@@ -333,7 +460,7 @@ def requeue_stale_retrying(session: Session, older_than_seconds: float, limit: i
     for job in session.scalars(stmt):
         ids.append(job.id)
         job.updated_at = utcnow()
-        session.add(Outbox(job_id=job.id, available_at=utcnow()))
+        add_outbox(session, job.id, job.kind)
         record_event(session, job.id, "job.republished", {"reason": "retry message overdue"})
     return ids
 

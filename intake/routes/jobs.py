@@ -20,7 +20,6 @@ from intake.body import openapi_body, parse_json
 from intake.auth import Caller, require
 from intake.errors import ApiError, pydantic_details
 from workers.events import job_channel
-from workers.relay import publish_job_now
 
 router = APIRouter(tags=["jobs"])
 
@@ -61,9 +60,7 @@ def accept(caller: str, kind: str, payload: dict, idempotency_key: str | None = 
     except service.IdempotencyConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc), [{"field": "Idempotency-Key",
                                                                  "message": f"already used for job {exc.job_id}"}])
-    if created and run_at is None:
-        publish_job_now(body["id"], kind_name=kind)   # best effort; the relay publishes it if Redis is away
-    return body, created
+    return body, created   # published right after the commit (workers.events); else by the relay
 
 
 def accepted_response(job: dict, created: bool) -> JSONResponse:
@@ -159,7 +156,6 @@ def retry_job(job_id: str, caller: Caller = require("operate")):
             raise ApiError(409, "conflict", f"only failed or dead-lettered jobs can be retried; this one is {job.state}")
         service.requeue(s, job)
         body = job.to_dict()
-    publish_job_now(job_id)
     return JSONResponse({"job": body, "links": _links(job_id)}, status_code=202)
 
 

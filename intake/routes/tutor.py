@@ -27,7 +27,6 @@ from domain.tutor.models import TutorMessage, TutorSession
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
-from workers.relay import publish_job_now
 
 router = APIRouter(tags=["tutor"])
 ID = dict(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
@@ -135,7 +134,6 @@ def _post(caller: Caller, session_id: str, content: str, idempotency_key: str | 
             job = s.get(Job, replayed.job_id)
             reply = s.get(TutorMessage, job.payload["reply_id"])
             return {"reply": reply.to_dict(), "job": job.to_dict(), "replayed": True}
-    publish_job_now(out["job"]["id"])
     return out
 
 
