@@ -19,7 +19,9 @@ class Difficulty(str, enum.Enum):
 class SubmissionStatus(str, enum.Enum):
     queued = "queued"
     running = "running"
-    graded = "graded"
+    graded = "graded"        # terminal: verdict, score and feedback are set
+    cancelled = "cancelled"  # terminal: its job was cancelled before a grade
+    error = "error"          # terminal: its job failed or was dead-lettered (not the learner's fault)
 
 
 class Exercise(Base):

@@ -2,6 +2,8 @@
 
 Recording is safe to repeat: the submission row is locked and a graded submission is never
 graded again, so progress (attempts, best score, completed at) moves once per submission.
+A submission whose job ends without a grade (cancelled, failed, dead-lettered) is *settled*:
+status ``cancelled`` or ``error`` with a feedback line saying so, never left ``running``.
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from domain.core.models import Lesson, Module, User
 from domain.db import utcnow
+from domain.jobs import states
 from domain.jobs.errors import InvalidPayload
+from domain.jobs.models import Job
 from domain.sandbox.judge import CaseSpec, Evaluation
 from domain.sandbox.models import Exercise, ExerciseProgress, Submission, SubmissionStatus, TestCase
 
@@ -135,3 +139,35 @@ def record(session: Session, submission_id: str, evaluation: Evaluation) -> dict
     return {"user_id": submission.user_id, "exercise_id": submission.exercise_id, "submission_id": submission.id,
             "course_id": course_id, "lesson_id": lesson_id, "score": evaluation.score,
             "attempt": submission.attempt, "verdict": evaluation.verdict}
+
+
+OPEN = (SubmissionStatus.queued, SubmissionStatus.running)
+# how a job that ended without grading its submission leaves that submission
+ENDINGS: dict[str, tuple[SubmissionStatus, str]] = {
+    states.CANCELLED: (SubmissionStatus.cancelled, "The evaluation was cancelled before a grade: submit again."),
+    states.FAILED: (SubmissionStatus.error, "The submission could not be graded (an internal error, not your "
+                                            "code): submit again, or ask the course staff."),
+    states.DEAD_LETTERED: (SubmissionStatus.error, "The submission could not be graded: the code sandbox was "
+                                                   "unavailable. Submit again later, or ask the course staff."),
+}
+
+
+def settle(session: Session, submission_id: str, job_state: str) -> bool:
+    """End a submission that its job will not grade. False when it is no longer open (graded or
+    settled already): safe to repeat, and never undoes a grade."""
+    submission = session.get(Submission, submission_id, with_for_update=True)
+    if submission is None or submission.status not in OPEN:
+        return False
+    submission.status, submission.feedback = ENDINGS[job_state]
+    return True
+
+
+def settle_ended(session: Session, submission_ids: list[str] | None = None, limit: int = 100) -> list[str]:
+    """Settle open submissions whose job already ended without a grade, also when no sandbox code
+    ran at that moment (a job cancelled while queued, dead-lettered by the reaper after its worker
+    was lost). A bounded batch (rows locked, busy ones skipped); returns the settled ids."""
+    stmt = (select(Submission.id, Job.state).join(Job, Job.id == Submission.job_id)
+            .where(Submission.status.in_(OPEN), Job.state.in_(list(ENDINGS))).limit(limit))
+    if submission_ids is not None:
+        stmt = stmt.where(Submission.id.in_(submission_ids))
+    return [sub_id for sub_id, job_state in session.execute(stmt).all() if settle(session, sub_id, job_state)]

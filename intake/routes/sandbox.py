@@ -99,6 +99,9 @@ def get_submission(submission_id: str, caller: Caller = require("read")):
         sub = s.get(Submission, submission_id)
         if sub is None:
             raise ApiError(404, "not_found", f"no submission {submission_id!r}")
+        # its job may have ended while no sandbox code ran (cancelled while queued, worker lost)
+        if sub.status in submissions.OPEN and submissions.settle_ended(s, [sub.id]):
+            s.commit()
         return {"submission": sub.public(), "links": _links(sub.id, sub.job_id or "")}
 
 

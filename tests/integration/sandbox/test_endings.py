@@ -1,0 +1,108 @@
+"""A submission whose evaluate job ends without a grade ends too: ``cancelled`` or ``error``,
+never left ``queued``/``running`` (worker, intake and reaper paths)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from domain.db import unit_of_work, utcnow
+from domain.jobs import service
+from domain.jobs.models import Job, Outbox
+from domain.sandbox import flow, submissions
+from domain.sandbox.errors import SandboxUnavailable
+from domain.sandbox.judge import JudgeConfig
+from domain.sandbox.kinds import EvaluatePayload
+from domain.sandbox.models import Submission, SubmissionStatus
+from tests.integration.sandbox.test_flow import SUM, _fixtures, _submit
+from tests.support.jobs import wait_job
+
+
+def _stored_status(db, submission_id: str) -> str:
+    with db() as s:
+        return s.get(Submission, submission_id).status.value
+
+
+def _queued_submission(db, f: dict) -> tuple[str, str]:
+    """A submission and its evaluate job written by the web tier (not published by us)."""
+    with db.begin() as s:
+        sub = submissions.create(s, exercise_id=f["exercise_id"], user_id=f["user_id"], language="python", code=SUM)
+        job, _ = service.enqueue(s, "evaluate", {"submission_id": sub.id})
+        sub.job_id = job.id
+        return sub.id, job.id
+
+
+def test_cancelling_a_running_evaluation_ends_the_submission_cancelled(api, db):
+    # Given a submission being evaluated by the worker (each case sleeps until its wall clock)
+    f = _fixtures(db, linked=False)
+    out = _submit(api, f, "import time\ntime.sleep(600)\n")
+    job_id, sub_id = out["job"]["id"], out["submission"]["id"]
+    wait_job(api, job_id, timeout=90, states={"running"})
+    # When the job is cancelled through the API
+    assert api.post(f"/v1/jobs/{job_id}/cancel").status_code == 202
+    job = wait_job(api, job_id, timeout=90)
+    # Then the job is cancelled and the worker stored the submission as cancelled (no GET needed)
+    assert job["state"] == "cancelled"
+    assert _stored_status(db, sub_id) == "cancelled"
+    body = api.get(f"/v1/submissions/{sub_id}").json()["submission"]
+    assert body["status"] == "cancelled" and "cancelled" in body["feedback"] and body["score"] is None
+
+
+def test_a_job_cancelled_before_it_ran_leaves_a_cancelled_submission(api, db):
+    # Given a queued submission whose job is cancelled before any worker ran it
+    f = _fixtures(db, linked=False)
+    sub_id, job_id = _queued_submission(db, f)
+    assert api.post(f"/v1/jobs/{job_id}/cancel").status_code == 202
+    assert wait_job(api, job_id, timeout=30)["state"] == "cancelled"
+    # When the submission is read
+    body = api.get(f"/v1/submissions/{sub_id}").json()["submission"]
+    # Then it is cancelled, and stored so for the web tier too
+    assert body["status"] == "cancelled"
+    assert _stored_status(db, sub_id) == "cancelled"
+
+
+def test_a_job_dead_lettered_after_its_worker_was_lost_leaves_an_error_submission(api, db):
+    # Given a submission whose job was running on a worker that died on its last delivery
+    f = _fixtures(db, linked=False)
+    sub_id, job_id = _queued_submission(db, f)
+    with db.begin() as s:
+        job = s.get(Job, job_id)
+        job.state, job.attempts, job.lease_owner = "running", job.max_attempts, "lost-worker"
+        job.lease_expires_at = utcnow() - timedelta(seconds=60)
+        s.get(Submission, sub_id).status = SubmissionStatus.running
+        for row in s.scalars(select(Outbox).where(Outbox.job_id == job_id)):
+            row.published_at = utcnow()
+    # When the reaper (or a late delivery's claim) dead-letters it
+    with db.begin() as s:
+        service.reap_expired(s)
+    assert wait_job(api, job_id, timeout=30)["state"] == "dead_lettered"
+    # Then reading the submission shows a terminal error, not "running"
+    body = api.get(f"/v1/submissions/{sub_id}").json()["submission"]
+    assert body["status"] == "error" and "could not be graded" in body["feedback"]
+    assert _stored_status(db, sub_id) == "error"
+
+
+@pytest.mark.parametrize("last_attempt, status", [(True, "error"), (False, "running")])
+def test_an_unavailable_sandbox_ends_the_submission_only_on_the_last_attempt(db, database, tmp_path,
+                                                                            last_attempt, status):
+    # Given a worker whose sandbox cannot start (bwrap missing)
+    f = _fixtures(db, linked=False)
+    sub_id, job_id = _queued_submission(db, f)
+    broken = JudgeConfig(work_dir=tmp_path, bwrap="/nonexistent/bwrap")
+    # When the evaluate flow runs on that worker
+    with pytest.raises(SandboxUnavailable):
+        flow.run(EvaluatePayload(submission_id=sub_id), job_id=job_id, uow=lambda: unit_of_work(database.url),
+                 emit=lambda *a, **k: None, config=broken, max_time_ms=2000, max_memory_mb=64,
+                 last_attempt=last_attempt, transient=(SandboxUnavailable,))
+    # Then the submission ends in error when no retry is left, and stays running while one is
+    assert _stored_status(db, sub_id) == status
+
+
+def test_a_graded_submission_is_never_settled(api, db):
+    f = _fixtures(db, linked=False)
+    out = _submit(api, f, SUM)
+    assert wait_job(api, out["job"]["id"], timeout=90)["state"] == "succeeded"
+    with db.begin() as s:
+        assert submissions.settle(s, out["submission"]["id"], "cancelled") is False
+    assert _stored_status(db, out["submission"]["id"]) == "graded"
