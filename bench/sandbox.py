@@ -7,7 +7,11 @@ Prints:
       namespaces, rlimits, the measure helper, verdict), versus the same program run directly with
       ``subprocess.run`` (ratio; target <= 1.25), and bare ``bwrap --ro-bind / /`` runs, without namespaces and with
       ``--unshare-all``, for scale.
-      Two programs: a trivial one (interpreter start-up dominates) and one doing ~50 ms of work.
+      Three programs: a trivial one (interpreter start-up dominates), and a sieve doing ~15-50 ms
+      (``work``) and ~100 ms (``work100``) of work on an idle core. Also the CPU time per case (all
+      processes: the worker's own share and its children's), sandbox versus direct: the judge sets up
+      the next case's sandbox while the current one runs, so on a machine with a free core the wall
+      ratio can be below the CPU ratio; on a saturated machine the CPU ratio is what remains.
   (b) submissions evaluated per minute (3 Python test cases each) through the whole flow
       (submission row + evaluate job → broker → worker → sandbox → graded), with one worker
       process and with two, on a private stack (fresh PostgreSQL database, own redis-server).
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,17 +37,19 @@ TRIVIAL = "a, b = map(int, input().split())\nprint(a + b)\n"
 WORK = ("n = int(input())\nsieve = bytearray([1]) * (n + 1)\nfor i in range(2, int(n ** 0.5) + 1):\n"
         "    if sieve[i]:\n        sieve[i * i::i] = bytearray(len(sieve[i * i::i]))\n"
         "print(sum(i for i in range(2, n + 1) if sieve[i]))\n")
-INPUTS = {"trivial": ("2 3\n", "5\n"), "work": ("600000\n", None)}
+INPUTS = {"trivial": ("2 3\n", "5\n"), "work": ("600000\n", None), "work100": ("4000000\n", None)}
 
 
 def per_case(cases: int, rounds_n: int = 5) -> None:
+    from domain.sandbox.helpers import build_helpers
     from domain.sandbox.judge import CaseSpec, JudgeConfig, evaluate
 
     work = Path(tempfile.mkdtemp(prefix="cw-bench-sandbox-"))
     os.chmod(work, 0o711)
     config = JudgeConfig(work_dir=work, base_uid=63000, slots=4)
+    build_helpers(work)   # once per host in production: not part of a test case's cost
     print(f"(a) time per test case: median of {rounds_n} x {cases} runs each")
-    for name, code in (("trivial", TRIVIAL), ("work", WORK)):
+    for name, code in (("trivial", TRIVIAL), ("work", WORK), ("work100", WORK)):
         stdin, expected = INPUTS[name]
         src = work / f"direct-{name}.py"
         src.write_text(code)
@@ -50,12 +57,17 @@ def per_case(cases: int, rounds_n: int = 5) -> None:
             expected = subprocess.run(["/usr/bin/python3", "-I", "-B", str(src)], input=stdin.encode(),
                                       capture_output=True, check=True).stdout.decode()
         specs = [CaseSpec(stdin=stdin, expected=expected)] * cases
+        cpu = {"direct": 0.0, "sandbox": 0.0}
 
-        def run_direct(argv: list[str]) -> float:
+        def run_direct(argv: list[str], account: str | None = None) -> float:
+            c = _cpu()
             t = time.perf_counter()
             out = subprocess.run(argv, input=stdin.encode(), capture_output=True, timeout=30)
+            elapsed = time.perf_counter() - t
+            if account:
+                cpu[account] += _cpu() - c
             assert out.stdout.decode() == expected
-            return time.perf_counter() - t
+            return elapsed
 
         python = ["/usr/bin/python3", "-I", "-B", str(src)]
         bare = ["bwrap", "--ro-bind", "/", "/", "--die-with-parent", *python]
@@ -63,18 +75,28 @@ def per_case(cases: int, rounds_n: int = 5) -> None:
         times: dict[str, list[float]] = {"direct": [], "bwrap": [], "bwrap_ns": [], "sandbox": []}
         for _ in range(rounds_n):   # interleaved rounds, so load from elsewhere hits all of them alike
             for _ in range(cases):
-                times["direct"].append(run_direct(python))
+                times["direct"].append(run_direct(python, "direct"))
                 times["bwrap"].append(run_direct(bare))
                 times["bwrap_ns"].append(run_direct(bare_ns))
             marks = [time.perf_counter()]   # one evaluate() of all cases; a timestamp after each case
+            c = _cpu()
             result = evaluate("python", code, specs, time_limit_ms=5000, memory_limit_mb=256, config=config,
                               progress=lambda pct, msg: marks.append(time.perf_counter()))
+            cpu["sandbox"] += _cpu() - c
             assert result.verdict == "AC", result.feedback
             times["sandbox"] += [b - a for a, b in zip(marks, marks[1:])]
         d, b, n, s = (statistics.median(times[k]) for k in ("direct", "bwrap", "bwrap_ns", "sandbox"))
+        cd, cs = (cpu[k] / (rounds_n * cases) for k in ("direct", "sandbox"))
         print(f"  {name:<8} direct {d * 1000:6.1f} ms | bwrap, no namespaces {b * 1000:6.1f} ms (x{b / d:.2f}) | "
               f"bwrap --unshare-all {n * 1000:6.1f} ms (x{n / d:.2f}) | full sandbox {s * 1000:6.1f} ms "
               f"=> ratio sandbox/direct {s / d:.2f}")
+        print(f"  {'':<8} CPU per case: direct {cd * 1000:6.1f} ms | sandbox {cs * 1000:6.1f} ms => CPU ratio {cs / cd:.2f}")
+
+
+def _cpu() -> float:
+    """CPU seconds used so far by this process and its reaped children (bwrap, measure, the programs)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def throughput(submissions: int) -> None:
