@@ -14,8 +14,20 @@ from email.mime.text import MIMEText
 from email.utils import formatdate, parseaddr
 
 
+class _WirePolicy(type(policy.compat32)):
+    """compat32 whose header folding skips its ``Header`` round trip for a plain one-line ASCII
+    value that already fits (most headers of every message: a third of building one); anything
+    else (non-ASCII, encoded words, long or multi-line values) goes the usual way."""
+
+    def _fold(self, name, value, sanitize):
+        if (isinstance(value, str) and value.isascii() and "\n" not in value and "\r" not in value
+                and "=?" not in value and len(name) + len(value) + 2 <= self.max_line_length):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
 # CRLF line ends (what SMTP DATA expects), headers up to RFC 5322's 998 characters
-WIRE_POLICY = policy.compat32.clone(linesep="\r\n", max_line_length=998)
+WIRE_POLICY = _WirePolicy(linesep="\r\n", max_line_length=998)
 UTF8_QP = Charset("utf-8")
 UTF8_QP.body_encoding = QP          # readable bodies (quoted-printable), not base64
 

@@ -1,17 +1,20 @@
 """Send email deliveries exactly once per (notification, recipient): claim, send, mark.
 
-1. Claim a small batch in one transaction (``FOR UPDATE SKIP LOCKED``): ``pending`` rows, or
+1. Claim a batch in one statement (``FOR UPDATE SKIP LOCKED``): ``pending`` rows, or
    ``sending`` rows whose claim is older than ``stale_after`` (their sender died). The same
    transaction applies the send-time checks: preference now ``off`` or a suppressed address
    → ``skipped``; switched to digest → ``digest``.
-2. Send each message through the provider (shared rate limit first).
-3. Mark each one ``sent`` (with the provider's message id) in its own short commit.
+2. Send each message through the provider, one SMTP transaction (or HTTP request) each,
+   after the shared rate limit (slots taken a batch at a time).
+3. Mark each one ``sent`` (with the provider's message id) right after the provider's answer:
+   one prebuilt UPDATE on an autocommit connection.
 
 The only ambiguous moment is a sender killed after the provider accepted a message and
-before its ``sent`` commit: that row is still ``sending`` and is sent again once its claim
-is stale (at-least-once for that one message per killed sender, never a loss). The resend
-carries the same Message-ID (derived from the delivery id), so it can be recognised and
-dropped downstream. Every other message is sent exactly once.
+before its mark reached the database (well under 0.4 ms of a ~1 ms cycle on loopback; a timeout
+waiting for the provider's answer is the same ambiguity): that row is still ``sending`` and
+is sent again once its claim is stale (at-least-once for that one message per killed
+sender, never a loss). The resend carries the same Message-ID (derived from the delivery
+id), so it can be recognised and dropped downstream. Every other message is sent exactly once.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from functools import partial
 from typing import Callable
 
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
+
 from domain.core.models import User
 from domain.db import get_engine, unit_of_work, utcnow
 from domain.jobs.errors import TransientError

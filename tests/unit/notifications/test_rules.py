@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from domain.notifications import preferences, types, unsubscribe
 from domain.notifications.kinds import REACTIONS, AnnouncePayload, NotifyPayload
-from domain.notifications.message import OutgoingEmail
+from domain.notifications.message import WIRE_POLICY, OutgoingEmail
 
 
 def test_unsubscribe_token_round_trips_and_rejects_tampering():
@@ -68,3 +68,19 @@ def test_payloads_are_bounded_and_strict():
     with pytest.raises(ValidationError):
         AnnouncePayload.model_validate({"course_id": "c", "title": "t", "body": "b", "priority": "loud"})
     assert AnnouncePayload.model_validate({"course_id": "c", "title": "t", "body": "b"}).priority == "normal"
+
+
+@pytest.mark.parametrize("subject,to", [
+    ("Exam moved", "ada@example.test"),
+    ("Prüfung verschoben ✓", "Ada Lovelace <ada@example.test>"),
+    ("double  spaces\tand a tab  ", "Lovelace, Ada <ada@example.test>"),
+    ("=?utf-8?q?looks_encoded?=", "ada@example.test"),
+    ("x" * 1200, "ada@example.test"),
+])
+def test_the_fast_header_path_writes_what_compat32_writes(subject, to):
+    email = OutgoingEmail(delivery_id="d1", sender="Coursework <no-reply@cw.test>", to=to, subject=subject,
+                          text="Hi,\n" + "a long line " * 40, html="<p>Hi</p>",
+                          unsubscribe_url="https://cw.test/v1/notifications/unsubscribe?token=" + "t" * 150)
+    msg = email.mime()
+    legacy = policy.compat32.clone(linesep="\r\n", max_line_length=998)
+    assert msg.as_bytes(policy=WIRE_POLICY) == msg.as_bytes(policy=legacy)
