@@ -145,6 +145,11 @@ def platform(stack, db_url: str, course_id: str, timeout: float = 3600) -> tuple
     counts = {f"{ch}:{st}": n for ch, st, n in rows}
     chunks = [(f - st).total_seconds() for kind, _, st, f in spans if kind == "notify_chunk"]
     waits = [(st - c).total_seconds() for kind, c, st, _ in spans if kind == "notify_chunk"]
+    t0 = min(c for _, c, _, _ in spans)
+    announce = next((f - st).total_seconds() for kind, _, st, f in spans if kind == "announce")
+    first = min((st - t0).total_seconds() for kind, _, st, _ in spans if kind == "notify_chunk")
+    last = max((f - t0).total_seconds() for kind, _, _, f in spans if kind == "notify_chunk")
+    print(f"announce job ran {announce:.2f}s; chunk jobs ran from {first:.2f}s to {last:.2f}s after it was created")
     print(f"chunk jobs: {len(chunks)}, run time mean {sum(chunks) / len(chunks):.2f}s max {max(chunks):.2f}s "
           f"(sum {sum(chunks):.1f}s over {elapsed:.1f}s wall); queue wait mean {sum(waits) / len(waits):.2f}s")
     return elapsed, counts
