@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     relay_interval: float = 1.0          # outbox relay / reaper loop period (seconds)
     relay_in_intake: bool = True         # intake runs the relay loop in a thread too
     job_retention_days: int = 30         # finished jobs older than this are purged (beat)
+    task_sent_events: bool = False       # a Celery task-sent event per enqueue (Flower's SENT state): one more Redis publish per job
+    db_pool_size: int = 10               # SQLAlchemy pool per process (PostgreSQL); raise with thread-pool concurrency
+    db_max_overflow: int = 20            # extra connections a busy process may open beyond the pool
 
     # --- intake -------------------------------------------------------------------
     max_body_bytes: int = 1_000_000      # larger request bodies get 413
@@ -130,6 +133,10 @@ class Settings(BaseSettings):
 
 settings = Settings()
 
+from domain import db as _db  # noqa: E402  (the one place database pool sizes come from)
+
+_db.POOL_OPTIONS.update(pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+
 # ---------------------------------------------------------------------------------
 # Celery settings (flat lowercase names, read by workers/app.py)
 # ---------------------------------------------------------------------------------
@@ -159,7 +166,7 @@ task_track_started = False
 worker_prefetch_multiplier = 1
 worker_hijack_root_logger = False
 worker_send_task_events = True          # Flower
-task_send_sent_event = True
+task_send_sent_event = settings.task_sent_events   # off by default: workers' events are what Flower shows
 task_publish_retry = True
 task_publish_retry_policy = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 1}
 

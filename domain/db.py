@@ -60,6 +60,7 @@ def new_id() -> str:
 
 
 _engines: dict[tuple[int, str], Engine] = {}
+POOL_OPTIONS = {"pool_size": 10, "max_overflow": 20}   # set from celeryconfig (COURSEWORK_DB_POOL_SIZE...)
 
 
 def get_engine(url: str) -> Engine:
@@ -78,7 +79,7 @@ def get_engine(url: str) -> Engine:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            engine = create_engine(url, pool_pre_ping=True, **POOL_OPTIONS)
         _engines[key] = engine
     return engine
 
