@@ -84,8 +84,17 @@ def get_engine(url: str) -> Engine:
     return engine
 
 
+_factories: dict[tuple[int, str], sessionmaker[Session]] = {}
+
+
 def session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url), expire_on_commit=False)
+    """One sessionmaker per (process, url): building one makes a Session subclass and copies
+    every event listener onto it, which costs more than the transaction it would serve."""
+    key = (os.getpid(), url)
+    factory = _factories.get(key)
+    if factory is None:
+        factory = _factories[key] = sessionmaker(get_engine(url), expire_on_commit=False)
+    return factory
 
 
 @contextmanager
