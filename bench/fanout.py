@@ -4,7 +4,7 @@
 
 Setup: a fresh PostgreSQL database, a private Redis, a local SMTP server (aiosmtpd, its own
 process); one course with ``--learners`` enrolled learners, of whom ``--emails`` keep
-announcement emails on (the rest turned them off).
+announcement emails on (the rest turned them off); then ``ANALYZE``, as autovacuum would.
 
 1. Baseline: a plain loop that reads the enrollments a page at a time, inserts the same
    in-app delivery rows and sends the same emails (same templates, same MIME) over one SMTP
@@ -64,6 +64,16 @@ def setup(db_url: str, learners: int, emails: int) -> tuple[str, list[str]]:
                                             "channel": "email", "mode": "off"}
                                            for k, u in enumerate(part, start=i) if k % (learners // emails) != 0
                                            or k // (learners // emails) >= emails])
+    # A live database has planner statistics (autovacuum's ANALYZE); one bulk-loaded a second
+    # ago has none, and without them PostgreSQL reads a whole course for each 1,000-learner page
+    # (45 ms instead of 3 ms a page, in the baseline's loop as in the announce job).
+    from sqlalchemy import text
+
+    from domain.db import get_engine
+
+    with get_engine(db_url).connect() as conn:
+        conn.execute(text("ANALYZE"))
+        conn.commit()
     return course_id, ids
 
 
