@@ -75,6 +75,19 @@ MARK_DONE = update(Delivery).where(*_mine).values(status=bindparam("status"), la
                                                   claimed_by=None)
 
 
+_pref = Preference.__table__.alias("pref")
+# what a sender reads about the rows it claimed: the delivery, its notification, the recipient,
+# their stored email preference for the type and whether the address is suppressed
+CLAIMED = (Delivery.id, Delivery.user_id, Delivery.attempts, Delivery.last_error, Notification.type,
+           Notification.priority, Notification.title, Notification.body, Notification.link, Notification.data,
+           User.name, User.email, _pref.c.mode.label("stored_mode"), Suppression.email.label("suppressed"))
+CLAIMED_FROM = (Delivery.__table__.join(Notification, Notification.id == Delivery.notification_id)
+                .join(User, User.id == Delivery.user_id)
+                .outerjoin(_pref, and_(_pref.c.user_id == Delivery.user_id, _pref.c.type == Notification.type,
+                                       _pref.c.channel == types.EMAIL))
+                .outerjoin(Suppression, Suppression.email == func.lower(User.email)))
+
+
 class MarkConnection:
     """One autocommit connection for the ``sent`` marks: one round trip per message.
 
@@ -113,10 +126,11 @@ class Sender:
         self.counts = {SENT: 0, FAILED: 0, BOUNCED: 0, SKIPPED: 0, DIGEST: 0}
 
     # --- 1. claim + send-time checks --------------------------------------------------
-    def _claim(self, where: tuple) -> list[tuple[str, OutgoingEmail]]:
+    def _claim(self, where: tuple) -> tuple[int, list[tuple[str, OutgoingEmail]]]:
         """Two round trips: ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)
         RETURNING id``, then the claimed rows with their notification, recipient, stored email
-        preference and suppression (outer joins), for the send-time checks."""
+        preference and suppression (outer joins, plain columns), for the send-time checks.
+        Returns how many rows were claimed and the messages to send."""
         now = utcnow()
         stale = now - timedelta(seconds=self.config.stale_after)
         with self.uow() as s:
@@ -129,48 +143,48 @@ class Sender:
                                          attempts=Delivery.attempts + 1)
                                  .returning(Delivery.id).execution_options(synchronize_session=False)))
             if not ids:
-                return []
-            pref = Preference.__table__.alias("pref")
-            rows = s.execute(select(Delivery, Notification, User, pref.c.mode, Suppression.email)
-                             .join(Notification, Notification.id == Delivery.notification_id)
-                             .join(User, User.id == Delivery.user_id)
-                             .outerjoin(pref, and_(pref.c.user_id == Delivery.user_id, pref.c.type == Notification.type,
-                                                   pref.c.channel == types.EMAIL))
-                             .outerjoin(Suppression, Suppression.email == func.lower(User.email))
-                             .where(Delivery.id.in_(ids)).order_by(Delivery.user_id)).all()
-            return self._checked(rows)
+                return 0, []
+            rows = s.execute(select(*CLAIMED).select_from(CLAIMED_FROM).where(Delivery.id.in_(ids))
+                             .order_by(Delivery.user_id)).all()
+            ready, settled = self._checked(rows)
+            for (status, error), done in settled.items():
+                s.execute(update(Delivery).where(Delivery.id.in_(done))
+                          .values(status=status, last_error=error, claimed_by=None)
+                          .execution_options(synchronize_session=False))
+        return len(ids), ready
 
-    def _checked(self, rows: list) -> list[tuple[str, OutgoingEmail]]:
-        ready = []
-        for d, n, u, stored, suppressed in rows:
-            mode = types.IMMEDIATE if n.priority == types.URGENT else preferences.effective(n.type, types.EMAIL, stored)
-            if suppressed:
-                self._settle(d, SKIPPED, "address is suppressed")
+    def _checked(self, rows: list) -> tuple[list[tuple[str, OutgoingEmail]], dict[tuple, list[str]]]:
+        ready, settled = [], {}
+        for r in rows:
+            mode = (types.IMMEDIATE if r.priority == types.URGENT
+                    else preferences.effective(r.type, types.EMAIL, r.stored_mode))
+            if r.suppressed:
+                outcome = (SKIPPED, "address is suppressed")
             elif mode == types.OFF:
-                self._settle(d, SKIPPED, "unsubscribed at send time")
-            elif mode == types.DIGEST and n.type != "daily_digest":
-                self._settle(d, DIGEST, None)
-            elif d.attempts > self.config.max_attempts:
-                self._settle(d, FAILED, f"gave up after {d.attempts - 1} attempts: {d.last_error}")
+                outcome = (SKIPPED, "unsubscribed at send time")
+            elif mode == types.DIGEST and r.type != "daily_digest":
+                outcome = (DIGEST, None)
+            elif r.attempts > self.config.max_attempts:
+                outcome = (FAILED, f"gave up after {r.attempts - 1} attempts: {r.last_error}")
             else:
-                ready.append((d.id, self.compose(d, n, u)))
-        return ready
+                ready.append((r.id, self.compose(r)))
+                continue
+            settled.setdefault(outcome, []).append(r.id)
+            self.counts[outcome[0]] += 1
+        return ready, settled
 
-    def _settle(self, d: Delivery, status: str, error: str | None) -> None:
-        d.status, d.last_error, d.claimed_by = status, error, None
-        self.counts[status] += 1
-
-    def compose(self, d: Delivery, n: Notification, u: User) -> OutgoingEmail:
+    def compose(self, r) -> OutgoingEmail:
+        """The message for one claimed row (``CLAIMED`` columns)."""
         unsub = None
-        if n.priority != types.URGENT:
-            unsub = unsubscribe.url(self.config.base_url, self.config.secret, u.id, n.type)
-        link = absolute(self.config.base_url, n.link)
-        data = {**(n.data or {}), "title": n.title, "body": n.body}
-        out = render.render(n.type, user={"id": u.id, "name": u.name, "email": u.email}, data=data,
-                            link=link, unsubscribe_url=unsub, title=n.title)
-        return OutgoingEmail(delivery_id=d.id, sender=self.config.sender, to=u.email, subject=out.subject,
+        if r.priority != types.URGENT:
+            unsub = unsubscribe.url(self.config.base_url, self.config.secret, r.user_id, r.type)
+        link = absolute(self.config.base_url, r.link)
+        data = {**(r.data or {}), "title": r.title, "body": r.body}
+        out = render.render(r.type, user={"id": r.user_id, "name": r.name, "email": r.email}, data=data,
+                            link=link, unsubscribe_url=unsub, title=r.title)
+        return OutgoingEmail(delivery_id=r.id, sender=self.config.sender, to=r.email, subject=out.subject,
                              text=out.text, html=out.html, unsubscribe_url=unsub,
-                             headers={"X-Priority": "1"} if n.priority == types.URGENT else {})
+                             headers={"X-Priority": "1"} if r.priority == types.URGENT else {})
 
     # --- 2 + 3. send and mark --------------------------------------------------------
     def _mark(self, delivery_id: str, status: str, *, message_id: str | None = None, error: str | None = None,
@@ -206,10 +220,9 @@ class Sender:
             self.marks.close()
 
     def _send_all(self, where: tuple, cancelled: Callable[[], bool]) -> dict:
-        while not cancelled():
-            batch = self._claim(where)
-            if not batch:
-                break
+        claimed = self.config.claim_batch
+        while claimed == self.config.claim_batch and not cancelled():      # a short claim was the last
+            claimed, batch = self._claim(where)
             tokens = 0
             for i, (delivery_id, email) in enumerate(batch):
                 if self.limiter is not None and tokens == 0:      # send slots, a batch at a time
