@@ -109,3 +109,36 @@ def test_learner_read_model_shows_the_streak_in_the_learners_day(database, db):
     assert (broken["local_date"], broken["current_streak"], broken["longest_streak"]) == ("2026-03-06", 0, 3)
     # week of Mon Mar 2 (Tokyo): 300 s watched on Mar 4 → 5 minutes of a 30 minute goal
     assert alive["week"] == {"minutes": 5.0, "goal_minutes": 30, "progress": 0.167}
+
+
+def test_set_based_streaks_match_the_python_fold(database, db):
+    # Given learner days with runs, gaps, a single day, and runs across month and year ends
+    import random
+    import secrets
+    from datetime import timedelta
+
+    from domain.analytics import aggregates, streaks
+    from domain.analytics.models import LearnerDay
+
+    rnd, tag = random.Random(9), secrets.token_hex(3)
+    start = date(2025, 12, 20)
+    days = {f"s{tag}-{i}": sorted({start + timedelta(days=rnd.randrange(40)) for _ in range(rnd.randrange(1, 30))})
+            for i in range(40)}
+    days[f"s{tag}-one"] = [date(2026, 2, 28)]
+    days[f"s{tag}-run"] = [date(2025, 12, 30) + timedelta(days=k) for k in range(5)]   # Dec 30 .. Jan 3
+    with unit_of_work(database.url) as s:
+        s.add_all(LearnerDay(user_id=u, local_day=d, events=1, lessons_completed=d.day % 3, seconds_watched=d.day)
+                  for u, ds in days.items() for d in ds)
+
+    # When the stats are computed by the SQL of the full recompute (gaps and islands)
+    with db() as s:
+        got = {r.user_id: tuple(r)[1:] for r in s.execute(aggregates.learner_stats()) if r.user_id in days}
+
+    # Then they equal the pure-Python streak fold over the same days
+    want = {}
+    for u, ds in days.items():
+        st = streaks.from_days(ds)
+        want[u] = (st.first_active_day, st.last_active_day, st.current_streak, st.longest_streak, st.active_days,
+                   sum(d.day % 3 for d in ds), sum(d.day for d in ds))
+    assert got == want
+    assert got[f"s{tag}-run"][2:4] == (5, 5)
