@@ -1,7 +1,9 @@
 """Write a batch of learning events in bulk, at most once per ``event_id``.
 
-PostgreSQL: COPY into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT DO
-NOTHING`` (a redelivered batch adds nothing). SQLite: one multi-row ``INSERT OR IGNORE``.
+PostgreSQL: COPY straight into the table; when an ``event_id`` is already there (a resent or
+redelivered batch) that COPY fails whole, and the batch goes through a temporary table and one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` instead (adding only what is new). SQLite: one
+multi-row ``INSERT OR IGNORE``.
 Ingestion holds a shared advisory lock; the rollup takes it exclusively for an instant to
 read a watermark below which no insert is still in flight (see ``rollup.safe_high_seq``).
 """
@@ -68,11 +70,11 @@ _CREATE_TMP = (f"CREATE TEMP TABLE IF NOT EXISTS analytics_ingest_tmp ON COMMIT 
 # the rows are moved: a second batch in the same transaction starts from an empty table
 _MOVE = (f"WITH batch AS (DELETE FROM analytics_ingest_tmp RETURNING *) "
          f"INSERT INTO learning_events ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM batch "
-         f"ORDER BY occurred_at ON CONFLICT (event_id) DO NOTHING")
+         f"ON CONFLICT (event_id) DO NOTHING")
 
 
 def _begin_pg(session: Session) -> None:
-    """One round trip: the shared ingest lock, the temp table, and an asynchronous commit.
+    """One round trip: the shared ingest lock, an asynchronous commit, and a savepoint.
 
     The commit need not wait for its WAL flush: the job's ``succeeded`` commit comes after it
     and does wait, which flushes this one too. A crash in between loses both; the job is
@@ -81,12 +83,26 @@ def _begin_pg(session: Session) -> None:
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cur:   # no parameters: the simple protocol runs the three at once
         cur.execute(f"SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock_shared({INGEST_LOCK}); "
-                    f"{_CREATE_TMP}")
+                    "SAVEPOINT analytics_ingest")
 
 
 def _copy_insert(session: Session, rows: list[tuple]) -> int:
+    """COPY straight into the table (the common case: every event is new). If an ``event_id``
+    is already there (a resent or redelivered batch), the COPY fails as a whole: back to the
+    savepoint, and the batch goes through a temp table and ``INSERT ... ON CONFLICT DO NOTHING``."""
+    import psycopg
+
+    rows = sorted(rows, key=lambda r: r[10])   # seq follows occurred_at within a batch
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cur:
+        try:
+            with cur.copy(f"COPY learning_events ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return len(rows)
+        except psycopg.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT analytics_ingest")
+        cur.execute(_CREATE_TMP)
         with cur.copy(f"COPY analytics_ingest_tmp ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
