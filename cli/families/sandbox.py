@@ -1,8 +1,10 @@
-"""`coursework sandbox run|check` and the demo step of the sandbox family.
+"""`coursework sandbox run|check|settle` and the demo step of the sandbox family.
 
 ``coursework sandbox run main.py --language python --stdin "2 3" --expected 5`` judges one file
 in the real sandbox, no worker needed; ``coursework sandbox check`` proves the sandbox works on
-this host (bubblewrap, namespaces, limits) before a worker takes the ``sandbox`` queue.
+this host (bubblewrap, namespaces, limits) before a worker takes the ``sandbox`` queue;
+``coursework sandbox settle`` ends submissions whose job ended without a grade while no sandbox
+code ran (cancelled while queued, dead-lettered by the reaper): ``cancelled`` / ``error``.
 """
 from __future__ import annotations
 
@@ -28,6 +30,21 @@ def register(subparsers) -> None:
     run.set_defaults(fn=_cmd_run)
     check = sp.add_parser("check", help="run a probe program and report what the sandbox isolates")
     check.set_defaults(fn=_cmd_check)
+    settle = sp.add_parser("settle", help="end submissions whose evaluate job was cancelled, failed or "
+                                          "dead-lettered without grading them")
+    settle.add_argument("--limit", type=int, default=1000)
+    settle.set_defaults(fn=_cmd_settle)
+
+
+def _cmd_settle(args) -> int:
+    from celeryconfig import settings
+    from domain.db import unit_of_work
+    from domain.sandbox import submissions
+
+    with unit_of_work(settings.database_url) as s:
+        settled = submissions.settle_ended(s, limit=args.limit)
+    print(json.dumps({"settled": settled}, indent=2))
+    return 0
 
 
 def _cmd_run(args) -> int:

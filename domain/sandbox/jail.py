@@ -23,10 +23,13 @@ its own per concurrent run means one fork bomb cannot starve a neighbour's threa
 Limits (setrlimit in ``launch``, inherited by all): CPU seconds, address space, processes, file
 size, open files, no core files. A wall clock kills the whole process group; when bwrap's
 PID 1 dies the kernel kills everything left in the PID namespace (daemons included).
+
+``start`` sets a sandbox up and leaves ``measure`` waiting on a "go" pipe; ``Prepared.finish``
+says go and collects the run (``run`` does both). The judge prepares the next test case's
+sandbox while the current case runs, so bwrap's set-up overlaps a run instead of adding to it.
 """
 from __future__ import annotations
 
-import functools
 import math
 import os
 import select
@@ -129,9 +132,17 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-@functools.lru_cache(maxsize=8)
+_FOUND: dict[str, str] = {}
+
+
 def _which(bwrap: str) -> str | None:
-    return shutil.which(bwrap)
+    """shutil.which, remembered once found (a PATH search per test case is measurable)."""
+    if bwrap not in _FOUND:
+        path = shutil.which(bwrap)
+        if path is None:
+            return None
+        _FOUND[bwrap] = path
+    return _FOUND[bwrap]
 
 
 def run(box: Path, argv: list[str], limits: Limits, slot: Slot, helpers: Helpers, *, stdin: bytes = b"",

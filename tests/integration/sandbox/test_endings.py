@@ -2,11 +2,15 @@
 never left ``queued``/``running`` (worker, intake and reaper paths)."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from cli.services import ROOT
 from domain.db import unit_of_work, utcnow
 from domain.jobs import service
 from domain.jobs.models import Job, Outbox
@@ -106,3 +110,19 @@ def test_a_graded_submission_is_never_settled(api, db):
     with db.begin() as s:
         assert submissions.settle(s, out["submission"]["id"], "cancelled") is False
     assert _stored_status(db, out["submission"]["id"]) == "graded"
+
+
+def test_the_settle_command_ends_submissions_of_cancelled_jobs(stack, db):
+    # Given a queued submission whose job was cancelled before it ran (no GET has read it since)
+    f = _fixtures(db, linked=False)
+    sub_id, job_id = _queued_submission(db, f)
+    with db.begin() as s:
+        service.cancel(s, s.get(Job, job_id))
+    assert _stored_status(db, sub_id) == "queued"
+    # When an operator runs `coursework sandbox settle`
+    out = subprocess.run([sys.executable, "-m", "cli.main", "sandbox", "settle"], env=stack.env(), cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    # Then the submission is stored as cancelled and reported
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert sub_id in json.loads(out.stdout)["settled"]
+    assert _stored_status(db, sub_id) == "cancelled"
