@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Select, and_, case, func, insert, literal, null, select
+from sqlalchemy import Select, case, func, insert, literal, null, select
 from sqlalchemy.orm import Session
 
 from domain.db import new_id, utcnow
@@ -88,13 +88,14 @@ def _insert_channel(session: Session, note: Notification, who, channel: str, now
     is not off> ON CONFLICT DO NOTHING RETURNING id, user_id`` (a stored preference wins over
     the type's default; urgent ones are always immediate, as ``preferences.effective``)."""
     uid = who.c[0]
-    source, keep = who, uid.is_not(None)      # (a WHERE also keeps SQLite's upsert parser happy)
+    keep = uid.is_not(None)                   # (a WHERE also keeps SQLite's upsert parser happy)
     mode = literal(types.IMMEDIATE)
     if note.priority != types.URGENT and types.get(note.type).priority != types.URGENT:
-        pref = Preference.__table__.alias("pref")
-        source = who.outerjoin(pref, and_(pref.c.user_id == uid, pref.c.type == note.type,
-                                          pref.c.channel == channel))
-        mode = func.coalesce(pref.c.mode, types.get(note.type).default(channel))
+        # a correlated lookup on the preference's unique key, one index probe per recipient
+        # (a join let the planner read the whole preferences table for every chunk)
+        stored = (select(Preference.mode).where(Preference.user_id == uid, Preference.type == note.type,
+                                                Preference.channel == channel).scalar_subquery())
+        mode = func.coalesce(stored, types.get(note.type).default(channel))
         keep = mode != types.OFF
     stamp = Delivery.__table__.c.created_at.type
     if channel == types.IN_APP:
@@ -102,7 +103,7 @@ def _insert_channel(session: Session, note: Notification, who, channel: str, now
     else:
         status, sent_at, expires_at = case((mode == types.DIGEST, DIGEST), else_=PENDING), null(), null()
     rows = select(new_row_id(), literal(note.id), uid, literal(channel), status, literal(0), sent_at, expires_at,
-                  literal(now, stamp)).select_from(source).where(keep)
+                  literal(now, stamp)).select_from(who).where(keep)
     cols = ["id", "notification_id", "user_id", "channel", "status", "attempts", "sent_at", "expires_at", "created_at"]
     table = Delivery.__table__
     return (insert_for(session, table).from_select(cols, rows).on_conflict_do_nothing()
