@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,10 +42,17 @@ INPUTS = {"trivial": ("2 3\n", "5\n"), "work": ("600000\n", None), "work100": ("
 
 
 def per_case(cases: int, rounds_n: int = 20) -> None:
+    work = Path(tempfile.mkdtemp(prefix="cw-bench-sandbox-"))
+    try:
+        _per_case(work, cases, rounds_n)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _per_case(work: Path, cases: int, rounds_n: int) -> None:
     from domain.sandbox.helpers import build_helpers
     from domain.sandbox.judge import CaseSpec, JudgeConfig, evaluate
 
-    work = Path(tempfile.mkdtemp(prefix="cw-bench-sandbox-"))
     os.chmod(work, 0o711)
     config = JudgeConfig(work_dir=work, base_uid=63000, slots=4)
     build_helpers(work)   # once per host in production: not part of a test case's cost
