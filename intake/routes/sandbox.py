@@ -19,7 +19,6 @@ from domain.sandbox.models import Exercise, Submission
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
-from workers.relay import publish_job_now
 
 router = APIRouter(tags=["sandbox"])
 
@@ -75,7 +74,6 @@ def _submit_once(caller: Caller, body: NewSubmission, key: str | None) -> tuple[
         sub.job_id = job.id
         s.flush()
         out = {"submission": sub.public(), "job": job.to_dict()}
-    publish_job_now(out["job"]["id"])   # best effort; the relay publishes it otherwise
     return out, True
 
 
