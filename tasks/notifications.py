@@ -38,7 +38,7 @@ def _publish_user_events(ctx, session) -> None:
     try:
         pipe = ctx.redis.pipeline(transaction=False)
         for ev in events:
-            pipe.publish(user_channel(ev["user_id"]), json.dumps(ev, default=str))
+            pipe.publish(user_channel(ev["user_id"]), json.dumps(ev))
         pipe.execute()
     except redis.RedisError as exc:     # listeners read job_events anyway; a lost wake-up costs latency
         log.warning("notification events not published: %s", exc)

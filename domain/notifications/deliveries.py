@@ -75,10 +75,11 @@ def _insert_with_events(session: Session, note: Notification, in_app, job_id: st
         ["job_id", "type", "user_id", "data", "created_at"],
         select(literal(job_id, events.c.job_id.type), literal(CREATED), new.c.user_id, data,
                literal(now, events.c.created_at.type)).select_from(new).order_by(new.c.user_id))
-        .returning(events.c.id, events.c.user_id, events.c.data))
+        .returning(events.c.id, events.c.user_id, events.c.data["delivery_id"].as_string()))
     when = now.isoformat()
-    queued = [{"id": event_id, "job_id": job_id, "user_id": uid, "type": CREATED, "data": payload, "created_at": when}
-              for event_id, uid, payload in session.execute(stmt)]
+    queued = [{"id": event_id, "job_id": job_id, "user_id": uid, "type": CREATED,
+               "data": _payload(note, uid, delivery_id), "created_at": when}
+              for event_id, uid, delivery_id in session.execute(stmt).all()]
     session.info.setdefault(USER_EVENTS, []).extend(queued)
     return len(queued)
 

@@ -5,6 +5,7 @@ same delivery carries the same Message-ID, so a duplicate is recognisable downst
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from email import policy
 from email.charset import QP, Charset
@@ -12,6 +13,7 @@ from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate, parseaddr
+from functools import lru_cache
 
 
 class _WirePolicy(type(policy.compat32)):
@@ -32,6 +34,12 @@ UTF8_QP = Charset("utf-8")
 UTF8_QP.body_encoding = QP          # readable bodies (quoted-printable), not base64
 
 
+@lru_cache(maxsize=64)
+def address(name_and_address: str) -> str:
+    """``"Name <a@b>"`` → ``"a@b"`` (the sender is the same for every message: parsed once)."""
+    return parseaddr(name_and_address)[1]
+
+
 @dataclass(frozen=True)
 class OutgoingEmail:
     delivery_id: str
@@ -45,7 +53,7 @@ class OutgoingEmail:
 
     @property
     def message_id(self) -> str:
-        domain = parseaddr(self.sender)[1].rpartition("@")[2] or "coursework.local"
+        domain = address(self.sender).rpartition("@")[2] or "coursework.local"
         return f"<{self.delivery_id}@{domain}>"
 
     def all_headers(self) -> dict[str, str]:
@@ -59,7 +67,9 @@ class OutgoingEmail:
     def mime(self) -> MIMEMultipart:
         """multipart/alternative (text + HTML). The compat32 classes: several times faster to
         build than ``EmailMessage`` and they never re-encode a long URL header."""
-        msg = MIMEMultipart("alternative")
+        # our own random boundary: the generator would otherwise compile a regex per message
+        # to pick one that the text cannot contain
+        msg = MIMEMultipart("alternative", boundary=f"==cw-{secrets.token_hex(16)}==")
         msg["From"] = self.sender
         msg["To"] = self.to
         msg["Subject"] = Header(self.subject, "utf-8") if not self.subject.isascii() else self.subject

@@ -255,7 +255,7 @@ class Sender:
                     self._mark(delivery_id, SENT, message_id=message_id)
         with self.uow() as s:
             held = s.scalar(select(func.count()).select_from(Delivery)
-                            .where(*where, Delivery.status.in_((PENDING, SENDING))))
+                            .where(*where, or_(Delivery.status == PENDING, Delivery.status == SENDING)))
         if held and not cancelled():
             raise TransientError(f"{held} deliveries are still claimed by another sender; retrying later",
                                  retry_after=self.config.stale_after)

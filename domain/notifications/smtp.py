@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import smtplib
-from email.utils import parseaddr
 
-from domain.notifications.message import OutgoingEmail
+from domain.notifications.message import OutgoingEmail, address
 from domain.notifications.providers import DeliveryRejected, ProviderUnavailable
 
 BOUNCE_CODES = {550, 551, 553}      # mailbox unavailable / not local / name not allowed
@@ -30,7 +29,7 @@ class SmtpProvider:
         return self._conn
 
     def send(self, email: OutgoingEmail) -> str:
-        sender = parseaddr(email.sender)[1]
+        sender = address(email.sender)
         try:
             conn = self._connection()
             conn.ehlo_or_helo_if_needed()
