@@ -260,7 +260,8 @@ def main() -> int:
     ap.add_argument("--post", type=int, default=50_000)
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--workers", type=int, default=3, help="worker processes (analytics queue)")
+    ap.add_argument("--workers", type=int, default=4,
+                    help="worker processes (analytics queue): as many DB writers as COPY clients")
     ap.add_argument("--intake-workers", type=int, default=2, help="intake (uvicorn) processes")
     args = ap.parse_args()
 
