@@ -208,7 +208,8 @@ def post_vs_copy(stack, key: str, gen: Gen, dsn: str, n: int, batch: int, client
         if not hasattr(local, "http"):
             local.http = httpx.Client(base_url=stack.intake_url, headers={"Authorization": f"Bearer {key}"},
                                       timeout=120)
-        r = local.http.post("/v1/events", json={"events": b})
+        # a sender keys each batch, so that resending it after a timeout cannot enqueue it twice
+        r = local.http.post("/v1/events", json={"events": b}, headers={"Idempotency-Key": b[0]["event_id"]})
         assert r.status_code == 202, r.text
 
     def copy(b):
