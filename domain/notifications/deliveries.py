@@ -38,9 +38,10 @@ def add_deliveries(session: Session, notification: Notification, recipients: Sel
 
     ``recipients`` is a list of user ids or a SELECT of user ids (a page of a course's
     learners). Set-based: one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING`` per
-    channel, the preference joined in, so no id list travels to Python and back; rows that
-    exist already (a rerun, an overlapping page) are skipped by the unique key and are not
-    returned, so ``notification.created`` is recorded only for in-app rows new in this call."""
+    channel, the stored preference looked up per recipient on its unique key, so no id list
+    travels to Python and back; rows that exist already (a rerun, an overlapping page) are
+    skipped by the unique key and are not returned, so ``notification.created`` is recorded
+    only for in-app rows new in this call."""
     if isinstance(recipients, (list, tuple)):
         if not recipients:
             return {"in_app": 0, "email": 0}
