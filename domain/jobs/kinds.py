@@ -27,6 +27,9 @@ class JobKind:
     # scope the caller needs beyond "enqueue" (e.g. "operate" for admin-only kinds)
     extra_scope: str | None = None
     description: str = ""
+    # called in the transition's transaction when a job of this kind ends without success
+    # (cancelled, failed, dead-lettered), whoever ends it (worker, API, reaper): fn(session, job, state)
+    on_end: Callable[[Any, Any, str], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,10 @@ def _set_state(session: Session, job: Job, target: str, data: dict | None = None
         job.lease_owner = None
         job.lease_expires_at = None
     record_event(session, job.id, f"job.{target}", {"state": target, "attempts": job.attempts, **(data or {})})
+    if target in states.TERMINAL and target != states.SUCCEEDED:
+        kind = catalog().get(job.kind)
+        if kind is not None and kind.on_end is not None:
+            kind.on_end(session, job, target)   # same transaction: the family's rows end with the job
 
 
 def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tuple[Job | None, str]:

@@ -46,9 +46,24 @@ def _validate(session, payload: EvaluatePayload) -> None:
     submissions.check_new(session, payload.exercise_id, payload.user_id, payload.language)
 
 
+def _on_end(session, job, state: str) -> None:
+    """The evaluate job ended without a grade (cancelled while queued, dead-lettered by the reaper,
+    failed): its submission ends with it, in the same transaction."""
+    from sqlalchemy import or_, select
+
+    from domain.sandbox import submissions
+    from domain.sandbox.models import Submission
+
+    match = Submission.job_id == job.id
+    if (job.payload or {}).get("submission_id"):
+        match = or_(match, Submission.id == job.payload["submission_id"])
+    for sub_id in session.scalars(select(Submission.id).where(match, Submission.status.in_(submissions.OPEN))).all():
+        submissions.settle(session, sub_id, state)
+
+
 KINDS = [
     JobKind(name="evaluate", payload=EvaluatePayload, task="tasks.sandbox.evaluate", queue="sandbox",
-            max_attempts=3, validate=_validate,
+            max_attempts=3, validate=_validate, on_end=_on_end,
             description="Compile and run a code submission against its exercise's test cases in the sandbox; "
                         "store verdicts, score and feedback; update the learner's progress."),
 ]

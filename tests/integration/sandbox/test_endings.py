@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from cli.services import ROOT
 from domain.db import unit_of_work, utcnow
@@ -60,6 +60,8 @@ def test_a_job_cancelled_before_it_ran_leaves_a_cancelled_submission(api, db):
     sub_id, job_id = _queued_submission(db, f)
     assert api.post(f"/v1/jobs/{job_id}/cancel").status_code == 202
     assert wait_job(api, job_id, timeout=30)["state"] == "cancelled"
+    # Then the cancel itself ended the submission (the kind's on_end hook, same transaction)
+    assert _stored_status(db, sub_id) == "cancelled"
     # When the submission is read
     body = api.get(f"/v1/submissions/{sub_id}").json()["submission"]
     # Then it is cancelled, and stored so for the web tier too
@@ -82,7 +84,9 @@ def test_a_job_dead_lettered_after_its_worker_was_lost_leaves_an_error_submissio
     with db.begin() as s:
         service.reap_expired(s)
     assert wait_job(api, job_id, timeout=30)["state"] == "dead_lettered"
-    # Then reading the submission shows a terminal error, not "running"
+    # Then the reaper's transition ended the submission too, before anyone read it
+    assert _stored_status(db, sub_id) == "error"
+    # And reading the submission shows a terminal error, not "running"
     body = api.get(f"/v1/submissions/{sub_id}").json()["submission"]
     assert body["status"] == "error" and "could not be graded" in body["feedback"]
     assert _stored_status(db, sub_id) == "error"
@@ -114,11 +118,12 @@ def test_a_graded_submission_is_never_settled(api, db):
 
 
 def test_the_settle_command_ends_submissions_of_cancelled_jobs(stack, db):
-    # Given a queued submission whose job was cancelled before it ran (no GET has read it since)
+    # Given a queued submission whose job was ended out of band (a direct UPDATE, or by a version
+    # without the on_end hook), so no transition ended the submission
     f = _fixtures(db, linked=False)
     sub_id, job_id = _queued_submission(db, f)
     with db.begin() as s:
-        service.cancel(s, s.get(Job, job_id))
+        s.execute(update(Job).where(Job.id == job_id).values(state="cancelled", cancel_requested=True))
     assert _stored_status(db, sub_id) == "queued"
     # When an operator runs `coursework sandbox settle`
     out = subprocess.run([sys.executable, "-m", "cli.main", "sandbox", "settle"], env=stack.env(), cwd=ROOT,
