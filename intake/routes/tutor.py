@@ -195,6 +195,31 @@ def _from_database(msg: dict, job_state: str | None) -> list[bytes] | None:
     return None
 
 
+def _merge(entries) -> tuple[list[tuple[str, bytes]], bool]:
+    """SSE events for a batch of stream entries: consecutive tokens already waiting are sent as
+    one ``token`` event (ids stay resumable: it carries the last one). Returns (id, bytes) pairs
+    up to a final entry, and whether one was reached."""
+    out: list[tuple[str, bytes]] = []
+    text: list[str] = []
+    text_id = ""
+    for entry_id, fields in entries:
+        entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        kind, data = replay.decode(fields)
+        if kind == "token":
+            text.append(data.get("text", ""))
+            text_id = entry_id
+            continue
+        if text:
+            out.append((text_id, _sse("token", {"text": "".join(text)}, text_id)))
+            text = []
+        out.append((entry_id, _sse(kind, data, entry_id)))
+        if kind in replay.FINAL:
+            return out, True
+    if text:
+        out.append((text_id, _sse("token", {"text": "".join(text)}, text_id)))
+    return out, False
+
+
 async def _follow(reply_id: str, after: str, keepalive: float = 15.0):
     key = replay.stream_key(reply_id)
     r = _aredis()
@@ -209,12 +234,11 @@ async def _follow(reply_id: str, after: str, keepalive: float = 15.0):
         got = await r.xread({key: last}, block=1000, count=500)
         if got:
             quiet = since_check = 0.0
-            for entry_id, fields in got[0][1]:
-                last = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-                kind, data = replay.decode(fields)
-                yield _sse(kind, data, last)
-                if kind in replay.FINAL:
-                    return
+            chunks, ended = _merge(got[0][1])
+            last = chunks[-1][0]
+            yield b"".join(body for _, body in chunks)
+            if ended:
+                return
             continue
         quiet += 1.0
         since_check += 1.0
