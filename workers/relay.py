@@ -28,11 +28,15 @@ from domain.jobs.models import Job, Outbox
 log = logging.getLogger(__name__)
 
 
-def send(job: Job) -> None:
+def send(kind_name: str, job_id: str) -> None:
+    """Publish one job's message: its kind's task, on its kind's queue, no broker retries."""
+    from domain.jobs.kinds import catalog
     from workers.app import app
 
-    kind = service.job_kind(job)
-    app.send_task(kind.task, args=[job.id], queue=kind.queue, retry=False)
+    kind = catalog().get(kind_name)
+    if kind is None:
+        raise service.UnknownKind(kind_name)
+    app.send_task(kind.task, args=[job_id], queue=kind.queue, retry=False)
 
 
 def publish_rows(session, rows: list[Outbox]) -> tuple[int, str | None]:
@@ -43,7 +47,7 @@ def publish_rows(session, rows: list[Outbox]) -> tuple[int, str | None]:
             row.published_at = utcnow()      # nothing to run any more
             continue
         try:
-            send(job)
+            send(job.kind, job.id)
         except Exception as exc:  # broker unreachable: keep the row, try again later
             row.publish_attempts += 1
             row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
@@ -63,7 +67,6 @@ class PublishedMarks:
         self.lock = threading.Lock()
         self.pending: dict = {}          # engine → [outbox ids]
         self.pid: int | None = None
-        self.wake = threading.Event()
 
     def add(self, engine, ids: list[int]) -> None:
         with self.lock:
@@ -74,8 +77,7 @@ class PublishedMarks:
 
     def _run(self) -> None:
         while True:
-            self.wake.wait(self.interval)
-            self.wake.clear()
+            time.sleep(self.interval)
             self.flush()
 
     def flush(self) -> None:
@@ -98,16 +100,12 @@ def publish_committed(session, rows: list[tuple]) -> int:
     """After a commit: publish the outbox rows it wrote that are due now, given as
     ``(outbox id, job id, available_at, kind name)``. On a broker error the rest is left to
     the relay. Returns how many were sent."""
-    from domain.jobs.kinds import catalog
-    from workers.app import app
-
     now, sent = utcnow(), []
     for outbox_id, job_id, available_at, kind_name in rows:
         if available_at.replace(tzinfo=available_at.tzinfo or timezone.utc) > now:
             continue                      # run_at in the future: the relay publishes it when due
-        kind = catalog().get(kind_name)
         try:
-            app.send_task(kind.task, args=[job_id], queue=kind.queue, retry=False)
+            send(kind_name, job_id)
         except Exception as exc:          # broker away (or anything else): the relay publishes it
             log.warning("publish of job %s deferred to the relay: %s", job_id, exc)
             break
@@ -115,39 +113,6 @@ def publish_committed(session, rows: list[tuple]) -> int:
     if sent:
         marks.add(session.get_bind(), sent)
     return len(sent)
-
-
-def publish_job_now(job_id: str, url: str | None = None, kind_name: str | None = None) -> bool:
-    """Right after a commit: claim this job's due outbox rows and publish (one UPDATE …
-    RETURNING, the send, one commit). False if it must wait: the broker is away (the rows
-    stay unpublished for the relay) or nothing is due (``run_at`` in the future)."""
-    from sqlalchemy import text, update
-
-    from domain.jobs.kinds import catalog
-    from workers.app import app
-
-    url = url or settings.database_url
-    with unit_of_work(url) as s:
-        if s.bind.dialect.name == "postgresql":
-            s.execute(text("SET LOCAL synchronous_commit = off"))   # a lost mark only means a harmless republish
-        due = (select(Outbox.id).where(Outbox.job_id == job_id, Outbox.published_at.is_(None),
-                                       Outbox.available_at <= utcnow())
-               .with_for_update(skip_locked=True).scalar_subquery())   # a relay holding it: let it publish
-        rows = s.execute(update(Outbox).where(Outbox.id.in_(due))
-                         .values(published_at=utcnow()).returning(Outbox.id)
-                         .execution_options(synchronize_session=False)).all()
-        if not rows:
-            return False
-        if kind_name is None:
-            kind_name = s.scalar(select(Job.kind).where(Job.id == job_id))
-        kind = catalog().get(kind_name)
-        try:
-            app.send_task(kind.task, args=[job_id], queue=kind.queue, retry=False)
-        except Exception as exc:
-            log.warning("publish of job %s deferred to the relay: %s", job_id, exc)
-            s.rollback()
-            return False
-    return True
 
 
 def relay_once(url: str | None = None, limit: int = 200) -> dict:

@@ -78,12 +78,8 @@ def enqueue(session: Session, kind_name: str, payload: dict, *, caller: str = "s
     if check_data and kind.validate is not None:
         kind.validate(session, kind.payload.model_validate(normalised))
     digest = request_hash(kind_name, normalised, run_at)
-    if idempotency_key:
-        existing = session.scalar(select(Job).where(Job.caller == caller, Job.idempotency_key == idempotency_key))
-        if existing is not None:
-            if existing.request_hash != digest:
-                raise IdempotencyConflict(existing.id)
-            return existing, False
+    if idempotency_key and (existing := _replayed(session, caller, idempotency_key, digest)) is not None:
+        return existing, False
     if session.get_bind().dialect.name == "postgresql":
         return _insert_pg(session, kind, normalised, digest, caller, idempotency_key, run_at, parent_id)
     job = Job(kind=kind_name, queue=kind.queue, state=states.QUEUED, payload=normalised,
@@ -96,11 +92,9 @@ def enqueue(session: Session, kind_name: str, payload: dict, *, caller: str = "s
                 session.add(job)
                 session.flush()
         except IntegrityError:  # a concurrent request with the same key won the race
-            existing = session.scalar(select(Job).where(Job.caller == caller, Job.idempotency_key == idempotency_key))
+            existing = _replayed(session, caller, idempotency_key, digest)
             if existing is None:
                 raise
-            if existing.request_hash != digest:
-                raise IdempotencyConflict(existing.id) from None
             return existing, False
     else:
         session.add(job)
@@ -108,6 +102,15 @@ def enqueue(session: Session, kind_name: str, payload: dict, *, caller: str = "s
     add_outbox(session, job.id, kind_name, run_at)
     record_event(session, job.id, "job.queued", {"state": states.QUEUED, "kind": kind_name})
     return job, True
+
+
+def _replayed(session: Session, caller: str, idempotency_key: str, digest: str) -> Job | None:
+    """The job this caller already made with this key (None if none), if it was the same request;
+    a different request with the same key is a conflict."""
+    existing = session.scalar(select(Job).where(Job.caller == caller, Job.idempotency_key == idempotency_key))
+    if existing is not None and existing.request_hash != digest:
+        raise IdempotencyConflict(existing.id)
+    return existing
 
 
 _INSERT_PG = text("""
@@ -146,18 +149,14 @@ def _insert_pg(session: Session, kind: JobKind, payload: dict, digest: str, call
     row = session.execute(_INSERT_PG, {**values, "payload": json.dumps(payload), "now": now,
                                        "available_at": run_at or now, "event_data": json.dumps(event_data)}).one()
     if row.outbox_id is None:   # the idempotency key is taken (perhaps by a request that just committed)
-        existing = session.scalar(select(Job).where(Job.caller == caller, Job.idempotency_key == idempotency_key))
-        if existing.request_hash != digest:
-            raise IdempotencyConflict(existing.id)
-        return existing, False
+        return _replayed(session, caller, idempotency_key, digest), False
     job = Job(**values, payload=payload, attempts=0, progress=0, progress_message="", result=None, error=None,
               cancel_requested=False, lease_owner=None, lease_expires_at=None, created_at=now, updated_at=now,
               started_at=None, finished_at=None)
     make_transient_to_detached(job)
     session.add(job)
     session.info.setdefault("publish", []).append((_Written(row.outbox_id, job.id, run_at or now), kind.name))
-    ev = JobEvent(id=row.event_id, job_id=job.id, type="job.queued", data=event_data, user_id=None, created_at=now)
-    session.info.setdefault("events", []).append(ev)
+    _queue_event(session, row.event_id, job.id, "job.queued", event_data, now)
     return job, True
 
 

@@ -9,7 +9,7 @@ from domain.grading.models import GradeItem, QuizAttempt
 from domain.jobs import service
 from tests.integration.grading.conftest import count, events, settled_grade
 from tests.support.jobs import enqueue, run_job, wait_job
-from workers.relay import publish_job_now
+from workers.events import install as install_publish_hooks
 
 QUESTIONS = [
     {"id": None, "points": 2, "spec": {"type": "single_choice", "options": ["3", "4", "5"], "correct": 1}},
@@ -128,12 +128,12 @@ def test_bad_input_reaching_the_worker_fails_permanently_with_nothing_written(ap
     quiz_id, q = _quiz(course)
     learner = course.learners[0]
     attempt = _start(course, quiz_id, learner)
+    install_publish_hooks()   # the job is sent right after its commit
     with unit_of_work(course.url) as s:
         job, _ = service.enqueue(s, "grade_quiz", {"attempt_id": attempt, "answers": [
             {"question_id": q[0], "value": 1}, {"question_id": "not-in-quiz", "value": 1}]},
             caller="system", check_data=False)
         job_id = job.id
-    publish_job_now(job_id)
     # When the worker runs it
     job = wait_job(api, job_id)
     # Then it failed once, permanently, naming the field, and nothing was written
