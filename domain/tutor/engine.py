@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager
 
-from sqlalchemy import select
+from sqlalchemy import and_, select, update
 
 from domain.core.models import Course
 from domain.db import utcnow
@@ -39,32 +39,48 @@ def _result(msg: TutorMessage) -> dict:
             "chars": len(msg.content)}
 
 
-def load_turn(s, reply_id: str) -> Turn | TutorMessage:
-    """The reply's context, or the finished reply itself (nothing left to do)."""
-    reply = s.get(TutorMessage, reply_id, with_for_update=True)
-    if reply is None or reply.role != "assistant":
-        raise PermanentError(f"no pending tutor reply {reply_id!r}", code="not_found")
-    if reply.status == "complete":
+_TURN_COLUMNS = (TutorSession.user_id, TutorSession.course_id, TutorSession.lesson_id, TutorSession.exercise_id,
+                 TutorSession.mode, Course.title, TutorCourseIndex.indexed_at,
+                 TutorMessage.id, TutorMessage.role, TutorMessage.status, TutorMessage.content)
+
+
+def load_turn(s, reply_id: str, recent: int = 16) -> Turn | TutorMessage:
+    """The reply's context, or the finished reply itself (nothing left to do). Two statements:
+    the reply is marked streaming (which locks it against a concurrent rerun), then the session,
+    its course's title and index time and its ``recent`` latest messages are read at once."""
+    conn = s.connection()
+    marked = conn.execute(update(TutorMessage)
+                          .where(TutorMessage.id == reply_id, TutorMessage.role == "assistant",
+                                 TutorMessage.status != "complete")
+                          .values(status="streaming")
+                          .returning(TutorMessage.session_id, TutorMessage.created_at)).first()
+    if marked is None:      # missing, not a reply, or finished: the slow path says which
+        reply = s.get(TutorMessage, reply_id)
+        if reply is None or reply.role != "assistant":
+            raise PermanentError(f"no pending tutor reply {reply_id!r}", code="not_found")
         return reply
-    sess, course_title, indexed_at = s.execute(   # the session, its course's title and index time at once
-        select(TutorSession, Course.title, TutorCourseIndex.indexed_at)
+    session_id, created_at = marked
+    rows = conn.execute(
+        select(*_TURN_COLUMNS)
+        .select_from(TutorSession)
         .join(Course, Course.id == TutorSession.course_id)
         .outerjoin(TutorCourseIndex, TutorCourseIndex.course_id == TutorSession.course_id)
-        .where(TutorSession.id == reply.session_id)).one()
-    earlier = list(s.scalars(select(TutorMessage).where(TutorMessage.session_id == sess.id,
-                                                        TutorMessage.created_at <= reply.created_at,
-                                                        TutorMessage.id != reply.id)
-                             .order_by(TutorMessage.created_at, TutorMessage.id)))
+        .outerjoin(TutorMessage, and_(TutorMessage.session_id == TutorSession.id,
+                                      TutorMessage.created_at <= created_at, TutorMessage.id != reply_id))
+        .where(TutorSession.id == session_id)
+        .order_by(TutorMessage.created_at.desc(), TutorMessage.id.desc())
+        .limit(recent)).all()
+    earlier = [r for r in reversed(rows) if r.id is not None]    # oldest first
     users = [m for m in earlier if m.role == "user"]
     if not users:
         raise PermanentError("the reply has no question before it", code="no_question")
     question = users[-1]
     history = [{"role": m.role, "content": m.content} for m in earlier
                if m.id != question.id and (m.role == "user" or m.status == "complete")]
-    index = passages.course_index(s, sess.course_id, indexed_at=indexed_at)
-    solution = exercises.reference_solution(s, sess.exercise_id) if sess.mode == "hint" else None
-    reply.status = "streaming"
-    return Turn(sess.id, sess.user_id, sess.course_id, course_title, sess.lesson_id, sess.mode,
+    first = rows[0]
+    index = passages.course_index(s, first.course_id, indexed_at=first.indexed_at)
+    solution = exercises.reference_solution(s, first.exercise_id) if first.mode == "hint" else None
+    return Turn(session_id, first.user_id, first.course_id, first.title, first.lesson_id, first.mode,
                 question.content, history, index, solution)
 
 
@@ -143,14 +159,15 @@ def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Cal
         raise
     # anything else (a database or Redis blip, a bug) is left to the job lifecycle: it may retry,
     # and a retry's ``start`` tells listeners to start over; the stream endpoint reports a job that ended
-    cites = prompt.citations(hits)
-    with uow() as s:
-        msg = s.get(TutorMessage, reply_id, with_for_update=True)
-        msg.content, msg.status, msg.completed_at = text, "complete", utcnow()
-        msg.prompt_tokens, msg.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        msg.citations, msg.provider, msg.blocked, msg.error = cites, provider_name, guarded.verdict.blocked, None
-        result = _result(msg)
-        body = msg.to_dict()
+    with uow() as s:     # one UPDATE ... RETURNING the stored reply
+        row = s.connection().execute(
+            update(TutorMessage).where(TutorMessage.id == reply_id)
+            .values(content=text, status="complete", completed_at=utcnow(), prompt_tokens=usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens, citations=prompt.citations(hits),
+                    provider=provider_name, blocked=guarded.verdict.blocked, error=None)
+            .returning(*TutorMessage.__table__.columns)).one()
+    msg = TutorMessage(**row._mapping)
+    result, body = _result(msg), msg.to_dict()
     budget.charge(turn.user_id, reply_id, usage.prompt_tokens + usage.completion_tokens)
     out.done(body)
     return result

@@ -3,12 +3,21 @@
 Entries: ``start {attempt}``, ``token {text}``, ``reset {reason}`` (drop what was shown, e.g. the
 hint guard rewrote the reply or a retry starts over), ``done {message}``, ``error {code, message}``.
 The Redis client is passed in (the worker's ``ctx.redis``); readers live in intake.
+
+Writes are cheap on purpose, they compete with other replies' first tokens for the worker's CPU:
+``start`` is not written alone but with the reply's first token (or its end), in one pipeline, and
+with a ``Coalescer`` the tokens after the first are held and written every ``interval`` seconds,
+every reply of the process in one pipeline (a stalled model cannot hold them back: a thread flushes).
 """
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 from typing import Any
 
+log = logging.getLogger(__name__)
 FINAL = frozenset({"done", "error"})
 
 
@@ -25,32 +34,112 @@ def decode(fields: dict) -> tuple[str, dict]:
     return kind, json.loads(raw or "{}")
 
 
-class ReplyLog:
-    def __init__(self, redis: Any, reply_id: str, ttl: int, maxlen: int = 20_000):
-        self.r, self.key, self.ttl, self.maxlen = redis, stream_key(reply_id), ttl, maxlen
+def _body(kind: str, data: dict) -> dict:
+    return {"type": kind, "data": json.dumps(data, separators=(",", ":"))}
 
-    def _add(self, kind: str, data: dict, expire: bool = False) -> None:
-        body = {"type": kind, "data": json.dumps(data, separators=(",", ":"))}
-        if expire:
+
+class Coalescer:
+    """One thread per process that writes the tokens every open reply holds, in one pipeline,
+    ``interval`` seconds after the first of them was held."""
+
+    def __init__(self, redis: Any, interval: float = 0.03):
+        self.r, self.interval = redis, interval
+        self.held: set[ReplyLog] = set()
+        self.cv = threading.Condition()
+        self.thread: threading.Thread | None = None
+
+    def hold(self, reply: "ReplyLog") -> None:
+        with self.cv:
+            if not self.held:
+                self.cv.notify()
+            self.held.add(reply)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="tutor-token-flusher", daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self.cv:
+                while not self.held:
+                    self.cv.wait()
+            time.sleep(self.interval)
+            with self.cv:
+                due, self.held = self.held, set()
+            self.flush(due)
+
+    def flush(self, due) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        locked = []
+        try:
+            for reply in due:
+                reply.lock.acquire()
+                locked.append(reply)
+                reply.queue_held(pipe)
+            if len(pipe):
+                pipe.execute()
+        except Exception as exc:    # the reply's thread raises it at its next write: the job retries
+            log.warning("tutor token flush failed: %s", exc)
+            for reply in locked:
+                reply.failed = exc
+        finally:
+            for reply in locked:
+                reply.lock.release()
+
+
+class ReplyLog:
+    def __init__(self, redis: Any, reply_id: str, ttl: int, maxlen: int = 20_000,
+                 coalescer: Coalescer | None = None):
+        self.r, self.key, self.ttl, self.maxlen = redis, stream_key(reply_id), ttl, maxlen
+        self.coalescer = coalescer
+        self.lock = threading.Lock()
+        self.pending_start: dict | None = None     # written with the first token
+        self.held: list[str] = []
+        self.failed: Exception | None = None
+
+    def _queue(self, pipe, kind: str, data: dict) -> None:
+        pipe.xadd(self.key, _body(kind, data), maxlen=self.maxlen, approximate=True)
+
+    def queue_held(self, pipe) -> None:
+        """Queue the held tokens as one entry (caller holds ``lock``)."""
+        if self.held:
+            self._queue(pipe, "token", {"text": "".join(self.held)})
+            self.held = []
+
+    def _write(self, kind: str, data: dict, expire: bool = False) -> None:
+        with self.lock:
+            if self.failed is not None:
+                raise self.failed
             pipe = self.r.pipeline(transaction=False)
-            pipe.xadd(self.key, body, maxlen=self.maxlen, approximate=True)
-            pipe.expire(self.key, self.ttl)
+            if self.pending_start is not None:
+                self._queue(pipe, "start", self.pending_start)
+                self.pending_start, expire = None, True
+            self.queue_held(pipe)
+            self._queue(pipe, kind, data)
+            if expire:
+                pipe.expire(self.key, self.ttl)
             pipe.execute()
-        else:
-            self.r.xadd(self.key, body, maxlen=self.maxlen, approximate=True)
 
     def start(self, attempt: int) -> None:
-        self._add("start", {"attempt": attempt}, expire=True)
+        """Said with the first token (or the end): listeners start over when they see it."""
+        self.pending_start = {"attempt": attempt}
 
     def token(self, text: str) -> None:
-        if text:
-            self._add("token", {"text": text})
+        if not text:
+            return
+        if self.coalescer is None or self.pending_start is not None:
+            self._write("token", {"text": text})    # the first token goes out at once
+            return
+        with self.lock:
+            if self.failed is not None:
+                raise self.failed
+            self.held.append(text)
+        self.coalescer.hold(self)
 
     def reset(self, reason: str) -> None:
-        self._add("reset", {"reason": reason})
+        self._write("reset", {"reason": reason})
 
     def done(self, message: dict) -> None:
-        self._add("done", message, expire=True)
+        self._write("done", message, expire=True)
 
     def error(self, code: str, message: str) -> None:
-        self._add("error", {"code": code, "message": message}, expire=True)
+        self._write("error", {"code": code, "message": message}, expire=True)

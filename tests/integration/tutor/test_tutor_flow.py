@@ -77,10 +77,11 @@ def test_a_reply_streams_over_sse_cites_the_lesson_and_is_persisted(tutor, cours
     posted = _say(tutor, sid, "What does a LEFT OUTER JOIN do when there is no match?")
     with _browser(tutor) as browser:
         status, events, first = sse.read(browser, _stream_url(tutor, sid))
-    # Then tokens arrive one by one, then done with the stored reply and its citations
+    # Then the first token arrives on its own, the rest in merged pieces, then done with the stored
+    # reply and its citations
     assert status == 200 and first is not None
     kinds = [k for k, _, _ in events]
-    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("token") > 5
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("token") >= 2
     done = events[-1][1]
     assert done["id"] == posted["reply"]["id"] and done["status"] == "complete"
     assert sse.text_of(events) == done["content"]
