@@ -44,6 +44,66 @@ sys.stdin.read()
 """
 
 
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process, 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants (a prefork worker's children)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rpartition(")")[2].split()[1])
+            except OSError:
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(parents.get(p, []))
+    return out
+
+
+class CpuMeter:
+    """CPU seconds spent per part during a phase: this process, named process trees and the
+    PostgreSQL backends serving the bench database (pg_stat_activity)."""
+
+    def __init__(self, admin_dsn: str, db_name: str):
+        self.admin_dsn, self.db_name = admin_dsn, db_name
+        self.trees: dict[str, int] = {}
+
+    def _backends(self) -> list[int]:
+        import psycopg
+
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                                               (self.db_name,))]
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        snap = {"bench": {os.getpid(): _cpu(os.getpid())},
+                "postgres": {p: _cpu(p) for p in self._backends()}}
+        for name, pid in self.trees.items():
+            snap[name] = {p: _cpu(p) for p in _tree(pid)}
+        return snap
+
+    @staticmethod
+    def delta(before: dict, after: dict) -> dict[str, float]:
+        return {name: sum(v - before.get(name, {}).get(p, 0.0) for p, v in procs.items())
+                for name, procs in after.items()}
+
+
 def setup(db_url: str, learners: int, emails: int) -> tuple[str, list[str]]:
     from sqlalchemy import insert
 
@@ -174,7 +234,7 @@ def main() -> int:
     args = p.parse_args()
 
     from cli.services import free_port
-    from tests.support.stack import Database, Stack, private_redis
+    from tests.support.stack import PG_ADMIN, Database, Stack, private_redis
 
     smtp_port = free_port()
     sink = subprocess.Popen([sys.executable, "-c", SMTP_SINK, str(smtp_port)], stdin=subprocess.PIPE,
@@ -192,19 +252,30 @@ def main() -> int:
         course_id, _ = setup(db.url, args.learners, args.emails)
         print(f"setup: {args.learners:,} learners enrolled, {args.emails:,} with announcement emails on "
               f"({time.perf_counter() - t:.1f}s)", flush=True)
+        meter = CpuMeter(PG_ADMIN, db.name)
+        meter.trees.update({"smtp sink": sink.pid, "redis": redis.proc.pid})
+        before = meter.snapshot()
         base_s, base_rows, base_sent = baseline(db.url, course_id, smtp_port, args.chunk)
+        base_cpu = meter.delta(before, meter.snapshot())
         base_total = base_rows + base_sent
-        print(f"baseline (plain loop): {base_rows:,} in-app rows + {base_sent:,} emails in {base_s:.1f}s "
+        print(f"baseline (plain loop, load average {os.getloadavg()[0]:.1f}): {base_rows:,} in-app rows + {base_sent:,} emails in {base_s:.1f}s "
               f"= {base_total / base_s:,.0f} deliveries/s", flush=True)
         stack.start_intake()
         stack.start_worker(queues="notifications", concurrency=args.concurrency, name=f"bench-{os.getpid()}")
+        meter.trees.update({"intake": stack.children[0].pid, "worker": stack.children[1].pid})
+        before = meter.snapshot()
         plat_s, counts = platform(stack, db.url, course_id)
+        plat_cpu = meter.delta(before, meter.snapshot())
         in_app = counts.get("in_app:sent", 0) - base_rows
         emails = counts.get("email:sent", 0)
-        print(f"platform (announce → {-(-args.learners // args.chunk)} chunk jobs, {args.concurrency} processes): "
+        print(f"platform (announce → {-(-args.learners // args.chunk)} chunk jobs, {args.concurrency} processes, "
+              f"load average {os.getloadavg()[0]:.1f}): "
               f"{in_app:,} in-app + {emails:,} emails in {plat_s:.1f}s = {(in_app + emails) / plat_s:,.0f} deliveries/s",
               flush=True)
         print(f"delivery rows: {counts}")
+        for name, cpu in (("baseline", base_cpu), ("platform", plat_cpu)):
+            print(f"CPU seconds, {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items() if v >= 0.05)
+                  + f"; total {sum(cpu.values()):.1f}")
         ratio = plat_s / base_s
         print(f"ratio platform/baseline time: {ratio:.2f} (target <= 1.5) -> {'OK' if ratio <= 1.5 else 'OVER'}")
         return 0
