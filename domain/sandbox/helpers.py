@@ -3,9 +3,10 @@ named by their source's hash (a changed source is rebuilt; concurrent builders r
 Linked statically when the host has a static libc (``libc6-dev``): no dynamic loader at each run,
 and inside the sandbox there is no ``/etc/ld.so.cache`` to find libc with (~0.2 ms per exec).
 
-``launch.c`` runs outside: exec'd straight from the worker (so Python can vfork), it sets the
-rlimits and switches to the slot uid, then execs bwrap. ``measure.c`` is PID 1 inside: it runs
-the program and reports the program's own CPU time and peak RSS.
+``launch.c`` runs outside: exec'd straight from the worker (so Python can vfork), it starts a
+session, sets outer rlimits and switches to the slot uid, then execs bwrap. ``runner.c`` is PID 1
+inside: for each test case it sets up the case's own namespaces, runs the program and reports
+the program's own CPU time and peak RSS.
 """
 from __future__ import annotations
 
@@ -20,14 +21,20 @@ from domain.sandbox.errors import SandboxUnavailable
 
 @dataclass(frozen=True)
 class Helpers:
-    """Two small C programs built once per host: ``launch`` (outside) and ``measure`` (inside)."""
+    """Two small C programs built once per host: ``launch`` (outside) and ``runner`` (inside)."""
 
     launch: Path
-    measure: Path
+    runner: Path
+
+
+_BUILT: dict[tuple[Path, str], Helpers] = {}
 
 
 def build_helpers(work_dir: Path, cc: str = "gcc") -> Helpers:
-    return Helpers(launch=_build(work_dir, "launch.c", cc), measure=_build(work_dir, "measure.c", cc))
+    key = (work_dir, cc)
+    if key not in _BUILT or not all(p.exists() for p in (_BUILT[key].launch, _BUILT[key].runner)):
+        _BUILT[key] = Helpers(launch=_build(work_dir, "launch.c", cc), runner=_build(work_dir, "runner.c", cc))
+    return _BUILT[key]
 
 
 def _build(work_dir: Path, source_name: str, cc: str) -> Path:

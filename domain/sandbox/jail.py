@@ -1,32 +1,33 @@
-"""The sandbox: run one untrusted command under bubblewrap with rlimits, a wall clock and an
-output budget, and report what happened (exit, signal, CPU time, peak memory, output).
+"""The sandbox: run an untrusted program's test cases under bubblewrap with rlimits, a wall
+clock and an output budget, and report what happened (exit, signal, CPU time, peak memory, output).
 
-Isolation (bubblewrap, ``bwrap``): new user, PID, network, IPC, UTS and cgroup namespaces
-(``--unshare-all``; the network namespace has only a loopback of its own), no nested user
-namespaces (``--disable-userns``), a read-only bind of ``/usr`` (with the usual ``/bin``,
-``/lib``, ``/lib64`` symlinks) and nothing else of the host file system: no ``/etc``, no
-``/home``, no project directory. The program's own folder is bound at ``/box`` (read-only
-when running, writable when compiling); ``/tmp`` is a fresh tmpfs of bounded size and the
-working directory. ``/proc`` is a fresh procfs of the new PID namespace, so only the
-sandbox's own processes are visible. The environment is rebuilt from scratch (``--clearenv``
-and a scrubbed environment for bwrap itself, whose ``/proc/1/environ`` the program could
-read). Inside, the program runs as uid/gid 65534 in a new session, as the only child of
-``measure`` (``measure.c``, PID 1 of the namespace via ``--as-pid-1``), which reports the
-program's own CPU time and peak RSS (a forked worker's RSS survives exec, so ``wait4`` from
-out here would report the worker's size). When ``measure`` exits, the kernel kills whatever
-is left in the PID namespace (daemons included); signals from inside cannot reach it.
+One ``Session`` per submission (and one for its compile step): ``launch`` (``launch.c``, exec'd
+straight from the worker so Python can vfork) starts a new session, sets outer rlimits and drops to
+a per-run *slot* uid (see ``slots.py``: ``RLIMIT_NPROC`` only counts for a non-root user, and a uid
+of its own per concurrent run means one fork bomb cannot starve a neighbour's threads), then execs
+bwrap. bwrap builds the file system view once: a read-only bind of ``/usr`` (with the usual
+``/bin``, ``/lib``, ``/lib64`` symlinks) and nothing else of the host: no ``/etc``, no ``/home``,
+no project directory; the program's folder at ``/box`` (read-only when running, writable when
+compiling); a minimal ``/dev``; the root and ``/dev`` remounted read-only. The environment is
+rebuilt from scratch (``--clearenv``, and a scrubbed environment for bwrap itself). bwrap's own
+user, PID, network, IPC, UTS and cgroup namespaces hold ``runner`` (``runner.c``) as PID 1.
 
-Outside, ``launch`` (``launch.c``, exec'd straight from the worker so Python can vfork) starts a
-new session, sets the rlimits and drops to a per-run *slot* uid before exec'ing bwrap (see
-``slots.py``): ``RLIMIT_NPROC`` only counts for a non-root user, and a uid of
-its own per concurrent run means one fork bomb cannot starve a neighbour's threads.
-Limits (setrlimit in ``launch``, inherited by all): CPU seconds, address space, processes, file
-size, open files, no core files. A wall clock kills the whole process group; when bwrap's
-PID 1 dies the kernel kills everything left in the PID namespace (daemons included).
-
-``start`` sets a sandbox up and leaves ``measure`` waiting on a "go" pipe; ``Prepared.finish``
-says go and collects the run (``run`` does both). The judge prepares the next test case's
-sandbox while the current case runs, so bwrap's set-up overlaps a run instead of adding to it.
+For every test case the worker sends ``runner`` the case's limits and its stdin/stdout/stderr
+over a socket; ``runner`` gives the case brand-new namespaces nested in bwrap's: user (the
+program is uid/gid 65534 there, loses every capability at exec, and can create no further user
+namespace), mount (a fresh tmpfs ``/tmp``, its working directory, and ``/dev/shm``, both of
+bounded size; a fresh ``/proc`` showing only the case's processes), PID, network (its own
+loopback: the host's Redis, PostgreSQL, 169.254.169.254 are unreachable), IPC and UTS. So nothing
+a case does reaches the next one, as if each had a bwrap of its own, for one clone and three
+mounts instead of three execs (launch, bwrap, a helper) and bwrap's namespace and mount set-up.
+The program runs in a session of its own with its rlimits (CPU seconds, address space,
+processes, file size, open files, no core files) as the only child of the case's init, which
+reports the program's own CPU time and peak RSS (a forked worker's RSS survives exec, so
+``wait4`` from out here would report the worker's size). When that init exits, the kernel kills
+whatever is left in the case's PID namespace (daemons included) and the reply comes only then.
+Signals from inside cannot reach anything outside the case. A wall clock or an exhausted output
+budget kills the whole sandbox (bwrap's process group, then every process of the slot uid);
+the next case gets a new ``Session``.
 """
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ import select
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +86,7 @@ class RunResult:
 STDERR_KEEP = 64 * 1024
 
 
-MEASURE_PATH = "/sandbox/measure"
+RUNNER_PATH = "/sandbox/run"
 
 
 def _root_links() -> list[str]:
@@ -103,26 +104,32 @@ def _root_links() -> list[str]:
 _ROOT_LINKS = _root_links()   # the host's layout does not change while a worker runs
 
 
-def bwrap_argv(box: Path, argv: list[str], limits: Limits, *, writable_box: bool, helper: Path, report_fd: int,
-               env: dict[str, str] | None = None, bwrap: str = "bwrap", go_fd: int = -1) -> list[str]:
-    cmd = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
-           "--as-pid-1", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
+def bwrap_argv(box: Path, argv: list[str], *, writable_box: bool, runner: Path, ctl_fd: int,
+               env: dict[str, str] | None = None, bwrap: str = "bwrap") -> list[str]:
+    cmd = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--as-pid-1",
+           "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
            "--ro-bind", "/usr", "/usr", *_ROOT_LINKS,
-           "--proc", "/proc", "--dev", "/dev",
-           "--size", str(limits.file_bytes), "--tmpfs", "/tmp",
+           "--proc", "/proc", "--dev", "/dev", "--dir", "/tmp",
            "--bind" if writable_box else "--ro-bind", str(box), "/box",
-           "--ro-bind", str(helper), MEASURE_PATH,
+           "--ro-bind", str(runner), RUNNER_PATH,
+           "--remount-ro", "/dev", "--remount-ro", "/",
            "--chdir", "/box" if writable_box else "/tmp", "--clearenv"]
     for key, value in {"PATH": PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp", **(env or {})}.items():
         cmd += ["--setenv", key, value]
-    return [*cmd, "--", MEASURE_PATH, str(report_fd), str(go_fd), *argv]
+    return [*cmd, "--", RUNNER_PATH, str(ctl_fd), *argv]
 
 
-def _launch_argv(helpers: Helpers, limits: Limits, uid: int | None) -> list[str]:
+def _launch_argv(helpers: Helpers, processes: int, uid: int | None) -> list[str]:
+    """Outer limits, for bwrap and runner; each case's own limits are set by runner."""
+    big = str(1 << 62)
+    return [str(helpers.launch), str(-1 if uid is None else uid), str(1 << 30), big, str(processes + 8), big, "256"]
+
+
+def _request(limits: Limits) -> bytes:
     cpu = max(1, math.ceil(limits.cpu_seconds))   # SIGXCPU; the verdict compares the measured time
     address_space = limits.address_space_bytes or limits.memory_bytes
-    return [str(helpers.launch), str(-1 if uid is None else uid), str(cpu), str(address_space),
-            str(limits.processes), str(limits.file_bytes), str(limits.open_files)]
+    return (f"{cpu} {address_space} {limits.processes} {limits.file_bytes} {limits.open_files} "
+            f"{limits.file_bytes}").encode()
 
 
 def _kill_group(pid: int) -> None:
@@ -136,7 +143,7 @@ _FOUND: dict[str, str] = {}
 
 
 def _which(bwrap: str) -> str | None:
-    """shutil.which, remembered once found (a PATH search per test case is measurable)."""
+    """shutil.which, remembered once found (a PATH search per submission is measurable)."""
     if bwrap not in _FOUND:
         path = shutil.which(bwrap)
         if path is None:
@@ -147,118 +154,146 @@ def _which(bwrap: str) -> str | None:
 
 def run(box: Path, argv: list[str], limits: Limits, slot: Slot, helpers: Helpers, *, stdin: bytes = b"",
         writable_box: bool = False, env: dict[str, str] | None = None, bwrap: str = "bwrap") -> RunResult:
-    """Run ``argv`` inside the sandbox with ``box`` mounted at /box. Blocks until it is over."""
-    return start(box, argv, limits, slot, helpers, stdin=stdin, writable_box=writable_box, env=env,
-                 bwrap=bwrap).finish()
+    """Run ``argv`` once inside a sandbox of its own with ``box`` mounted at /box. Blocks until it is over."""
+    with Session(box, argv, slot, helpers, writable_box=writable_box, env=env, bwrap=bwrap,
+                 processes=limits.processes) as session:
+        return session.run(stdin, limits)
 
 
-def start(box: Path, argv: list[str], limits: Limits, slot: Slot, helpers: Helpers, *, stdin: bytes = b"",
-          writable_box: bool = False, env: dict[str, str] | None = None, bwrap: str = "bwrap") -> "Prepared":
-    """Set a sandbox up for ``argv`` and leave it waiting: ``measure`` runs the program only once
-    ``finish()`` says go. A judge prepares the next test case's sandbox (namespaces, mounts: a
-    brand-new one for every case) while the current case runs, so the set-up overlaps the run."""
-    path = _which(bwrap)
-    if path is None:
-        raise SandboxUnavailable(f"{bwrap!r} is not installed (apt-get install bubblewrap)")
-    status_r, status_w = os.pipe()   # bwrap writes {"exit-code": n} there once the program has run
-    report_r, report_w = os.pipe()   # measure writes the program's own rusage there
-    go_r, go_w = os.pipe()           # one byte: run the program now
-    cmd = bwrap_argv(box, argv, limits, writable_box=writable_box, helper=helpers.measure, report_fd=report_w,
-                     env=env, bwrap=path, go_fd=go_r)
-    cmd[1:1] = ["--json-status-fd", str(status_w)]
-    cmd = _launch_argv(helpers, limits, slot.uid) + cmd
-    try:
-        with tempfile.TemporaryFile() as stdin_file:
-            stdin_file.write(stdin)
-            stdin_file.seek(0)
-            proc = subprocess.Popen(cmd, stdin=stdin_file, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env={"PATH": PATH}, cwd="/", close_fds=True,
-                                    pass_fds=(status_w, report_w, go_r))
-    except BaseException:
-        for fd in (status_r, report_r, go_w):
-            os.close(fd)
-        raise
-    finally:
-        for fd in (status_w, report_w, go_r):
-            os.close(fd)
-    return Prepared(proc, limits, slot, status_r, report_r, go_w)
+class Session:
+    """One bwrap sandbox for ``argv`` (one submission's program), running test cases one after
+    the other, each in namespaces of its own (see the module docstring). ``run`` one case;
+    after a case we had to kill (wall clock, output budget) the session is over (``alive`` is
+    False) and the caller starts a new one. ``close`` (or the ``with`` block) ends it."""
 
+    def __init__(self, box: Path, argv: list[str], slot: Slot, helpers: Helpers, *, writable_box: bool = False,
+                 env: dict[str, str] | None = None, bwrap: str = "bwrap", processes: int = 64):
+        path = _which(bwrap)
+        if path is None:
+            raise SandboxUnavailable(f"{bwrap!r} is not installed (apt-get install bubblewrap)")
+        self.slot = slot
+        self._ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        cmd = _launch_argv(helpers, processes, slot.uid) + bwrap_argv(
+            box, argv, writable_box=writable_box, runner=helpers.runner, ctl_fd=theirs.fileno(), env=env, bwrap=path)
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE, env={"PATH": PATH}, cwd="/", close_fds=True,
+                                         pass_fds=(theirs.fileno(),))
+        except BaseException:
+            self._ctl.close()
+            raise
+        finally:
+            theirs.close()
+        self.alive = True
 
-class Prepared:
-    """A sandbox set up (or being set up) by ``start``: ``finish()`` runs the program and waits for
-    the result; ``abort()`` ends it without running anything (measure exits on end-of-file)."""
+    def __enter__(self) -> "Session":
+        return self
 
-    def __init__(self, proc: subprocess.Popen, limits: Limits, slot: Slot, status_r: int, report_r: int,
-                 go_w: int):
-        self.proc, self.limits, self.slot = proc, limits, slot
-        self._status_r, self._report_r, self._go_w = status_r, report_r, go_w
+    def __exit__(self, *exc) -> None:
+        self.close()
 
-    def abort(self) -> None:
-        os.close(self._go_w)   # measure reads end-of-file and exits: nothing ran
-        self.proc.stdout.close()
+    def close(self) -> None:
+        """End-of-file on the control socket: runner exits, and bwrap with it."""
+        if self._ctl.fileno() >= 0:
+            self._ctl.close()
+        if self.proc.returncode is None:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._kill()
         self.proc.stderr.close()
+        self.alive = False
+
+    def _kill(self) -> None:
+        """Kill the whole sandbox: bwrap's group (its PID 1 dies with it), then every process of the slot uid."""
+        _kill_group(self.proc.pid)
+        self.proc.wait()
+        if self.slot.uid is not None:
+            kill_uid(self.slot.uid)   # the namespace is torn down asynchronously: wait until it is empty
+        self.alive = False
+
+    def _unavailable(self) -> SandboxUnavailable:
+        self._ctl.close()
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            _kill_group(self.proc.pid)
-            self.proc.wait()
-            if self.slot.uid is not None:
-                kill_uid(self.slot.uid)
-        os.close(self._status_r)
-        os.close(self._report_r)
+            self._kill()
+        err = self.proc.stderr.read().decode(errors="replace")[-500:]
+        self.alive = False
+        return SandboxUnavailable(err or f"the sandbox could not be set up (bwrap exited with {self.proc.returncode})")
 
-    def finish(self) -> RunResult:
-        proc, limits, slot = self.proc, self.limits, self.slot
-        started = time.monotonic()
+    def run(self, stdin: bytes, limits: Limits) -> RunResult:
+        if not self.alive:
+            raise SandboxUnavailable("this sandbox session is over")
+        stdin_fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
         try:
-            os.write(self._go_w, b"g")
-        except BrokenPipeError:   # bwrap failed to set up (the reason is on its stderr, read below)
-            pass
+            os.write(stdin_fd, stdin) if len(stdin) < 65536 else _write_all(stdin_fd, stdin)
+            os.lseek(stdin_fd, 0, os.SEEK_SET)
+            started = time.monotonic()
+            try:
+                socket.send_fds(self._ctl, [_request(limits)], [stdin_fd, out_w, err_w])
+            except OSError:   # runner is gone: bwrap could not set the sandbox up (reason on its stderr)
+                raise self._unavailable() from None
         finally:
-            os.close(self._go_w)
-        out, err, timed_out, exceeded = _collect(proc, started + limits.wall_seconds, limits.output_bytes)
-        status, usage = _reap(proc, started + limits.wall_seconds)
-        timed_out = timed_out or status is None
-        if status is None:
-            _kill_group(proc.pid)
-            _, status, usage = os.wait4(proc.pid, 0)
-        if timed_out or exceeded:   # (no killpg after the reap above: that pid may belong to someone else now)
-            if slot.uid is not None:
-                # bwrap died by our SIGKILL: its namespace is torn down asynchronously. (When the
-                # program exits by itself, PID 1's exit already waited for every process in it.)
-                kill_uid(slot.uid)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+            for fd in (stdin_fd, out_w, err_w):
+                os.close(fd)
+        deadline = started + limits.wall_seconds
+        out, err, timed_out, exceeded = _collect(out_r, err_r, deadline, limits.output_bytes)
+        reply = None if (timed_out or exceeded) else _reply(self._ctl, deadline)
+        timed_out = timed_out or (reply is None and not exceeded and time.monotonic() >= deadline)
+        if timed_out or exceeded:
+            self._kill()
         wall = time.monotonic() - started
-        with os.fdopen(self._report_r, "rb") as report_file:
-            report = report_file.read(200).split()
-        with os.fdopen(self._status_r, "rb") as status_file:
-            ran = b'"exit-code"' in status_file.read()
-        if len(report) == 2 and report[0] == b"exec-failed":   # the program never started
-            raise ProgramNotStarted(os.strerror(int(report[1])))
-        if len(report) == 4:   # the program's own status and usage, measured by its parent inside
-            program_status, utime, stime, maxrss = (int(x) for x in report)
-            code = os.waitstatus_to_exitcode(program_status)
+        if reply is None and not (timed_out or exceeded):
+            raise self._unavailable()
+        if reply is not None and reply[0] == b"X":   # the program never started
+            raise ProgramNotStarted(os.strerror(int(reply[1])))
+        if reply is not None and reply[0] == b"E":   # the case's namespaces could not be set up
+            self._kill()
+            raise SandboxUnavailable(f"sandbox set-up failed at {reply[1].decode()}: "
+                                     f"{os.strerror(int(reply[2])) if len(reply) > 2 else ''}")
+        if reply is not None:   # the program's own status and usage, measured by its parent inside
+            status, utime, stime, maxrss = (int(x) for x in reply[1:5])
+            code = os.waitstatus_to_exitcode(status)
             cpu, rss = (utime + stime) / 1e6, maxrss * 1024
-        else:                  # killed before it could report (wall clock / output budget)
-            code = proc.returncode
-            cpu, rss = usage.ru_utime + usage.ru_stime, 0
-        sig = -code if code < 0 else (code - 128 if code > 128 else None)
+        else:                   # killed before it could report (wall clock / output budget)
+            code, cpu, rss = -signal.SIGKILL, 0.0, 0
+        sig = -code if code < 0 else None
         result = RunResult(exit_code=None if sig else code, signal=sig, cpu_seconds=cpu, wall_seconds=wall,
                            max_rss_bytes=rss, stdout=out, stderr=err, timed_out=timed_out,
                            output_exceeded=exceeded)
         result.cpu_exceeded = cpu > limits.cpu_seconds or sig == signal.SIGXCPU
-        if not ran and not (timed_out or exceeded):   # bwrap could not set the sandbox up
-            raise SandboxUnavailable(err.decode(errors="replace")[-500:] or f"bwrap exited with {code}")
         return result
 
 
-def _collect(proc: subprocess.Popen, deadline: float, budget: int) -> tuple[bytes, bytes, bool, bool]:
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _reply(ctl: socket.socket, deadline: float) -> list[bytes] | None:
+    """runner's reply for the case, sent once every process of the case is gone; None: none by the
+    deadline, or runner is gone."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0 or not select.select([ctl], [], [], remaining)[0]:
+        return None
+    try:
+        data = ctl.recv(256)
+    except OSError:   # runner died before it could read the request
+        return None
+    return data.split() or None
+
+
+def _collect(out_fd: int, err_fd: int, deadline: float, budget: int) -> tuple[bytes, bytes, bool, bool]:
     """Read stdout/stderr until both close, the deadline passes, or stdout exceeds its budget."""
     out, err = bytearray(), bytearray()
     timed_out = exceeded = False
     sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, out)
-    sel.register(proc.stderr, selectors.EVENT_READ, err)
+    sel.register(out_fd, selectors.EVENT_READ, out)
+    sel.register(err_fd, selectors.EVENT_READ, err)
     try:
         while sel.get_map():
             remaining = deadline - time.monotonic()
@@ -268,7 +303,7 @@ def _collect(proc: subprocess.Popen, deadline: float, budget: int) -> tuple[byte
             for key, _ in sel.select(remaining):
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
-                    sel.unregister(key.fileobj)
+                    sel.unregister(key.fd)
                     continue
                 buf = key.data
                 buf += chunk
@@ -281,33 +316,6 @@ def _collect(proc: subprocess.Popen, deadline: float, budget: int) -> tuple[byte
                 break
     finally:
         sel.close()
-        if timed_out or exceeded:
-            _kill_group(proc.pid)
-        proc.stdout.close()
-        proc.stderr.close()
+        os.close(out_fd)
+        os.close(err_fd)
     return bytes(out), bytes(err[-STDERR_KEEP:]), timed_out, exceeded
-
-
-def _reap(proc: subprocess.Popen, deadline: float):
-    """wait4 with a deadline (a pidfd says when it exited); (None, None) if still running."""
-    try:
-        pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):
-        pidfd = None
-    try:
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                return status, usage
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None, None
-            if pidfd is not None:
-                poller = select.poll()
-                poller.register(pidfd, select.POLLIN)
-                poller.poll(remaining * 1000)
-            else:
-                time.sleep(0.002)
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)

@@ -135,28 +135,23 @@ def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: 
             results = []
             limits = _case_limits(lang, time_limit_ms, memory_limit_mb, config)
             argv = lang.run(memory_limit_mb)
-
-            def prepare(case: CaseSpec) -> jail.Prepared | OSError:
-                try:
-                    return jail.start(box, argv, limits, slot, helper, stdin=case.stdin.encode(), bwrap=config.bwrap)
-                except OSError as exc:   # could not even start it: not the learner's fault (IE below)
-                    return exc
-
-            upcoming = prepare(cases[0]) if cases else None
+            session: jail.Session | None = None
             try:
                 for i, case in enumerate(cases, 1):
                     if cancelled():
                         break
-                    current = upcoming
-                    # the next case's sandbox (a new one: namespaces, mounts) is set up while this case runs
-                    upcoming = prepare(cases[i]) if i < len(cases) else None
-                    run, upcoming = _run(current, upcoming, prepare, case, cases[i] if i < len(cases) else None)
+                    # one bwrap for all the cases; each case still gets namespaces of its own
+                    # (runner.c); a case we had to kill ended the session: the next starts another
+                    if not isinstance(session, jail.Session) or not session.alive:
+                        session = _session(box, argv, slot, helper, config, limits)
+                    run, session = _run(session, lambda: _session(box, argv, slot, helper, config, limits),
+                                        case, limits)
                     results.append(_case_result(lang, i, case, run, memory_limit_mb))
                     if progress:
                         progress(100 * i / len(cases), f"test {i}/{len(cases)}: {results[-1].verdict}")
             finally:
-                if isinstance(upcoming, jail.Prepared):
-                    upcoming.abort()
+                if isinstance(session, jail.Session):
+                    session.close()
         finally:
             shutil.rmtree(box, ignore_errors=True)
     first_bad = next((r for r in results if r.verdict != Verdict.accepted.value), None)
@@ -174,30 +169,35 @@ def _case_limits(lang: languages.Language, time_limit_ms: int, memory_limit_mb: 
                        open_files=config.open_files, output_bytes=config.max_output_bytes)
 
 
-def _run(current: jail.Prepared | OSError, upcoming: jail.Prepared | OSError | None,
-         prepare: Callable[[CaseSpec], jail.Prepared | OSError], case: CaseSpec, next_case: CaseSpec | None):
-    """Run a prepared case -> (RunResult | OSError, the next case's sandbox, still usable).
+def _session(box: Path, argv: list[str], slot: slots.Slot, helper: Helpers, config: JudgeConfig,
+             limits: jail.Limits) -> jail.Session | OSError:
+    try:
+        return jail.Session(box, argv, slot, helper, bwrap=config.bwrap, processes=limits.processes)
+    except OSError as exc:   # could not even start it: not the learner's fault (IE below)
+        return exc
 
-    A sandbox prepared while the previous case ran can have failed to start for a reason of that
-    case (a fork bomb filling the slot uid's process limit): it is set up once more before the
-    sandbox is declared unavailable. A run we had to kill (wall clock, output budget) swept every
-    process of the slot uid, the next case's waiting sandbox included: that one is set up again."""
-    if isinstance(current, OSError):
-        return current, upcoming
+
+def _run(session: jail.Session | OSError, new_session: Callable[[], jail.Session | OSError], case: CaseSpec,
+         limits: jail.Limits):
+    """Run one case -> (RunResult | OSError, the session to use next).
+
+    A session that turns out unusable (bwrap could not set it up, or the case's namespaces could
+    not be made, e.g. a previous case's processes still counted against the slot) is replaced
+    once before the sandbox is declared unavailable."""
+    if isinstance(session, OSError):
+        return session, None
     try:
         try:
-            run = current.finish()
+            run = session.run(case.stdin.encode(), limits)
         except jail.SandboxUnavailable:
-            retry = prepare(case)
-            if isinstance(retry, OSError):
-                return retry, upcoming
-            run = retry.finish()
+            session.close()
+            session = new_session()
+            if isinstance(session, OSError):
+                return session, None
+            run = session.run(case.stdin.encode(), limits)
     except OSError as exc:   # ProgramNotStarted: the runtime is missing on this worker (IE)
-        return exc, upcoming
-    if (run.timed_out or run.output_exceeded) and isinstance(upcoming, jail.Prepared):
-        upcoming.abort()
-        upcoming = prepare(next_case)
-    return run, upcoming
+        return exc, session
+    return run, session
 
 
 def _case_result(lang: languages.Language, number: int, case: CaseSpec, run: jail.RunResult | OSError,

@@ -1,4 +1,4 @@
-"""The judge's hand-over from one prepared test-case sandbox to the next (fakes, no bwrap)."""
+"""The judge's use of one sandbox session for a submission's cases (fakes, no bwrap)."""
 from __future__ import annotations
 
 import pytest
@@ -6,62 +6,59 @@ import pytest
 from domain.sandbox import jail
 from domain.sandbox.judge import CaseSpec, _run
 
+LIMITS = jail.Limits()
+
 
 def result(**kw) -> jail.RunResult:
     return jail.RunResult(exit_code=0, signal=None, cpu_seconds=0.01, wall_seconds=0.01, max_rss_bytes=0,
                           stdout=b"ok\n", stderr=b"", **kw)
 
 
-class FakePrepared(jail.Prepared):
+class FakeSession(jail.Session):
     def __init__(self, name: str, outcome):
-        self.name, self.outcome, self.aborted = name, outcome, False
+        self.name, self.outcome, self.closed, self.alive = name, outcome, False, True
+        self.stdins = []
 
-    def finish(self):
+    def run(self, stdin, limits):
+        self.stdins.append(stdin)
         if isinstance(self.outcome, BaseException):
             raise self.outcome
         return self.outcome
 
-    def abort(self):
-        self.aborted = True
+    def close(self):
+        self.closed = True
 
 
-CASE, NEXT = CaseSpec("1\n", "ok\n"), CaseSpec("2\n", "ok\n")
+CASE = CaseSpec("1\n", "ok\n")
 
 
-def test_a_sandbox_that_failed_to_start_is_set_up_once_more():
-    # Given a sandbox prepared while the previous case ran, which could not start
+def test_an_unusable_session_is_replaced_once():
+    # Given a session whose sandbox could not be set up
+    broken = FakeSession("now", jail.SandboxUnavailable("Resource temporarily unavailable"))
     made = []
 
-    def prepare(case):
-        made.append(case)
-        return FakePrepared("again", result())
+    def new_session():
+        made.append(FakeSession("again", result()))
+        return made[-1]
 
-    upcoming = FakePrepared("next", result())
-    run, after = _run(FakePrepared("now", jail.SandboxUnavailable("Resource temporarily unavailable")), upcoming,
-                      prepare, CASE, NEXT)
-    # Then the case ran in a sandbox set up again for it, and the next one is kept
-    assert run.stdout == b"ok\n" and made == [CASE]
-    assert after is upcoming and not upcoming.aborted
+    run, after = _run(broken, new_session, CASE, LIMITS)
+    # Then the case ran in a new session, which is kept for the next cases
+    assert run.stdout == b"ok\n" and broken.closed
+    assert after is made[0] and made[0].stdins == [b"1\n"] and not made[0].closed
 
 
 def test_a_sandbox_unavailable_twice_is_raised():
     with pytest.raises(jail.SandboxUnavailable):
-        _run(FakePrepared("now", jail.SandboxUnavailable("no")), None,
-             lambda case: FakePrepared("again", jail.SandboxUnavailable("still no")), CASE, None)
+        _run(FakeSession("now", jail.SandboxUnavailable("no")),
+             lambda: FakeSession("again", jail.SandboxUnavailable("still no")), CASE, LIMITS)
 
 
-@pytest.mark.parametrize("killed", [{"timed_out": True}, {"output_exceeded": True}])
-def test_after_a_killed_run_the_next_sandbox_is_set_up_again(killed):
-    # Given a run the judge had to kill (every process of the slot uid is swept with it)
-    upcoming = FakePrepared("next", result())
-    made = []
-    run, after = _run(FakePrepared("now", result(**killed)), upcoming,
-                      lambda case: made.append(case) or FakePrepared("fresh", result()), CASE, NEXT)
-    # Then the waiting sandbox is ended and a fresh one is prepared for the next case
-    assert upcoming.aborted and after.name == "fresh" and made == [NEXT]
+def test_a_session_that_could_not_start_is_an_error_not_a_crash():
+    run, after = _run(OSError(11, "Resource temporarily unavailable"), lambda: pytest.fail("no retry"), CASE, LIMITS)
+    assert isinstance(run, OSError) and after is None
 
 
 def test_a_program_that_cannot_start_is_returned_not_raised():
-    run, after = _run(FakePrepared("now", jail.ProgramNotStarted("No such file or directory")), None,
-                      lambda case: pytest.fail("no retry for a missing runtime"), CASE, None)
-    assert isinstance(run, OSError) and after is None
+    session = FakeSession("now", jail.ProgramNotStarted("No such file or directory"))
+    run, after = _run(session, lambda: pytest.fail("no retry for a missing runtime"), CASE, LIMITS)
+    assert isinstance(run, OSError) and after is session
