@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 import redis
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from celeryconfig import settings
@@ -21,6 +22,7 @@ Authenticate with `Authorization: Bearer <api key>`. Errors use one envelope:
 async def lifespan(app: FastAPI):
     events.install()
     app.state.redis = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    app.state.aredis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     loop = None
     if settings.relay_in_intake:
         loop = relay.RelayThread()
@@ -30,6 +32,7 @@ async def lifespan(app: FastAPI):
     finally:
         if loop is not None:
             loop.stop()
+        await app.state.aredis.aclose()
 
 
 def create_app() -> FastAPI:

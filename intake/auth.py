@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import redis
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import settings
 from domain.db import session_factory
@@ -37,11 +38,9 @@ def _raw_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def _resolve(raw: str) -> Caller | None:
-    hit = _cache.get(raw)
+def _lookup(raw: str) -> Caller | None:
+    """The key's caller from the database (None: unknown or revoked), cached for a few seconds."""
     now = time.monotonic()
-    if hit and now - hit[0] < _CACHE_TTL:
-        return hit[1]
     with session_factory(settings.database_url)() as s:
         key = keys.lookup(s, raw)
         caller = Caller(key.id, key.name, frozenset(key.scopes)) if key else None
@@ -53,20 +52,20 @@ def forget_cached_keys() -> None:
     _cache.clear()
 
 
-def rate_limit(request: Request, caller: Caller) -> None:
-    """Fixed one-minute window per key (INCR + EXPIRE). Fails open if Redis is down, so
-    intake still accepts jobs into the outbox while the broker is away."""
+async def rate_limit(request: Request, caller: Caller) -> None:
+    """Fixed one-minute window per key (INCR + EXPIRE in one round trip, on the event loop).
+    Fails open if Redis is down, so intake still accepts jobs into the outbox while the broker
+    is away."""
     limit = settings.rate_limit_per_minute
     if limit <= 0:
         return
     window = int(time.time() // 60)
     rkey = f"cw:ratelimit:{caller.key_id}:{window}"
     try:
-        r = request.app.state.redis
-        pipe = r.pipeline()
+        pipe = request.app.state.aredis.pipeline()
         pipe.incr(rkey)
         pipe.expire(rkey, 61)
-        count, _ = pipe.execute()
+        count, _ = await pipe.execute()
     except redis.RedisError as exc:
         log.warning("rate limiter unavailable (%s); allowing request", exc)
         return
@@ -77,18 +76,23 @@ def rate_limit(request: Request, caller: Caller) -> None:
 
 
 def require(scope: str):
-    def dependency(request: Request) -> Caller:
+    # async, so a request whose key is cached costs no trip through the thread pool
+    async def dependency(request: Request) -> Caller:
         raw = _raw_key(request)
         if not raw:
             raise ApiError(401, "unauthenticated", "missing API key: send 'Authorization: Bearer <key>'",
                            headers={"WWW-Authenticate": "Bearer"})
-        caller = _resolve(raw)
+        hit = _cache.get(raw)
+        if hit and time.monotonic() - hit[0] < _CACHE_TTL:
+            caller = hit[1]
+        else:
+            caller = await run_in_threadpool(_lookup, raw)
         if caller is None:
             raise ApiError(401, "unauthenticated", "unknown or revoked API key",
                            headers={"WWW-Authenticate": "Bearer"})
         if not caller.can(scope):
             raise ApiError(403, "forbidden", f"this API key lacks the {scope!r} scope")
-        rate_limit(request, caller)
+        await rate_limit(request, caller)
         return caller
 
     return Depends(dependency)

@@ -16,7 +16,9 @@ import logging
 import os
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timezone
+from typing import Iterator
 
 from sqlalchemy import select, update
 
@@ -28,7 +30,7 @@ from domain.jobs.models import Job, Outbox
 log = logging.getLogger(__name__)
 
 
-def send(kind_name: str, job_id: str) -> None:
+def send(kind_name: str, job_id: str, producer=None) -> None:
     """Publish one job's message: its kind's task, on its kind's queue, no broker retries."""
     from domain.jobs.kinds import catalog
     from workers.app import app
@@ -36,7 +38,17 @@ def send(kind_name: str, job_id: str) -> None:
     kind = catalog().get(kind_name)
     if kind is None:
         raise service.UnknownKind(kind_name)
-    app.send_task(kind.task, args=[job_id], queue=kind.queue, retry=False)
+    app.send_task(kind.task, args=[job_id], queue=kind.queue, retry=False, producer=producer)
+
+
+@contextmanager
+def batched_producer() -> Iterator:
+    """A producer whose Redis commands are pipelined until the block ends (kombu's
+    ``Producer.batch``): one round trip for a whole commit's messages."""
+    from workers.app import app
+
+    with app.producer_or_acquire() as producer, producer.batch(max_size=1000):
+        yield producer
 
 
 def publish_rows(session, rows: list[Outbox]) -> tuple[int, str | None]:
@@ -98,21 +110,22 @@ atexit.register(marks.flush)
 
 def publish_committed(session, rows: list[tuple]) -> int:
     """After a commit: publish the outbox rows it wrote that are due now, given as
-    ``(outbox id, job id, available_at, kind name)``. On a broker error the rest is left to
-    the relay. Returns how many were sent."""
-    now, sent = utcnow(), []
-    for outbox_id, job_id, available_at, kind_name in rows:
-        if available_at.replace(tzinfo=available_at.tzinfo or timezone.utc) > now:
-            continue                      # run_at in the future: the relay publishes it when due
-        try:
-            send(kind_name, job_id)
-        except Exception as exc:          # broker away (or anything else): the relay publishes it
-            log.warning("publish of job %s deferred to the relay: %s", job_id, exc)
-            break
-        sent.append(outbox_id)
-    if sent:
-        marks.add(session.get_bind(), sent)
-    return len(sent)
+    ``(outbox id, job id, available_at, kind name)``, in one pipelined batch. On a broker error
+    they are left to the relay. Returns how many were sent."""
+    now = utcnow()
+    due = [(outbox_id, job_id, kind_name) for outbox_id, job_id, available_at, kind_name in rows
+           if available_at.replace(tzinfo=available_at.tzinfo or timezone.utc) <= now]   # else: run_at, the relay's
+    if not due:
+        return 0
+    try:
+        with batched_producer() as producer:
+            for _, job_id, kind_name in due:
+                send(kind_name, job_id, producer)
+    except Exception as exc:   # broker away (or anything else): the relay publishes them
+        log.warning("publish of %d job(s) deferred to the relay: %s", len(due), exc)
+        return 0
+    marks.add(session.get_bind(), [outbox_id for outbox_id, _, _ in due])
+    return len(due)
 
 
 def relay_once(url: str | None = None, limit: int = 200) -> dict:

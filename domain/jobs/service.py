@@ -78,7 +78,7 @@ def enqueue(session: Session, kind_name: str, payload: dict, *, caller: str = "s
     if check_data and kind.validate is not None:
         kind.validate(session, kind.payload.model_validate(normalised))
     digest = request_hash(kind_name, normalised, run_at)
-    if idempotency_key and (existing := _replayed(session, caller, idempotency_key, digest)) is not None:
+    if idempotency_key and (existing := replayed(session, caller, idempotency_key, digest)) is not None:
         return existing, False
     if session.get_bind().dialect.name == "postgresql":
         return _insert_pg(session, kind, normalised, digest, caller, idempotency_key, run_at, parent_id)
@@ -92,7 +92,7 @@ def enqueue(session: Session, kind_name: str, payload: dict, *, caller: str = "s
                 session.add(job)
                 session.flush()
         except IntegrityError:  # a concurrent request with the same key won the race
-            existing = _replayed(session, caller, idempotency_key, digest)
+            existing = replayed(session, caller, idempotency_key, digest)
             if existing is None:
                 raise
             return existing, False
@@ -104,7 +104,7 @@ def enqueue(session: Session, kind_name: str, payload: dict, *, caller: str = "s
     return job, True
 
 
-def _replayed(session: Session, caller: str, idempotency_key: str, digest: str) -> Job | None:
+def replayed(session: Session, caller: str, idempotency_key: str, digest: str) -> Job | None:
     """The job this caller already made with this key (None if none), if it was the same request;
     a different request with the same key is a conflict."""
     existing = session.scalar(select(Job).where(Job.caller == caller, Job.idempotency_key == idempotency_key))
@@ -129,7 +129,7 @@ e AS (INSERT INTO job_events (job_id, type, data, created_at)
 SELECT (SELECT id FROM o) AS outbox_id, (SELECT id FROM e) AS event_id""")
 
 
-class _Written(NamedTuple):
+class Written(NamedTuple):
     """An outbox row already inserted (PostgreSQL fast path), as the after-commit publisher reads it."""
     id: int
     job_id: str
@@ -149,14 +149,14 @@ def _insert_pg(session: Session, kind: JobKind, payload: dict, digest: str, call
     row = session.execute(_INSERT_PG, {**values, "payload": json.dumps(payload), "now": now,
                                        "available_at": run_at or now, "event_data": json.dumps(event_data)}).one()
     if row.outbox_id is None:   # the idempotency key is taken (perhaps by a request that just committed)
-        return _replayed(session, caller, idempotency_key, digest), False
+        return replayed(session, caller, idempotency_key, digest), False
     job = Job(**values, payload=payload, attempts=0, progress=0, progress_message="", result=None, error=None,
               cancel_requested=False, lease_owner=None, lease_expires_at=None, created_at=now, updated_at=now,
               started_at=None, finished_at=None)
     make_transient_to_detached(job)
     session.add(job)
-    session.info.setdefault("publish", []).append((_Written(row.outbox_id, job.id, run_at or now), kind.name))
-    _queue_event(session, row.event_id, job.id, "job.queued", event_data, now)
+    session.info.setdefault("publish", []).append((Written(row.outbox_id, job.id, run_at or now), kind.name))
+    queue_event(session, row.event_id, job.id, "job.queued", event_data, now)
     return job, True
 
 
@@ -246,12 +246,12 @@ def _claim_pg(session: Session, job_id: str, owner: str, now: datetime, lease: d
     job = Job(**{c.key: row[c.name] for c in Job.__table__.columns})
     make_transient_to_detached(job)
     job = session.merge(job, load=False)
-    _queue_event(session, row["event_id"], job_id, f"job.{states.RUNNING}",
+    queue_event(session, row["event_id"], job_id, f"job.{states.RUNNING}",
                  {"state": states.RUNNING, "attempts": job.attempts}, now)
     return job
 
 
-def _queue_event(session: Session, event_id: int, job_id: str, type_: str, data: dict, at: datetime) -> None:
+def queue_event(session: Session, event_id: int, job_id: str, type_: str, data: dict, at: datetime) -> None:
     """An event row already inserted by SQL, queued for the after-commit publish."""
     session.info.setdefault("events", []).append(
         JobEvent(id=event_id, job_id=job_id, type=type_, data=data, user_id=None, created_at=at))
@@ -312,7 +312,7 @@ def succeed(session: Session, job_id: str, owner: str, result: dict | None) -> b
                                             "result": json.dumps(result or {})}).first()
         if row.attempts is None:
             return False
-        _queue_event(session, row.event_id, job_id, f"job.{states.SUCCEEDED}",
+        queue_event(session, row.event_id, job_id, f"job.{states.SUCCEEDED}",
                      {"state": states.SUCCEEDED, "attempts": row.attempts, "result": result or {}}, now)
         return True
     attempts = session.scalar(

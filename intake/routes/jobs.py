@@ -1,7 +1,9 @@
 """POST/GET jobs, list, cancel, operator retry, and a job's event stream."""
 from __future__ import annotations
 
+import asyncio
 import base64
+from concurrent.futures import Future
 from datetime import datetime
 
 from fastapi import APIRouter, Header, Query, Request
@@ -13,9 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from celeryconfig import settings
 from domain.db import session_factory, unit_of_work
 from domain.jobs import service, states
+from domain.jobs.batch import NewJob
 from domain.jobs.kinds import catalog
 from domain.jobs.models import Job, JobEvent
-from intake import sse
+from intake import group_commit, sse
 from intake.body import openapi_body, parse_json
 from intake.auth import Caller, require
 from intake.errors import ApiError, pydantic_details
@@ -35,9 +38,8 @@ def _links(job_id: str) -> dict:
     return {"self": f"/v1/jobs/{job_id}", "events": f"/v1/jobs/{job_id}/events"}
 
 
-def accept(caller: str, kind: str, payload: dict, idempotency_key: str | None = None,
-           run_at: datetime | None = None, scopes: frozenset[str] = frozenset()) -> tuple[dict, bool]:
-    """Validate, write job + outbox in one transaction, then try to publish. Used by family routes too."""
+def _validated(caller: str, kind: str, payload: dict, run_at: datetime | None, scopes: frozenset[str],
+               idempotency_key: str | None) -> NewJob:
     kind_obj = catalog().get(kind)
     if kind_obj is None:
         raise ApiError(422, "unknown_kind", f"unknown job kind {kind!r}",
@@ -45,22 +47,43 @@ def accept(caller: str, kind: str, payload: dict, idempotency_key: str | None = 
     if kind_obj.extra_scope and kind_obj.extra_scope not in scopes:
         raise ApiError(403, "forbidden", f"job kind {kind!r} needs the {kind_obj.extra_scope!r} scope")
     try:
-        service.validate_payload(kind_obj, payload)
+        normalised = service.validate_payload(kind_obj, payload)
     except ValidationError as exc:
         raise ApiError(422, "validation_error", f"the payload is not valid for job kind {kind!r}",
                        pydantic_details(exc.errors(), prefix="payload")) from None
     if run_at is not None and run_at.tzinfo is None:
         raise ApiError(422, "validation_error", "run_at must carry a time zone",
                        [{"field": "run_at", "message": "use an ISO 8601 time with an offset, e.g. Z"}])
+    return NewJob(kind, normalised, caller, idempotency_key, run_at)
+
+
+def _written(job: NewJob) -> Future:
+    """Hand the job to this process's group commit (``intake.group_commit``)."""
+    return group_commit.writer(settings.database_url, settings.intake_batch_max).submit(job)
+
+
+def _answer(outcome: Future) -> tuple[dict, bool]:
     try:
-        with unit_of_work(settings.database_url) as s:
-            job, created = service.enqueue(s, kind, payload, caller=caller, idempotency_key=idempotency_key,
-                                           run_at=run_at)
-            body = job.to_dict()
+        job, created = outcome.result()
     except service.IdempotencyConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc), [{"field": "Idempotency-Key",
                                                                  "message": f"already used for job {exc.job_id}"}])
-    return body, created   # published right after the commit (workers.events); else by the relay
+    return job.to_dict(), created
+
+
+def accept(caller: str, kind: str, payload: dict, idempotency_key: str | None = None,
+           run_at: datetime | None = None, scopes: frozenset[str] = frozenset()) -> tuple[dict, bool]:
+    """Validate, then wait until job + outbox are committed (published right after the commit by
+    ``workers.events``, else by the relay). Blocking: for routes running in the thread pool."""
+    return _answer(_written(_validated(caller, kind, payload, run_at, scopes, idempotency_key)))
+
+
+async def accept_async(caller: str, kind: str, payload: dict, idempotency_key: str | None = None,
+                       run_at: datetime | None = None, scopes: frozenset[str] = frozenset()) -> tuple[dict, bool]:
+    """``accept`` for async routes: waits on the event loop, no worker thread held."""
+    done = _written(_validated(caller, kind, payload, run_at, scopes, idempotency_key))
+    await asyncio.wait([asyncio.wrap_future(done)])     # the outcome, error or not, is read by _answer
+    return _answer(done)
 
 
 def accepted_response(job: dict, created: bool) -> JSONResponse:
@@ -74,8 +97,8 @@ def accepted_response(job: dict, created: bool) -> JSONResponse:
 async def create_job(request: Request, caller: Caller = require("enqueue"),
                      idempotency_key: str | None = Header(default=None, max_length=200)):
     body = await parse_json(request, JobRequest)
-    job, created = await run_in_threadpool(accept, caller.key_id, body.kind, body.payload, idempotency_key,
-                                           body.run_at, caller.scopes)
+    job, created = await accept_async(caller.key_id, body.kind, body.payload, idempotency_key, body.run_at,
+                                      caller.scopes)
     return accepted_response(job, created)
 
 

@@ -1,0 +1,119 @@
+"""Many jobs written in one transaction (intake's group commit), each with its own outcome.
+
+On PostgreSQL every job of the batch, its outbox row and its ``job.queued`` event are one
+``INSERT … SELECT FROM unnest(…)`` statement; the idempotency race is settled by ``ON CONFLICT
+DO NOTHING`` as for a single job. Elsewhere (SQLite) the jobs go through ``service.enqueue`` one
+by one, still in one transaction. A job refused for its own reason (its data check, its key
+used for another request) gets that error as its outcome and does not touch the others.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import NamedTuple, Union
+
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from domain.db import new_id, utcnow
+from domain.jobs import service, states
+from domain.jobs.errors import InvalidPayload
+from domain.jobs.kinds import catalog
+from domain.jobs.models import Job
+
+
+class NewJob(NamedTuple):
+    """A job to write; ``payload`` is already normalised (``service.validate_payload``)."""
+
+    kind: str
+    payload: dict
+    caller: str
+    idempotency_key: str | None = None
+    run_at: datetime | None = None
+
+
+Outcome = Union[tuple[Job, bool], Exception]    # (job, created) or why this one was refused
+
+_INSERT_MANY_PG = text(f"""
+WITH v AS (
+  SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:kinds AS varchar[]), CAST(:queues AS varchar[]),
+                       CAST(:payloads AS text[]), CAST(:max_attempts AS int[]), CAST(:keys AS varchar[]),
+                       CAST(:hashes AS varchar[]), CAST(:callers AS varchar[]), CAST(:run_ats AS timestamptz[]))
+    AS v(id, kind, queue, payload, max_attempts, idempotency_key, request_hash, caller, run_at)),
+j AS (
+  INSERT INTO jobs (id, kind, queue, state, payload, attempts, max_attempts, progress, progress_message,
+                    idempotency_key, request_hash, caller, parent_id, run_at, cancel_requested,
+                    created_at, updated_at)
+  SELECT id, kind, queue, '{states.QUEUED}', CAST(payload AS jsonb), 0, max_attempts, 0, '', idempotency_key,
+         request_hash, caller, NULL, run_at, false, :now, :now FROM v
+  ON CONFLICT ON CONSTRAINT uq_jobs_caller_idempotency_key DO NOTHING
+  RETURNING id, kind, run_at),
+o AS (INSERT INTO outbox (job_id, available_at, publish_attempts, created_at)
+      SELECT id, coalesce(run_at, :now), 0, :now FROM j RETURNING id, job_id),
+e AS (INSERT INTO job_events (job_id, type, data, created_at)
+      SELECT id, 'job.{states.QUEUED}', jsonb_build_object('state', '{states.QUEUED}', 'kind', kind), :now
+      FROM j RETURNING id, job_id)
+SELECT o.job_id, o.id AS outbox_id, e.id AS event_id FROM o JOIN e ON e.job_id = o.job_id""")
+
+
+def enqueue_each(session: Session, items: list[NewJob]) -> list[Outcome]:
+    """Write every acceptable job of ``items``; outcomes in the same order."""
+    outcomes: list[Outcome | None] = [None] * len(items)
+    todo: list[tuple[int, str]] = []            # (index, request hash) of the jobs to write
+    for i, item in enumerate(items):
+        kind = catalog().get(item.kind)
+        try:
+            if kind is None:
+                raise service.UnknownKind(item.kind)
+            if kind.validate is not None:
+                kind.validate(session, kind.payload.model_validate(item.payload))
+        except (service.UnknownKind, InvalidPayload, ValidationError) as exc:
+            outcomes[i] = exc
+            continue
+        todo.append((i, service.request_hash(item.kind, item.payload, item.run_at)))
+    if session.get_bind().dialect.name != "postgresql":
+        for i, _digest in todo:
+            item = items[i]
+            try:
+                outcomes[i] = service.enqueue(session, item.kind, item.payload, caller=item.caller,
+                                              idempotency_key=item.idempotency_key, run_at=item.run_at,
+                                              check_data=False)
+            except service.IdempotencyConflict as exc:
+                outcomes[i] = exc
+        return outcomes
+    if todo:
+        _insert_pg(session, items, todo, outcomes)
+    return outcomes
+
+
+def _insert_pg(session: Session, items: list[NewJob], todo: list[tuple[int, str]], outcomes: list) -> None:
+    now = utcnow()
+    ids = [new_id() for _ in todo]
+    picked = [items[i] for i, _ in todo]
+    kinds = [catalog().kinds[item.kind] for item in picked]
+    written = {row.job_id: row for row in session.execute(_INSERT_MANY_PG, {
+        "ids": ids, "kinds": [k.name for k in kinds], "queues": [k.queue for k in kinds],
+        "payloads": [json.dumps(item.payload) for item in picked],
+        "max_attempts": [k.max_attempts for k in kinds], "keys": [item.idempotency_key for item in picked],
+        "hashes": [digest for _, digest in todo], "callers": [item.caller for item in picked],
+        "run_ats": [item.run_at for item in picked], "now": now})}
+    for (i, digest), job_id, kind, item in zip(todo, ids, kinds, picked):
+        row = written.get(job_id)
+        if row is None:     # its key is taken: the same request again, or a conflict
+            try:
+                outcomes[i] = service.replayed(session, item.caller, item.idempotency_key, digest), False
+            except service.IdempotencyConflict as exc:
+                outcomes[i] = exc
+            continue
+        job = Job(id=job_id, kind=kind.name, queue=kind.queue, state=states.QUEUED, payload=item.payload,
+                  result=None, error=None, attempts=0, max_attempts=kind.max_attempts, progress=0,
+                  progress_message="", idempotency_key=item.idempotency_key, request_hash=digest,
+                  caller=item.caller, parent_id=None, run_at=item.run_at, cancel_requested=False,
+                  lease_owner=None, lease_expires_at=None, created_at=now, updated_at=now, started_at=None,
+                  finished_at=None)
+        session.info.setdefault("publish", []).append(
+            (service.Written(row.outbox_id, job_id, item.run_at or now), kind.name))
+        service.queue_event(session, row.event_id, job_id, f"job.{states.QUEUED}",
+                             {"state": states.QUEUED, "kind": kind.name}, now)
+        outcomes[i] = job, True

@@ -1,0 +1,89 @@
+"""Group commit: the jobs that concurrent requests accept share one transaction.
+
+Each request hands its validated job to the process's writer thread and waits for it. The
+writer takes everything waiting (up to ``COURSEWORK_INTAKE_BATCH_MAX`` jobs), writes it with
+one statement (``domain.jobs.batch``), commits once, and the after-commit hook publishes the
+messages as for any commit; only then are the requests answered, so a 202 still means the
+job is durable. Under load this replaces a transaction, a pool checkout and a commit per job
+with one per batch; a request alone is a batch of one and waits for nothing.
+
+A batch that fails as a whole (a database error) is written again one job per transaction,
+so one bad request cannot fail its neighbours.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from concurrent.futures import Future
+
+from domain.db import unit_of_work
+from domain.jobs.batch import NewJob, Outcome, enqueue_each
+
+log = logging.getLogger(__name__)
+
+
+class GroupCommit:
+    def __init__(self, url: str, max_batch: int):
+        self.url, self.max_batch = url, max(1, max_batch)
+        self.lock = threading.Lock()
+        self.waiting: queue.SimpleQueue = queue.SimpleQueue()
+        self.pid: int | None = None
+
+    def submit(self, job: NewJob) -> Future:
+        """Queue ``job`` for the next batch; the future holds ``(Job, created)`` or the error."""
+        if self.pid != os.getpid():
+            with self.lock:
+                if self.pid != os.getpid():      # first use in this process (or after a fork)
+                    self.waiting = queue.SimpleQueue()
+                    threading.Thread(target=self._run, name="intake-group-commit", daemon=True).start()
+                    self.pid = os.getpid()
+        done: Future = Future()
+        self.waiting.put((job, done))
+        return done
+
+    def _run(self) -> None:
+        while True:
+            batch = [self.waiting.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self.waiting.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._write(batch)
+            except BaseException as exc:   # never leave a request waiting, never let the writer die
+                log.exception("group commit failed")
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+
+    def _write(self, batch: list[tuple[NewJob, Future]]) -> None:
+        try:
+            with unit_of_work(self.url) as s:
+                outcomes: list[Outcome] = enqueue_each(s, [job for job, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+                return
+            log.warning("a batch of %d jobs failed (%s); writing them one by one", len(batch), exc)
+            for one in batch:
+                self._write([one])
+            return
+        for (_, done), outcome in zip(batch, outcomes):
+            if isinstance(outcome, Exception):
+                done.set_exception(outcome)
+            else:
+                done.set_result(outcome)
+
+
+_writers: dict[str, GroupCommit] = {}
+
+
+def writer(url: str, max_batch: int) -> GroupCommit:
+    """The process's writer for this database."""
+    w = _writers.get(url)
+    if w is None:
+        w = _writers.setdefault(url, GroupCommit(url, max_batch))
+    return w
