@@ -87,8 +87,10 @@ def cpu_ms(children) -> dict[str, float]:
     return out
 
 
-def print_trace(traces: list[dict], db_url: str, redis_url: str) -> None:
-    """Median and p95 of each hop, from the client's clock, the job row and the reply's Redis stream ids."""
+def print_trace(traces: list[dict], db_url: str, redis_url: str, model_got: list[float]) -> None:
+    """Median and p95 of each hop, from the client's clock, the job row, the reply's Redis stream ids
+    and the model server's clock (its requests are not tied to a reply: each is timed from its round's
+    first POST)."""
     import redis as redis_lib
     from sqlalchemy import select
 
@@ -116,13 +118,15 @@ def print_trace(traces: list[dict], db_url: str, redis_url: str) -> None:
                 published[job.id].timestamp() - w if published.get(job.id) else None,
             "SSE response open (client)": t["opened"],
             "worker claimed the job": job.started_at.timestamp() - w,
-            "worker wrote `start` (turn loaded, retrieval done)": stamp["start"] - w,
-            "worker wrote the first token to Redis": stamp["token"] - w,
+            "model server got the request (from the round's start)": None,
+            "worker wrote the first token to Redis (with `start`)": stamp["token"] - w,
             "client saw the first token": t["first"],
         })
     print("where the time goes (ms since the POST; p50 / p95 over samples; clocks: client, PostgreSQL rows, Redis ids)")
     for name in rows[0]:
         values = [row[name] * 1000 for row in rows if row[name] is not None]
+        if name.startswith("model server"):
+            values = [v * 1000 for v in model_got]
         if not values:
             continue
         print(f"  {name:<52} {pct(values, 50):7.1f} {pct(values, 95):7.1f}")
@@ -141,6 +145,7 @@ def main() -> None:
     import httpx
     import openai
 
+    from celeryconfig import Settings
     from cli.services import Child, RedisServer, coursework_argv, free_port, wait_http
     from tests.integration.tutor.conftest import make_course, make_user
     from tests.integration.tutor.model_server import ModelServer
@@ -152,8 +157,12 @@ def main() -> None:
     model = ModelServer(first_token_delay=args.model_delay, chunk_delay=0.01).start()
     stack = None
     try:
+        # the product's lease, heartbeat and relay periods, not the tests' short ones (a lease renewed every
+        # second and a relay sweep every 0.3 s are there to make worker-loss tests quick)
+        product = {f"COURSEWORK_{name.upper()}": str(Settings.model_fields[name].default)
+                   for name in ("lease_seconds", "heartbeat_seconds", "relay_interval")}
         stack = Stack(db, redis.url, "http://127.0.0.1:9", extra_env={
-            "COURSEWORK_OPENAI_API_KEY": "bench-key", "COURSEWORK_OPENAI_BASE_URL": model.base_url,
+            **product, "COURSEWORK_OPENAI_API_KEY": "bench-key", "COURSEWORK_OPENAI_BASE_URL": model.base_url,
             "COURSEWORK_TUTOR_DAILY_TOKEN_BUDGET": "100000000"})
         threads = max(1, -(-args.sessions // args.worker_processes))
         for n in range(args.worker_processes):
@@ -190,9 +199,12 @@ def main() -> None:
         for browser in browsers:
             browser.get("/healthz")                           # the chat page has loaded
 
+        round_wall = [0.0]
+
         def platform_ttft(i: int) -> float:
             sid, browser = sessions[i], browsers[i]
             wall, started = time.time(), time.perf_counter()
+            round_wall[0] = round_wall[0] or wall
             posted = api.post(f"/v1/tutor/sessions/{sid}/messages", json={"content": QUESTION})
             assert posted.status_code == 202, posted.text
             posted_at = time.perf_counter()
@@ -232,10 +244,13 @@ def main() -> None:
 
         concurrently(args.sessions, direct_ttft)              # warm the direct client's pool too
         direct, platform, cpu_spent = [], [], {}
+        model_got: list[float] = []       # when the model server got each platform request, from its round's start
         for _ in range(args.rounds):
             direct += concurrently(args.sessions, direct_ttft)
             before = cpu_ms(stack.children)
+            round_wall[0], seen = 0.0, len(model.arrivals)
             platform += concurrently(args.sessions, platform_ttft)
+            model_got += [at - round_wall[0] for at in model.arrivals[seen:]]
             for name, spent in cpu_ms(stack.children).items():
                 cpu_spent[name] = cpu_spent.get(name, 0.0) + spent - before.get(name, 0.0)
 
@@ -249,7 +264,7 @@ def main() -> None:
         per_message = ", ".join(f"{name} {spent / len(platform):.1f}" for name, spent in cpu_spent.items())
         print(f"CPU ms per message through the platform: {per_message} (PostgreSQL and Redis not counted)")
         if args.trace:
-            print_trace(traces[1:], db.url, redis.url)
+            print_trace(traces[1:], db.url, redis.url, model_got)
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work on the machine "
               f"inflates both columns, the platform's more: it runs more processes)")
     finally:

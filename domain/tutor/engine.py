@@ -12,7 +12,7 @@ from domain.core.models import Course
 from domain.db import utcnow
 from domain.jobs.errors import PermanentError
 from domain.tutor import exercises, guard, passages, prompt
-from domain.tutor.models import TutorCourseIndex, TutorMessage, TutorSession
+from domain.tutor.models import TutorCourseIndex, TutorMessage, TutorSession, message_dict
 from domain.tutor.providers import Delta, Provider, Usage, estimate_tokens
 from domain.tutor.retrieval import BM25, Hit, relevant
 
@@ -166,8 +166,7 @@ def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Cal
                     completion_tokens=usage.completion_tokens, citations=prompt.citations(hits),
                     provider=provider_name, blocked=guarded.verdict.blocked, error=None)
             .returning(*TutorMessage.__table__.columns)).one()
-    msg = TutorMessage(**row._mapping)
-    result, body = _result(msg), msg.to_dict()
+    result, body = _result(row), message_dict(row)
     budget.charge(turn.user_id, reply_id, usage.prompt_tokens + usage.completion_tokens)
     out.done(body)
     return result

@@ -54,12 +54,17 @@ class TutorMessage(Base):
     completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "session_id": self.session_id, "role": self.role, "content": self.content,
-                "status": self.status, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "citations": self.citations or [],
-                "provider": self.provider, "blocked": self.blocked, "error": self.error, "job_id": self.job_id,
-                "created_at": self.created_at.isoformat() if self.created_at else None,
-                "completed_at": self.completed_at.isoformat() if self.completed_at else None}
+        return message_dict(self)
+
+
+def message_dict(m) -> dict:
+    """A message as the API shows it; ``m`` is a ``TutorMessage`` or any row with its columns."""
+    return {"id": m.id, "session_id": m.session_id, "role": m.role, "content": m.content,
+            "status": m.status, "prompt_tokens": m.prompt_tokens,
+            "completion_tokens": m.completion_tokens, "citations": m.citations or [],
+            "provider": m.provider, "blocked": m.blocked, "error": m.error, "job_id": m.job_id,
+            "created_at": m.created_at.isoformat() if m.created_at else None,
+            "completed_at": m.completed_at.isoformat() if m.completed_at else None}
 
 
 class TutorPassage(Base):

@@ -1,18 +1,20 @@
 """Tutor sessions and messages: what intake does for the web tier (create, post, end, read)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from domain.core.models import Course, Lesson, Module, User
-from domain.db import utcnow
+from domain.db import new_id, utcnow
 from domain.jobs import states
 from domain.jobs.errors import InvalidPayload, JobError
 from domain.jobs.models import Job
 from domain.tutor import exercises
-from domain.tutor.models import TutorMessage, TutorSession
+from domain.tutor.models import TutorMessage, TutorSession, message_dict
 from domain.tutor.providers import estimate_tokens
 
 
@@ -70,6 +72,75 @@ def post(s: Session, sess: TutorSession, content: str) -> tuple[TutorMessage, Tu
     s.add_all([question, reply])
     s.flush()
     return question, reply
+
+
+@dataclass(frozen=True)
+class PostTarget:
+    """What posting a message needs to know of a session, read in one locked query."""
+
+    session_id: str
+    user_id: str
+    status: str
+    in_flight: tuple[tuple[str, str | None], ...]    # (reply id, its job's state) still pending / streaming
+
+    def check(self, s: Session) -> None:
+        """Refuse a message to an ended session or while a reply is under way; a reply whose job has
+        ended without it (failed before it could say so) is marked failed and does not block."""
+        if self.status != "active":
+            raise SessionEnded("this tutor session has ended")
+        for reply_id, job_state in self.in_flight:
+            if job_state not in states.TERMINAL:
+                raise ReplyInProgress("the tutor is still answering the previous message in this session")
+        for reply_id, job_state in self.in_flight:
+            s.execute(update(TutorMessage).where(TutorMessage.id == reply_id)
+                      .values(status="failed", error=f"job {job_state}"))
+
+
+# built once: building a statement costs about what running it does
+_TARGET = (select(TutorSession.user_id, TutorSession.status, TutorMessage.id, Job.state)
+           .outerjoin(TutorMessage, and_(TutorMessage.session_id == TutorSession.id, TutorMessage.role == "assistant",
+                                         TutorMessage.status.in_(("pending", "streaming"))))
+           .outerjoin(Job, Job.id == TutorMessage.job_id)
+           .where(TutorSession.id == bindparam("session_id"))
+           .with_for_update(of=TutorSession))
+
+
+def target_for_post(s: Session, session_id: str) -> PostTarget | None:
+    """The session and its replies in flight with their jobs' states, one query; the session row is
+    locked until commit, so two messages posted at once to one session are taken one at a time."""
+    rows = s.connection().execute(_TARGET, {"session_id": session_id}).all()
+    if not rows:
+        return None
+    return PostTarget(session_id, rows[0][0], rows[0][1], tuple((r[2], r[3]) for r in rows if r[2] is not None))
+
+
+def reply_id_for_post() -> str:
+    """The pending reply's id, chosen before its job is written (the job carries it)."""
+    return new_id()
+
+
+_COLUMNS = ("id", "session_id", "role", "content", "status", "prompt_tokens", "completion_tokens", "citations",
+            "provider", "blocked", "error", "job_id", "created_at", "completed_at")
+_TYPES = {c.name: c.type for c in TutorMessage.__table__.columns}
+# both rows in one statement, built once (a multi-row ``insert().values([...])`` is compiled on every call)
+_ADD_TURN = text(
+    f"INSERT INTO tutor_messages ({', '.join(_COLUMNS)}) VALUES "
+    + ", ".join("(" + ", ".join(f":{c}_{n}" for c in _COLUMNS) + ")" for n in (0, 1))
+).bindparams(*(bindparam(f"{c}_{n}", type_=_TYPES[c]) for n in (0, 1) for c in _COLUMNS))
+
+
+def add_turn(s: Session, session_id: str, content: str, reply_id: str, job_id: str) -> tuple[dict, dict]:
+    """The learner's message and the pending reply its job fills, written by one INSERT; returned as
+    the API shows them."""
+    now = utcnow()
+    common = dict(session_id=session_id, completion_tokens=0, citations=[], provider="", blocked=False, error=None)
+    question = dict(common, id=new_id(), role="user", content=content, status="complete",
+                    prompt_tokens=estimate_tokens(content), job_id=None, created_at=now, completed_at=now)
+    reply = dict(common, id=reply_id, role="assistant", content="", status="pending", prompt_tokens=0,
+                 job_id=job_id, created_at=now + timedelta(microseconds=1), completed_at=None)
+    params = {f"{c}_{n}": row[c] for n, row in enumerate((question, reply)) for c in _COLUMNS}
+    s.connection().execute(_ADD_TURN, params)
+    return message_dict(SimpleNamespace(**question)), message_dict(SimpleNamespace(**reply))
 
 
 def end(s: Session, sess: TutorSession) -> None:

@@ -14,16 +14,16 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import settings
-from domain.db import session_factory, unit_of_work
+from domain.db import get_engine, session_factory, unit_of_work
 from domain.jobs import service, states
 from domain.jobs.models import Job
 from domain.tutor import replay, sessions, stream_tokens
 from domain.tutor.budget import BudgetExhausted, DailyBudget
-from domain.tutor.models import TutorMessage, TutorSession
+from domain.tutor.models import TutorMessage, TutorSession, message_dict
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
@@ -100,9 +100,13 @@ class _Replayed(Exception):
 
 
 def _post(caller: Caller, session_id: str, content: str, idempotency_key: str | None, r) -> dict:
+    """One transaction, four statements: the session (locked) with its replies in flight, the job
+    (with its outbox row and event), both messages, and the commit; the budget is one Redis GET."""
     try:
         with unit_of_work(settings.database_url) as s:
-            sess = _session(s, session_id)
+            target = sessions.target_for_post(s, session_id)
+            if target is None:
+                raise ApiError(404, "not_found", f"no tutor session {session_id!r}")
             if idempotency_key:     # a retried POST: answer with the first request's reply
                 earlier = s.scalar(select(Job).where(Job.caller == caller.key_id,
                                                      Job.idempotency_key == idempotency_key))
@@ -111,19 +115,21 @@ def _post(caller: Caller, session_id: str, content: str, idempotency_key: str | 
                         raise service.IdempotencyConflict(earlier.id)
                     raise _Replayed(earlier.id)
             try:
-                DailyBudget(r, settings.tutor_daily_token_budget).check(sess.user_id)
+                DailyBudget(r, settings.tutor_daily_token_budget).check(target.user_id)
             except redis.RedisError:
                 pass    # the worker checks again; intake keeps accepting while Redis is away
             try:
-                question, reply = sessions.post(s, sess, content)
+                target.check(s)
             except (sessions.SessionEnded, sessions.ReplyInProgress) as exc:
                 raise ApiError(409, exc.code, exc.message) from None
-            job, created = service.enqueue(s, "tutor_reply", {"session_id": sess.id, "reply_id": reply.id},
-                                           caller=caller.key_id, idempotency_key=idempotency_key)
+            reply_id = sessions.reply_id_for_post()
+            # the reply is written just below, in this transaction: nothing for the kind's check to look up
+            job, created = service.enqueue(s, "tutor_reply", {"session_id": session_id, "reply_id": reply_id},
+                                           caller=caller.key_id, idempotency_key=idempotency_key, check_data=False)
             if not created:
-                raise _Replayed(job.id)     # roll the new messages back; answer with the first request's
-            reply.job_id = job.id
-            out = {"message": question.to_dict(), "reply": reply.to_dict(), "job": job.to_dict()}
+                raise _Replayed(job.id)     # roll back; answer with the first request's
+            question, reply = sessions.add_turn(s, session_id, content, reply_id, job.id)
+            out = {"message": question, "reply": reply, "job": job.to_dict()}
     except BudgetExhausted as exc:
         raise _budget_error(exc) from None
     except service.IdempotencyConflict as exc:
@@ -175,23 +181,26 @@ def _sse(event: str, data: dict, event_id: str | None = None) -> bytes:
     return f"{head}event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
 
-def _reply_state(reply_id: str) -> tuple[dict | None, str | None]:
-    """(the reply row, its job's state)."""
-    with session_factory(settings.database_url)() as s:
-        msg = s.get(TutorMessage, reply_id)
-        if msg is None:
-            return None, None
-        job_state = s.get(Job, msg.job_id).state if msg.job_id and s.get(Job, msg.job_id) else None
-        return msg.to_dict(), job_state
+_REPLY_STATE = (select(*TutorMessage.__table__.columns, Job.state.label("job_state"))
+                .outerjoin(Job, Job.id == TutorMessage.job_id)
+                .where(TutorMessage.id == bindparam("reply_id")))     # built once
 
 
-def _from_database(msg: dict, job_state: str | None) -> list[bytes] | None:
+def _reply_state(reply_id: str) -> tuple[Row | None, str | None]:
+    """(the reply's row, its job's state), one query."""
+    with get_engine(settings.database_url).connect() as conn:
+        row = conn.execute(_REPLY_STATE, {"reply_id": reply_id}).first()
+    return (row, row.job_state) if row else (None, None)
+
+
+def _from_database(msg: Row, job_state: str | None) -> list[bytes] | None:
     """The whole reply from the database, when Redis no longer (or never) has it and it is over."""
-    if msg["status"] == "complete":
+    if msg.status == "complete":
+        body = message_dict(msg)
         return [_sse("start", {"attempt": 0, "replayed_from": "database"}),
-                _sse("token", {"text": msg["content"]}), _sse("done", msg)]
-    if msg["status"] == "failed" or job_state in states.TERMINAL:
-        return [_sse("error", {"code": "reply_failed", "message": msg.get("error") or f"job {job_state}"})]
+                _sse("token", {"text": body["content"]}), _sse("done", body)]
+    if msg.status == "failed" or job_state in states.TERMINAL:
+        return [_sse("error", {"code": "reply_failed", "message": msg.error or f"job {job_state}"})]
     return None
 
 
@@ -220,16 +229,16 @@ def _merge(entries) -> tuple[list[tuple[str, bytes]], bool]:
     return out, False
 
 
-async def _follow(reply_id: str, after: str, keepalive: float = 15.0):
+async def _follow(reply_id: str, after: str, final: list[bytes] | None, keepalive: float = 15.0):
+    """``final``: the reply as stored, when it was over as the stream opened (served if Redis has
+    expired it); a reply under way is followed in Redis straight away."""
     key = replay.stream_key(reply_id)
     r = _aredis()
     last, quiet, since_check = after, 0.0, 0.0
-    if not await r.exists(key):     # not started yet, or over and expired: only then ask the database
-        msg, job_state = await run_in_threadpool(_reply_state, reply_id)
-        if msg is not None and (final := _from_database(msg, job_state)):
-            for chunk in final:
-                yield chunk
-            return
+    if final is not None and not await r.exists(key):
+        for chunk in final:
+            yield chunk
+        return
     while True:
         got = await r.xread({key: last}, block=1000, count=500)
         if got:
@@ -266,21 +275,25 @@ async def stream(session_id: str, token: str = Query(min_length=1, max_length=50
         status = 403 if exc.code == "token_mismatch" else 401
         raise ApiError(status, exc.code, exc.message, [{"field": "token", "message": exc.message}]) from None
 
-    def _pick() -> str:
-        with session_factory(settings.database_url)() as s:
-            if reply_id:
-                msg = s.get(TutorMessage, reply_id)     # one query when it is a reply of this session
-                if msg is not None and msg.session_id == session_id and msg.role == "assistant":
-                    return msg.id
+    def _pick() -> tuple[str, list[bytes] | None]:
+        """The reply to follow and, if it is over already, its stored form: one query when it is
+        named and belongs to this session."""
+        if reply_id:
+            msg, job_state = _reply_state(reply_id)
+            if msg is not None and msg.session_id == session_id and msg.role == "assistant":
+                return msg.id, _from_database(msg, job_state)
+            with session_factory(settings.database_url)() as s:
                 _session(s, session_id)
-                raise ApiError(404, "not_found", f"no reply {reply_id!r} in this session",
-                               [{"field": "reply_id", "message": "not a reply of this session"}])
+            raise ApiError(404, "not_found", f"no reply {reply_id!r} in this session",
+                           [{"field": "reply_id", "message": "not a reply of this session"}])
+        with session_factory(settings.database_url)() as s:
             _session(s, session_id)
             latest = sessions.latest_reply(s, session_id)
             if latest is None:
                 raise ApiError(404, "not_found", "this session has no reply to follow yet")
-            return latest.id
+        msg, job_state = _reply_state(latest.id)
+        return msg.id, _from_database(msg, job_state)
 
-    rid = await run_in_threadpool(_pick)
-    return StreamingResponse(_follow(rid, last_event_id or "0-0"), media_type="text/event-stream",
+    rid, final = await run_in_threadpool(_pick)
+    return StreamingResponse(_follow(rid, last_event_id or "0-0", final), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Reply-Id": rid})

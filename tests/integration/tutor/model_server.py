@@ -29,6 +29,7 @@ class ModelServer:
         self.port = free_port()
         self.retry_after, self.first_token_delay, self.chunk_delay = retry_after, first_token_delay, chunk_delay
         self.requests: list[dict] = []
+        self.arrivals: list[float] = []      # wall-clock time each request came in (the benchmark's trace)
         self.seen: Counter[str] = Counter()
         self._lock = threading.Lock()
         app = Starlette(routes=[Route("/v1/chat/completions", self.completions, methods=["POST"])])
@@ -79,10 +80,12 @@ class ModelServer:
             pass
 
     async def completions(self, request: Request):
+        arrived = time.time()
         body = await request.json()
         messages = body["messages"]
         last = messages[-1]["content"]
         with self._lock:
+            self.arrivals.append(arrived)
             self.requests.append(body)
             self.seen[last] += 1
             n = self.seen[last]
