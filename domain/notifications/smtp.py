@@ -1,4 +1,5 @@
-"""SMTP provider (``smtplib``): one connection reused across a batch, every call timed out."""
+"""SMTP provider (``smtplib``): one connection reused for as long as it works (a worker keeps
+its provider across jobs), every call timed out."""
 from __future__ import annotations
 
 import smtplib
@@ -28,12 +29,30 @@ class SmtpProvider:
             self._conn = conn
         return self._conn
 
-    def send(self, email: OutgoingEmail) -> str:
-        sender = address(email.sender)
+    def _mail(self, sender: str) -> tuple[smtplib.SMTP, int, bytes]:
+        """``MAIL FROM`` on the open connection. A connection kept from earlier may have been
+        closed by the server meanwhile (idle timeout: a dropped socket or a ``421``): then, once,
+        a fresh one. Nothing of this message was accepted yet, so trying again is safe."""
+        reused = self._conn is not None
+        conn = self._connection()
         try:
+            conn.ehlo_or_helo_if_needed()
+            code, reply = conn.mail(sender)
+        except (smtplib.SMTPServerDisconnected, OSError):
+            if not reused:
+                raise
+            code, reply = 421, b""
+        if code == 421 and reused:
+            self.close()
             conn = self._connection()
             conn.ehlo_or_helo_if_needed()
             code, reply = conn.mail(sender)
+        return conn, code, reply
+
+    def send(self, email: OutgoingEmail) -> str:
+        sender = address(email.sender)
+        try:
+            conn, code, reply = self._mail(sender)
             if code != 250:
                 self._fail(conn, code, reply)
             code, reply = conn.rcpt(email.to)

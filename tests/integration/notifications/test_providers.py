@@ -45,6 +45,33 @@ def test_smtp_5xx_recipient_is_a_bounce_and_4xx_is_transient(smtp_server):
     assert len(smtp_server.to("after-refusals@example.test")) == 1
 
 
+def test_smtp_a_connection_the_server_dropped_is_replaced_once_before_mail_from():
+    # Given a provider whose kept connection the server has closed (a restart, an idle timeout)
+    from tests.integration.notifications.servers import SmtpServer
+
+    server = SmtpServer().start()
+    provider = SmtpProvider("127.0.0.1", server.port, timeout=5)
+    try:
+        provider.send(_email("first@example.test", "a" * 32))
+        kept = provider._conn
+        server.stop()
+        server = SmtpServer(server.port).start()
+        # When it sends the next message
+        provider.send(_email("second@example.test", "b" * 32))
+        # Then it went out once, on a fresh connection
+        assert provider._conn is not kept
+        assert [m["message_id"] for m in server.messages] == [f"<{'b' * 32}@coursework.test>"]
+        # and a server that is gone for good is still a transient error, not a loop
+        server.stop()
+        server = None
+        with pytest.raises(ProviderUnavailable):
+            provider.send(_email("third@example.test", "c" * 32))
+    finally:
+        provider.close()
+        if server is not None:
+            server.stop()
+
+
 def test_smtp_unreachable_is_transient():
     from cli.services import free_port
 
