@@ -3,15 +3,16 @@
     .venv/bin/python bench/sandbox.py [--cases 10] [--rounds 20] [--submissions 60]
 
 Prints:
-  (a) time per test case of a Python program run through the sandbox (``judge.evaluate``: bwrap,
-      namespaces, rlimits, the measure helper, verdict), versus the same program run directly with
-      ``subprocess.run`` (ratio; target <= 1.25), and bare ``bwrap --ro-bind / /`` runs, without namespaces and with
+  (a) time per test case of a Python program run through the sandbox (``judge.evaluate``: one bwrap
+      per submission, new namespaces, rlimits and a fresh /tmp per case from ``runner.c``, verdict),
+      versus the same program run directly with ``subprocess.run`` (same interpreter, flags and stdin;
+      ratio; target <= 1.25), and bare ``bwrap --ro-bind / /`` runs, without namespaces and with
       ``--unshare-all``, for scale.
       Three programs: a trivial one (interpreter start-up dominates), and a sieve doing ~15-50 ms
       (``work``) and ~100 ms (``work100``) of work on an idle core. Also the CPU time per case (all
-      processes: the worker's own share and its children's), sandbox versus direct: the judge sets up
-      the next case's sandbox while the current one runs, so on a machine with a free core the wall
-      ratio can be below the CPU ratio; on a saturated machine the CPU ratio is what remains.
+      processes: the worker's own share and its children's), sandbox versus direct. Not counted on
+      either side: kernel work done later in kernel threads (a network namespace is freed by a
+      kernel worker after each sandboxed case).
   (b) submissions evaluated per minute (3 Python test cases each) through the whole flow
       (submission row + evaluate job → broker → worker → sandbox → graded), with one worker
       process and with two, on a private stack (fresh PostgreSQL database, own redis-server).

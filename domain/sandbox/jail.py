@@ -229,7 +229,7 @@ class Session:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
-            os.write(stdin_fd, stdin) if len(stdin) < 65536 else _write_all(stdin_fd, stdin)
+            _write_all(stdin_fd, stdin)
             os.lseek(stdin_fd, 0, os.SEEK_SET)
             started = time.monotonic()
             try:
