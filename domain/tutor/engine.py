@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 
 from domain.core.models import Course
 from domain.db import utcnow
@@ -39,9 +39,29 @@ def _result(msg: TutorMessage) -> dict:
             "chars": len(msg.content)}
 
 
-_TURN_COLUMNS = (TutorSession.user_id, TutorSession.course_id, TutorSession.lesson_id, TutorSession.exercise_id,
-                 TutorSession.mode, Course.title, TutorCourseIndex.indexed_at,
-                 TutorMessage.id, TutorMessage.role, TutorMessage.status, TutorMessage.content)
+# statements built once (building one costs about what running it does)
+_MARK_STREAMING = (update(TutorMessage)
+                   .where(TutorMessage.id == bindparam("reply_id"), TutorMessage.role == "assistant",
+                          TutorMessage.status != "complete")
+                   .values(status="streaming")
+                   .returning(TutorMessage.session_id, TutorMessage.created_at))
+_TURN = (select(TutorSession.user_id, TutorSession.course_id, TutorSession.lesson_id, TutorSession.exercise_id,
+                TutorSession.mode, Course.title, TutorCourseIndex.indexed_at,
+                TutorMessage.id, TutorMessage.role, TutorMessage.status, TutorMessage.content)
+         .select_from(TutorSession)
+         .join(Course, Course.id == TutorSession.course_id)
+         .outerjoin(TutorCourseIndex, TutorCourseIndex.course_id == TutorSession.course_id)
+         .outerjoin(TutorMessage, and_(TutorMessage.session_id == TutorSession.id,
+                                       TutorMessage.created_at <= bindparam("created_at"),
+                                       TutorMessage.id != bindparam("reply_id")))
+         .where(TutorSession.id == bindparam("session_id"))
+         .order_by(TutorMessage.created_at.desc(), TutorMessage.id.desc())
+         .limit(bindparam("recent")))
+_STORED = ("content", "status", "completed_at", "prompt_tokens", "completion_tokens", "citations", "provider",
+           "blocked", "error")
+_STORE = (update(TutorMessage).where(TutorMessage.id == bindparam("reply_id"))
+          .values({name: bindparam(f"new_{name}") for name in _STORED})
+          .returning(*TutorMessage.__table__.columns))
 
 
 def load_turn(s, reply_id: str, recent: int = 16) -> Turn | TutorMessage:
@@ -49,27 +69,15 @@ def load_turn(s, reply_id: str, recent: int = 16) -> Turn | TutorMessage:
     the reply is marked streaming (which locks it against a concurrent rerun), then the session,
     its course's title and index time and its ``recent`` latest messages are read at once."""
     conn = s.connection()
-    marked = conn.execute(update(TutorMessage)
-                          .where(TutorMessage.id == reply_id, TutorMessage.role == "assistant",
-                                 TutorMessage.status != "complete")
-                          .values(status="streaming")
-                          .returning(TutorMessage.session_id, TutorMessage.created_at)).first()
+    marked = conn.execute(_MARK_STREAMING, {"reply_id": reply_id}).first()
     if marked is None:      # missing, not a reply, or finished: the slow path says which
         reply = s.get(TutorMessage, reply_id)
         if reply is None or reply.role != "assistant":
             raise PermanentError(f"no pending tutor reply {reply_id!r}", code="not_found")
         return reply
     session_id, created_at = marked
-    rows = conn.execute(
-        select(*_TURN_COLUMNS)
-        .select_from(TutorSession)
-        .join(Course, Course.id == TutorSession.course_id)
-        .outerjoin(TutorCourseIndex, TutorCourseIndex.course_id == TutorSession.course_id)
-        .outerjoin(TutorMessage, and_(TutorMessage.session_id == TutorSession.id,
-                                      TutorMessage.created_at <= created_at, TutorMessage.id != reply_id))
-        .where(TutorSession.id == session_id)
-        .order_by(TutorMessage.created_at.desc(), TutorMessage.id.desc())
-        .limit(recent)).all()
+    rows = conn.execute(_TURN, {"session_id": session_id, "created_at": created_at, "reply_id": reply_id,
+                                "recent": recent}).all()
     earlier = [r for r in reversed(rows) if r.id is not None]    # oldest first
     users = [m for m in earlier if m.role == "user"]
     if not users:
@@ -160,12 +168,11 @@ def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Cal
     # anything else (a database or Redis blip, a bug) is left to the job lifecycle: it may retry,
     # and a retry's ``start`` tells listeners to start over; the stream endpoint reports a job that ended
     with uow() as s:     # one UPDATE ... RETURNING the stored reply
-        row = s.connection().execute(
-            update(TutorMessage).where(TutorMessage.id == reply_id)
-            .values(content=text, status="complete", completed_at=utcnow(), prompt_tokens=usage.prompt_tokens,
-                    completion_tokens=usage.completion_tokens, citations=prompt.citations(hits),
-                    provider=provider_name, blocked=guarded.verdict.blocked, error=None)
-            .returning(*TutorMessage.__table__.columns)).one()
+        stored = dict(content=text, status="complete", completed_at=utcnow(), prompt_tokens=usage.prompt_tokens,
+                      completion_tokens=usage.completion_tokens, citations=prompt.citations(hits),
+                      provider=provider_name, blocked=guarded.verdict.blocked, error=None)
+        row = s.connection().execute(_STORE, {"reply_id": reply_id,
+                                              **{f"new_{k}": v for k, v in stored.items()}}).one()
     result, body = _result(row), message_dict(row)
     budget.charge(turn.user_id, reply_id, usage.prompt_tokens + usage.completion_tokens)
     out.done(body)
