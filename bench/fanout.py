@@ -84,16 +84,18 @@ class CpuMeter:
         self.admin_dsn, self.db_name = admin_dsn, db_name
         self.trees: dict[str, int] = {}
 
-    def _backends(self) -> list[int]:
+    def _backends(self) -> list[tuple[int, str]]:
         import psycopg
 
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
-            return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
-                                               (self.db_name,))]
+            return list(conn.execute("SELECT pid, backend_type FROM pg_stat_activity WHERE datname = %s",
+                                     (self.db_name,)))
 
     def snapshot(self) -> dict[str, dict[int, float]]:
-        snap = {"bench": {os.getpid(): _cpu(os.getpid())},
-                "postgres": {p: _cpu(p) for p in self._backends()}}
+        snap: dict[str, dict[int, float]] = {"bench": {os.getpid(): _cpu(os.getpid())}, "postgres": {},
+                                             "autovacuum": {}}
+        for pid, kind in self._backends():
+            snap["autovacuum" if kind == "autovacuum worker" else "postgres"][pid] = _cpu(pid)
         for name, pid in self.trees.items():
             snap[name] = {p: _cpu(p) for p in _tree(pid)}
         return snap

@@ -95,6 +95,32 @@ def test_in_app_rows_and_events_are_created_once(database):
         assert sorted(left) == sorted([users[0]["id"], users[2]["id"]])
 
 
+def test_a_claim_knows_whether_it_was_the_last_one(database, smtp_server):
+    # Given exactly one batch of learners (3), and a sender that counts its claims
+    _, users = make_course(database.url, 3)
+    note_id = _announce(database.url, users)
+    sender = _sender(database.url, smtp_server)
+    claims = []
+    real_claim = sender.db.claim
+    sender.db.claim = lambda *a, **kw: claims.append(1) or real_claim(*a, **kw)
+    # When it sends them
+    assert sender.send_all(sending.scope(note_id))["sent"] == 3
+    # Then one claim was enough: it saw nothing else in scope
+    assert len(claims) == 1
+    # Given a full batch and one more row held by a live sender beyond it
+    _, users = make_course(database.url, 4)
+    note_id = _announce(database.url, users)
+    held = sorted(u["id"] for u in users)[-1]
+    with unit_of_work(database.url) as s:
+        s.execute(update(Delivery).where(Delivery.user_id == held, Delivery.channel == types.EMAIL)
+                  .values(status="sending", claimed_by="other", claimed_at=utcnow()))
+    # Then the job sends the others and retries later for that one
+    with pytest.raises(TransientError):
+        _sender(database.url, smtp_server, owner="run-2").send_all(sending.scope(note_id))
+    assert sorted(u for u, st in _statuses(database.url, note_id).items() if st == "sent") == \
+        sorted(u["id"] for u in users if u["id"] != held)
+
+
 def test_a_live_claim_is_left_alone_and_a_stale_one_is_taken_over(database, smtp_server):
     _, users = make_course(database.url, 2)
     note_id = _announce(database.url, users)
