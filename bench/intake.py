@@ -45,8 +45,8 @@ def noop() -> None:
 
 # --- the private stack ---------------------------------------------------------------------
 
-def start_stack(workdir: Path, concurrency: int, pool: str):
-    from cli.services import Child, wait_worker_ready
+def start_stack(workdir: Path, concurrency: int, pool: str, intake_processes: int = 1):
+    from cli.services import Child, coursework_argv, free_port, wait_http, wait_worker_ready
     from tests.support.stack import Database, Stack, private_redis
 
     db = Database(f"cw_bench_{os.getpid()}").create()
@@ -56,7 +56,15 @@ def start_stack(workdir: Path, concurrency: int, pool: str):
            "COURSEWORK_RELAY_INTERVAL": "1.0", "COURSEWORK_LEASE_SECONDS": "30",
            "COURSEWORK_HEARTBEAT_SECONDS": "5"}
     stack = Stack(db, redis_server.url, "", extra_env=env)
-    stack.start_intake()
+    if intake_processes == 1:
+        stack.start_intake()
+    else:           # uvicorn --workers: processes sharing one port
+        port = free_port()
+        child = Child(coursework_argv("intake", "--port", str(port), "--workers", str(intake_processes)),
+                      stack.env(), workdir / "intake.log").start()
+        stack.children.append(child)
+        wait_http(f"http://127.0.0.1:{port}/healthz", child=child)
+        stack.intake_url = f"http://127.0.0.1:{port}"
     key = stack.create_key("enqueue,read,operate", name="bench")
     worker = Child([sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", QUEUE, "-c",
                     str(concurrency), "-P", pool, "-E", "-l", "INFO", "-I", "bench.intake", "-n", "bench@%h"],
@@ -217,16 +225,18 @@ def main() -> int:
     p.add_argument("--raw", type=int, default=5000, help="messages for (b) and the bare baseline")
     p.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
     p.add_argument("--concurrency", type=int, default=4, help="worker processes/threads")
+    p.add_argument("--intake-processes", type=int, default=1, help="uvicorn worker processes of the intake")
     p.add_argument("--pool", default="threads", choices=["prefork", "threads"],
                    help="worker pool (compose runs the maintenance queue on threads)")
     args = p.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="cw-bench-"))
-    stack, key, worker, redis_server, db, wait_ready = start_stack(workdir, args.concurrency, args.pool)
+    stack, key, worker, redis_server, db, wait_ready = start_stack(workdir, args.concurrency, args.pool,
+                                                                       args.intake_processes)
     try:
         use_stack_settings(stack)
-        print(f"machine: {os.cpu_count()} cores; intake: 1 uvicorn process; worker: {args.pool} x "
-              f"{args.concurrency}; {args.clients} HTTP clients")
+        print(f"machine: {os.cpu_count()} cores; intake: {args.intake_processes} uvicorn process(es); worker: "
+              f"{args.pool} x {args.concurrency}; {args.clients} keep-alive HTTP connections")
 
         # (a) and (b) with no worker running, so nothing else competes for the CPU
         a = rate(args.jobs, post_jobs(stack, key, args.jobs, args.clients, "a"))

@@ -193,7 +193,17 @@ def _set_state(session: Session, job: Job, target: str, data: dict | None = None
             kind.on_end(session, job, target)   # same transaction: the family's rows end with the job
 
 
-def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tuple[Job | None, str]:
+class Claimed(NamedTuple):
+    """What a run needs from the job it just claimed."""
+    id: str
+    kind: str
+    attempts: int
+    max_attempts: int
+    caller: str
+    payload: dict
+
+
+def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tuple[Claimed | None, str]:
     """Take the job's lease for this run. Returns (job, reason); job is None when not to run.
 
     One atomic ``UPDATE … RETURNING`` decides: claimable states, or a running job whose lease
@@ -220,7 +230,8 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tupl
     ).first()
     if claimed is not None:
         record_event(session, claimed.id, "job.running", {"state": states.RUNNING, "attempts": claimed.attempts})
-        return claimed, "claimed"
+        return Claimed(claimed.id, claimed.kind, claimed.attempts, claimed.max_attempts, claimed.caller,
+                       claimed.payload), "claimed"
     return _not_claimed(session, job_id, now)
 
 
@@ -231,24 +242,21 @@ WITH c AS (
   WHERE id = :id AND NOT cancel_requested
     AND (state IN ({", ".join(f"'{s}'" for s in sorted(states.CLAIMABLE))})
          OR (state = '{states.RUNNING}' AND lease_expires_at < :now AND attempts < max_attempts))
-  RETURNING *),
+  RETURNING id, kind, attempts, max_attempts, caller, payload),
 e AS (INSERT INTO job_events (job_id, type, data, created_at)
       SELECT id, 'job.{states.RUNNING}', jsonb_build_object('state', '{states.RUNNING}', 'attempts', attempts), :now
       FROM c RETURNING id)
 SELECT c.*, (SELECT id FROM e) AS event_id FROM c""")
 
 
-def _claim_pg(session: Session, job_id: str, owner: str, now: datetime, lease: datetime) -> Job | None:
+def _claim_pg(session: Session, job_id: str, owner: str, now: datetime, lease: datetime) -> Claimed | None:
     """PostgreSQL: the claim and its ``job.running`` event in one statement."""
-    row = session.execute(_CLAIM_PG, {"id": job_id, "owner": owner, "now": now, "lease": lease}).mappings().first()
+    row = session.execute(_CLAIM_PG, {"id": job_id, "owner": owner, "now": now, "lease": lease}).first()
     if row is None:
         return None
-    job = Job(**{c.key: row[c.name] for c in Job.__table__.columns})
-    make_transient_to_detached(job)
-    job = session.merge(job, load=False)
-    queue_event(session, row["event_id"], job_id, f"job.{states.RUNNING}",
-                 {"state": states.RUNNING, "attempts": job.attempts}, now)
-    return job
+    queue_event(session, row.event_id, job_id, f"job.{states.RUNNING}",
+                {"state": states.RUNNING, "attempts": row.attempts}, now)
+    return Claimed(row.id, row.kind, row.attempts, row.max_attempts, row.caller, row.payload)
 
 
 def queue_event(session: Session, event_id: int, job_id: str, type_: str, data: dict, at: datetime) -> None:
