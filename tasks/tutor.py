@@ -33,7 +33,7 @@ def _coalescer(redis, pid: int) -> Coalescer:
     return Coalescer(redis, interval=TOKEN_FLUSH_SECONDS)
 
 
-TOKEN_FLUSH_SECONDS = 0.03   # after the first token, a reply's tokens reach Redis (and the browser) this often
+TOKEN_FLUSH_SECONDS = 0.05   # after the first token, a reply's tokens reach Redis (and the browser) this often
 
 
 @job_task("tutor_reply")

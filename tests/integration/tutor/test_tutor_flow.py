@@ -93,6 +93,34 @@ def test_a_reply_streams_over_sse_cites_the_lesson_and_is_persisted(tutor, cours
     assert wait_job(tutor, posted["job"]["id"])["state"] == "succeeded"
 
 
+def test_many_browsers_follow_many_replies_at_once(tutor, course, model_server):
+    # Given three learners' replies streaming slowly, two browser tabs on the first one
+    model_server.chunk_delay = 0.05
+    try:
+        sids = [_session(tutor, course) for _ in range(3)]
+        urls = [_stream_url(tutor, sid, _say(tutor, sid, "What does COALESCE return?")["reply"]["id"]) for sid in sids]
+        urls.insert(1, urls[0])
+        got: dict[int, tuple] = {}
+
+        def follow(i):
+            with _browser(tutor) as browser:
+                got[i] = sse.read(browser, urls[i])
+
+        # When the four tabs follow at the same time (one intake process reads every stream)
+        threads = [threading.Thread(target=follow, args=(i,)) for i in range(len(urls))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        model_server.chunk_delay = 0.0
+    # Then each got its own reply whole, from start to done, and the two tabs the same one
+    for i, (status, events, _) in got.items():
+        assert status == 200 and events[0][0] == "start" and events[-1][0] == "done", events
+        assert sse.text_of(events) == events[-1][1]["content"]
+    assert got[0][1][-1][1]["id"] == got[1][1][-1][1]["id"] != got[2][1][-1][1]["id"] != got[3][1][-1][1]["id"]
+
+
 def test_a_late_client_gets_what_was_said_then_the_rest(tutor, course, model_server):
     # Given a reply that streams slowly
     model_server.chunk_delay = 0.1
