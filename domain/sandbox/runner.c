@@ -4,8 +4,8 @@
  * bwrap's: user (uid 65534, no capabilities after exec, no further user namespaces), mount
  * (a fresh tmpfs /tmp and /dev/shm, a fresh /proc), PID (only the case's processes are visible;
  * all of them die with it), network (its own loopback only), IPC and UTS. Nothing a case did
- * reaches the next one. Costs: one clone and a few mounts per case instead of an exec of
- * bwrap, launch and measure.
+ * reaches the next one. Costs: one clone and three mounts per case instead of exec'ing bwrap
+ * (and two helpers around it) for every case.
  *   usage: runner CTL_FD PROGRAM [ARGS...]
  * CTL_FD is a SOCK_SEQPACKET socket. Request: "cpu_s as_bytes nproc fsize_bytes nofile tmp_bytes"
  * with three fds (stdin, stdout, stderr of the program). Reply, once every process of the case

@@ -1,6 +1,6 @@
-"""Several test cases of one submission: each case runs in a sandbox of its own, the next one
-being set up while the current case runs. Nothing a case does reaches the next case, and a
-case that had to be killed (or that filled the process limit) does not spoil the next one."""
+"""Several test cases of one submission: one bwrap runs them all, each case in namespaces of
+its own (runner.c). Nothing a case does reaches the next case, and a case that had to be killed
+(or that filled the process limit) does not spoil the next one."""
 from __future__ import annotations
 
 from domain.sandbox.judge import CaseSpec, evaluate
@@ -43,13 +43,47 @@ for place in ('/tmp', '/dev/shm'):
     assert [c.verdict for c in result.cases] == ["AC", "AC", "AC"], result.feedback
 
 
+def test_ipc_objects_sockets_and_loopback_counters_do_not_reach_the_next_case(judge_config):
+    # Given a program that, on a hidden case, leaves a SysV message queue, a listening abstract
+    # socket and loopback traffic behind, and on the next case looks for any of them
+    code = """
+import ctypes, socket
+libc = ctypes.CDLL(None, use_errno=True)
+line = input()
+if line == 'leave':
+    libc.msgget(4242, 0o1666)   # IPC_CREAT | 0666
+    s = socket.socket(socket.AF_UNIX); s.bind('\\0stash'); s.listen()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(500):
+        u.sendto(b'x', ('127.0.0.1', 9))
+    import os
+    if os.fork() == 0:   # a daemon keeping the socket open
+        import time; time.sleep(60)
+    print('left')
+else:
+    found = [libc.msgget(4242, 0) >= 0]
+    try:
+        socket.socket(socket.AF_UNIX).connect('\\0stash'); found.append(True)
+    except OSError:
+        found.append(False)
+    lo = [l.split() for l in open('/proc/net/dev') if l.strip().startswith('lo:')][0]
+    found.append(int(lo[2]) > 0)   # packets received on loopback
+    print(found)
+"""
+    cases = [CaseSpec("leave\n", "left\n", hidden=True), CaseSpec("look\n", "[False, False, False]\n")]
+    # When both run one after the other
+    result = run(judge_config, code, cases)
+    # Then the second case found none of them
+    assert [c.verdict for c in result.cases] == ["AC", "AC"], result.feedback
+
+
 def test_a_case_killed_by_the_wall_clock_does_not_spoil_the_next(judge_config):
     # Given a program that sleeps forever on one input and answers on the others
     code = "import time\nline = input()\nif line == 'sleep':\n    time.sleep(10**6)\nprint(line)\n"
     cases = [CaseSpec("a\n", "a\n"), CaseSpec("sleep\n", "x\n"), CaseSpec("b\n", "b\n"), CaseSpec("c\n", "c\n")]
     # When it is judged
     result = run(judge_config, code, cases, time_limit_ms=300)
-    # Then only the sleeping case is TLE: the sandbox of the next case (swept with the killed one) was set up again
+    # Then only the sleeping case is TLE: the sandbox, killed with it, was set up again for the next
     assert [c.verdict for c in result.cases] == ["AC", "TLE", "AC", "AC"], result.feedback
 
 
@@ -62,7 +96,7 @@ def test_an_output_flood_does_not_spoil_the_next_case(judge_config):
 
 def test_a_fork_bomb_does_not_spoil_the_next_case(judge_config):
     # Given a C program that fills the process limit on one input (children wait until the
-    # namespace dies), while the next case's sandbox is being set up under the same slot uid
+    # case's PID namespace dies), under the slot uid the next cases use too
     code = ("#include <stdio.h>\n#include <unistd.h>\nint main(){int n=0; if(scanf(\"%d\",&n)!=1) return 2;"
             " if(n==0){for(int i=0;i<1000;i++) if(fork()==0){pause();}} printf(\"%d\\n\", n); return 0;}")
     cases = [CaseSpec("0\n", "0\n"), CaseSpec("7\n", "7\n"), CaseSpec("8\n", "8\n")]
