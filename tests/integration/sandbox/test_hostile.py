@@ -165,6 +165,19 @@ def test_including_a_project_file_at_compile_time_fails(judge):
     assert "Settings" not in result.feedback
 
 
+def test_no_capabilities_no_new_user_namespace_no_mount(judge):
+    code = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+print([l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapBnd', 'NoNewPrivs'))])
+print('userns', libc.unshare(0x10000000))                     # CLONE_NEWUSER
+print('mount', libc.mount(b'none', b'/tmp', b'tmpfs', 0, None))
+print('remount', libc.mount(None, b'/box', None, 0x20 | 0x1000, None))   # MS_REMOUNT | MS_BIND, read-write
+"""
+    result = judge(code, expected="['0000000000000000', '0000000000000000', '1']\nuserns -1\nmount -1\nremount -1\n")
+    assert result.verdict == "AC", result.feedback
+
+
 def test_killing_parent_and_other_processes_has_no_effect_outside(judge):
     # Given a process on the host that the program will try to kill
     victim = subprocess.Popen(["sleep", "30"])
