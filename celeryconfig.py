@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     sandbox_wall_factor: float = 2.0             # wall clock = CPU limit x factor + 1 s
     sandbox_uid_base: int = 61000                # a root worker runs slot n as host uid base + n
     sandbox_slots: int = 16                      # concurrent runs per host (one uid each)
-    sandbox_work_dir: str = "/tmp/coursework-sandbox"   # per-run folders, slot locks, the measure helper
+    sandbox_work_dir: str = "/tmp/coursework-sandbox"   # per-run folders, slot locks, the launch and runner helpers
     sandbox_bwrap: str = "bwrap"
 
     # --- grading (family block) ----------------------------------------------------------
