@@ -177,14 +177,18 @@ def _owner(task: Task) -> str:
 def execute(task: JobTask, job_id: str) -> dict:
     db_url = settings.database_url
     owner = _owner(task)
-    with unit_of_work(db_url) as s:
-        job, reason = service.claim(s, job_id, owner, settings.lease_seconds)
-        if job is None:
-            log.info("job %s not run: %s", job_id, reason)
-            return {"skipped": reason}
-        ctx = JobContext(job_id=job.id, kind=job.kind, owner=owner, attempt=job.attempts,
-                         max_attempts=job.max_attempts, caller=job.caller, db_url=db_url)
-        raw_payload = dict(job.payload)
+    try:
+        with unit_of_work(db_url) as s:
+            job, reason = service.claim(s, job_id, owner, settings.lease_seconds)
+    except OperationalError as exc:   # the database is away: this message is all that knows of the job
+        log.warning("job %s: could not claim (%s); delivered again later", job_id, exc)
+        raise task.retry(args=[job_id], countdown=backoff_delay(task.request.retries), max_retries=None, exc=exc)
+    if job is None:
+        log.info("job %s not run: %s", job_id, reason)
+        return {"skipped": reason}
+    ctx = JobContext(job_id=job.id, kind=job.kind, owner=owner, attempt=job.attempts,
+                     max_attempts=job.max_attempts, caller=job.caller, db_url=db_url)
+    raw_payload = dict(job.payload)
     structlog.contextvars.bind_contextvars(job_id=job_id, kind=ctx.kind, attempt=ctx.attempt)
     beat = Heartbeat(ctx)
     beat.start()

@@ -7,12 +7,14 @@ import time
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from cli.services import RedisServer
 from domain.db import session_factory
 from domain.jobs.models import JobEvent, Outbox
 from tests.support.jobs import enqueue, wait_job
-from tests.support.stack import Database, Stack, private_redis
+from tests.support.proxy import TcpProxy
+from tests.support.stack import Database, Stack, private_redis, wait_for
 
 
 @pytest.fixture
@@ -111,3 +113,31 @@ def test_a_job_longer_than_the_visibility_timeout_is_not_started_twice(own_stack
         assert done["state"] == "succeeded" and done["attempts"] == 1
         types = events(st, job["id"])
         assert types.count("job.running") == 1 and types.count("job.succeeded") == 1
+
+
+def test_a_job_delivered_while_the_database_is_away_runs_once_it_returns(own_stack):
+    st = own_stack
+    st.start_intake()
+    key = st.create_key()
+    # Given a worker that reaches PostgreSQL through a link the test can cut (intake keeps its own)
+    url = make_url(st.db_url)
+    link = TcpProxy(url.port or 5432, url.host).start()
+    worker = st.start_worker(queues="maintenance", concurrency=1,
+                             COURSEWORK_DATABASE_URL=url.set(port=link.port).render_as_string(hide_password=False))
+    with st.client(key) as api:
+        warm = api.post("/v1/jobs", json={"kind": "ping", "payload": {"echo": "before"}}).json()["job"]["id"]
+        assert wait_job(api, warm, timeout=30)["state"] == "succeeded"
+        # When the link is cut and a job is delivered to that worker, which cannot claim it
+        link.cut()
+        r = api.post("/v1/jobs", json={"kind": "ping", "payload": {"echo": "through the blip"}})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job"]["id"]
+        wait_for(lambda: worker.log_path.read_text(errors="replace").count("] received") >= 2,
+                 timeout=30, message="the job's delivery to the cut-off worker")
+        time.sleep(1)
+        assert api.get(f"/v1/jobs/{job_id}").json()["job"]["state"] == "queued"
+        # Then, once the database is reachable again, the job still runs, once
+        link.start()
+        done = wait_job(api, job_id, timeout=30)
+    assert done["state"] == "succeeded" and done["result"]["echo"] == "through the blip"
+    assert events(st, job_id).count("job.running") == 1 and done["attempts"] == 1
