@@ -87,7 +87,7 @@ def _per_case(work: Path, cases: int, rounds_n: int) -> None:
             k = _kernel_threads_cpu()
             for _ in range(cases):
                 times["direct"].append(run_direct(python, "direct"))
-            kernel["direct"] += _kernel_threads_cpu() - k
+            kernel["direct"] += _kernel_since(k)
             for _ in range(cases):
                 times["bwrap"].append(run_direct(bare))
                 times["bwrap_ns"].append(run_direct(bare_ns))
@@ -99,7 +99,7 @@ def _per_case(work: Path, cases: int, rounds_n: int) -> None:
                               progress=lambda pct, msg: marks.append(time.perf_counter()))
             cpu["sandbox"] += _cpu() - c
             time.sleep(0.05)   # the last case's namespaces are freed by kernel threads after it
-            kernel["sandbox"] += _kernel_threads_cpu() - k
+            kernel["sandbox"] += _kernel_since(k)
             assert result.verdict == "AC", result.feedback
             times["sandbox"] += [b - a for a, b in zip(marks, marks[1:])]
         d, b, n, s = (statistics.median(times[k]) for k in ("direct", "bwrap", "bwrap_ns", "sandbox"))
@@ -121,9 +121,9 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _kernel_threads_cpu() -> float:
-    """CPU seconds used so far by the machine's kernel threads (children of kthreadd, pid 2)."""
-    ticks = 0
+def _kernel_threads_cpu() -> dict[int, int]:
+    """CPU ticks used so far by each of the machine's kernel threads (children of kthreadd, pid 2)."""
+    ticks = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -133,8 +133,14 @@ def _kernel_threads_cpu() -> float:
         except OSError:
             continue
         if fields[1] == "2":   # ppid
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def _kernel_since(before: dict[int, int]) -> float:
+    """CPU seconds kernel threads used since ``before`` (a thread that exited meanwhile takes its
+    share along: the figure can be low, never negative)."""
+    return sum(t - before.get(pid, 0) for pid, t in _kernel_threads_cpu().items()) / os.sysconf("SC_CLK_TCK")
 
 
 def throughput(submissions: int) -> None:
