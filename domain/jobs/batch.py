@@ -106,14 +106,8 @@ def _insert_pg(session: Session, items: list[NewJob], todo: list[tuple[int, str]
             except service.IdempotencyConflict as exc:
                 outcomes[i] = exc
             continue
-        job = Job(id=job_id, kind=kind.name, queue=kind.queue, state=states.QUEUED, payload=item.payload,
-                  result=None, error=None, attempts=0, max_attempts=kind.max_attempts, progress=0,
-                  progress_message="", idempotency_key=item.idempotency_key, request_hash=digest,
-                  caller=item.caller, parent_id=None, run_at=item.run_at, cancel_requested=False,
-                  lease_owner=None, lease_expires_at=None, created_at=now, updated_at=now, started_at=None,
-                  finished_at=None)
-        session.info.setdefault("publish", []).append(
-            (service.Written(row.outbox_id, job_id, item.run_at or now), kind.name))
-        service.queue_event(session, row.event_id, job_id, f"job.{states.QUEUED}",
-                             {"state": states.QUEUED, "kind": kind.name}, now)
+        values = dict(id=job_id, kind=kind.name, queue=kind.queue, state=states.QUEUED,
+                      max_attempts=kind.max_attempts, idempotency_key=item.idempotency_key, request_hash=digest,
+                      caller=item.caller, parent_id=None, run_at=item.run_at)
+        job = service.queued_job(session, values, item.payload, now, row.outbox_id, row.event_id)
         outcomes[i] = job, True

@@ -145,19 +145,26 @@ def _insert_pg(session: Session, kind: JobKind, payload: dict, digest: str, call
     values = dict(id=new_id(), kind=kind.name, queue=kind.queue, state=states.QUEUED, max_attempts=kind.max_attempts,
                   idempotency_key=idempotency_key, request_hash=digest, caller=caller, parent_id=parent_id,
                   run_at=run_at)
-    event_data = {"state": states.QUEUED, "kind": kind.name}
     row = session.execute(_INSERT_PG, {**values, "payload": json.dumps(payload), "now": now,
-                                       "available_at": run_at or now, "event_data": json.dumps(event_data)}).one()
+                                       "available_at": run_at or now,
+                                       "event_data": json.dumps({"state": states.QUEUED, "kind": kind.name})}).one()
     if row.outbox_id is None:   # the idempotency key is taken (perhaps by a request that just committed)
         return replayed(session, caller, idempotency_key, digest), False
+    job = queued_job(session, values, payload, now, row.outbox_id, row.event_id)
+    make_transient_to_detached(job)
+    session.add(job)
+    return job, True
+
+
+def queued_job(session: Session, values: dict, payload: dict, now: datetime, outbox_id: int, event_id: int) -> Job:
+    """The Job that SQL just inserted as queued (``values``: its columns as inserted; nothing is
+    read back), its message and its ``job.queued`` event queued for the after-commit publish."""
     job = Job(**values, payload=payload, attempts=0, progress=0, progress_message="", result=None, error=None,
               cancel_requested=False, lease_owner=None, lease_expires_at=None, created_at=now, updated_at=now,
               started_at=None, finished_at=None)
-    make_transient_to_detached(job)
-    session.add(job)
-    session.info.setdefault("publish", []).append((Written(row.outbox_id, job.id, run_at or now), kind.name))
-    queue_event(session, row.event_id, job.id, "job.queued", event_data, now)
-    return job, True
+    session.info.setdefault("publish", []).append((Written(outbox_id, job.id, job.run_at or now), job.kind))
+    queue_event(session, event_id, job.id, f"job.{states.QUEUED}", {"state": states.QUEUED, "kind": job.kind}, now)
+    return job
 
 
 def enqueue_many(session: Session, requests: list[Enqueue], caller: str = "system") -> list[Job]:
