@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from domain.core.models import Course, Lesson, Module, User
-from domain.db import new_id, utcnow
+from domain.db import utcnow
 from domain.jobs import states
 from domain.jobs.errors import InvalidPayload, JobError
 from domain.jobs.models import Job
@@ -45,33 +45,6 @@ def create(s: Session, *, user_id: str, course_id: str, lesson_id: str | None = 
     s.add(sess)
     s.flush()
     return sess
-
-
-def _settle_in_flight(s: Session, session_id: str) -> None:
-    """A reply still pending whose job has ended (failed before it could say so) is marked failed."""
-    for msg in s.scalars(select(TutorMessage).where(TutorMessage.session_id == session_id,
-                                                    TutorMessage.role == "assistant",
-                                                    TutorMessage.status.in_(("pending", "streaming")))):
-        job = s.get(Job, msg.job_id) if msg.job_id else None
-        if job is not None and job.state in states.TERMINAL:
-            msg.status, msg.error = "failed", f"job {job.state}"
-            continue
-        raise ReplyInProgress("the tutor is still answering the previous message in this session")
-
-
-def post(s: Session, sess: TutorSession, content: str) -> tuple[TutorMessage, TutorMessage]:
-    """The learner's message and the (pending) assistant reply that a job will fill."""
-    if sess.status != "active":
-        raise SessionEnded("this tutor session has ended")
-    _settle_in_flight(s, sess.id)
-    now = utcnow()
-    question = TutorMessage(session_id=sess.id, role="user", content=content, status="complete",
-                            prompt_tokens=estimate_tokens(content), created_at=now, completed_at=now)
-    reply = TutorMessage(session_id=sess.id, role="assistant", content="", status="pending",
-                         created_at=now + timedelta(microseconds=1))
-    s.add_all([question, reply])
-    s.flush()
-    return question, reply
 
 
 @dataclass(frozen=True)
@@ -114,31 +87,31 @@ def target_for_post(s: Session, session_id: str) -> PostTarget | None:
     return PostTarget(session_id, rows[0][0], rows[0][1], tuple((r[2], r[3]) for r in rows if r[2] is not None))
 
 
-def reply_id_for_post() -> str:
-    """The pending reply's id, chosen before its job is written (the job carries it)."""
-    return new_id()
-
-
-_COLUMNS = ("id", "session_id", "role", "content", "status", "prompt_tokens", "completion_tokens", "citations",
-            "provider", "blocked", "error", "job_id", "created_at", "completed_at")
-_TYPES = {c.name: c.type for c in TutorMessage.__table__.columns}
+_COLUMNS = tuple(TutorMessage.__table__.columns)
+_NAMES = tuple(c.name for c in _COLUMNS)
 # both rows in one statement, built once (a multi-row ``insert().values([...])`` is compiled on every call)
 _ADD_TURN = text(
-    f"INSERT INTO tutor_messages ({', '.join(_COLUMNS)}) VALUES "
-    + ", ".join("(" + ", ".join(f":{c}_{n}" for c in _COLUMNS) + ")" for n in (0, 1))
-).bindparams(*(bindparam(f"{c}_{n}", type_=_TYPES[c]) for n in (0, 1) for c in _COLUMNS))
+    f"INSERT INTO tutor_messages ({', '.join(_NAMES)}) VALUES "
+    + ", ".join("(" + ", ".join(f":{c}_{n}" for c in _NAMES) + ")" for n in (0, 1))
+).bindparams(*(bindparam(f"{c.name}_{n}", type_=c.type) for n in (0, 1) for c in _COLUMNS))
 
 
-def add_turn(s: Session, session_id: str, content: str, reply_id: str, job_id: str) -> tuple[dict, dict]:
+def _row(**values) -> dict:
+    """A message row: ``values`` over the model's column defaults (None where a column has none)."""
+    row = {c.name: None if c.default is None else c.default.arg if c.default.is_scalar else c.default.arg(None)
+           for c in _COLUMNS if c.name not in values}
+    return {**row, **values}
+
+
+def add_turn(s: Session, session_id: str, content: str, reply_id: str, job_id: str | None) -> tuple[dict, dict]:
     """The learner's message and the pending reply its job fills, written by one INSERT; returned as
     the API shows them."""
     now = utcnow()
-    common = dict(session_id=session_id, completion_tokens=0, citations=[], provider="", blocked=False, error=None)
-    question = dict(common, id=new_id(), role="user", content=content, status="complete",
-                    prompt_tokens=estimate_tokens(content), job_id=None, created_at=now, completed_at=now)
-    reply = dict(common, id=reply_id, role="assistant", content="", status="pending", prompt_tokens=0,
-                 job_id=job_id, created_at=now + timedelta(microseconds=1), completed_at=None)
-    params = {f"{c}_{n}": row[c] for n, row in enumerate((question, reply)) for c in _COLUMNS}
+    question = _row(session_id=session_id, role="user", content=content, status="complete",
+                    prompt_tokens=estimate_tokens(content), created_at=now, completed_at=now)
+    reply = _row(session_id=session_id, id=reply_id, role="assistant", content="", status="pending",
+                 job_id=job_id, created_at=now + timedelta(microseconds=1))
+    params = {f"{c}_{n}": row[c] for n, row in enumerate((question, reply)) for c in _NAMES}
     s.connection().execute(_ADD_TURN, params)
     return message_dict(SimpleNamespace(**question)), message_dict(SimpleNamespace(**reply))
 

@@ -20,7 +20,7 @@ from sqlalchemy import Row, bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import settings
-from domain.db import get_engine, session_factory, unit_of_work
+from domain.db import get_engine, new_id, session_factory, unit_of_work
 from domain.jobs import service, states
 from domain.jobs.models import Job
 from domain.tutor import replay, sessions, stream_tokens
@@ -142,7 +142,7 @@ def _post(caller: Caller, session_id: str, content: str, idempotency_key: str | 
                 target.check(s)
             except (sessions.SessionEnded, sessions.ReplyInProgress) as exc:
                 raise ApiError(409, exc.code, exc.message) from None
-            reply_id = sessions.reply_id_for_post()
+            reply_id = new_id()     # chosen before its job is written: the job carries it
             # the reply is written just below, in this transaction: nothing for the kind's check to look up
             job, created = service.enqueue(s, "tutor_reply", {"session_id": session_id, "reply_id": reply_id},
                                            caller=caller.key_id, idempotency_key=idempotency_key, check_data=False)
