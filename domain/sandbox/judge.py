@@ -5,6 +5,7 @@ Pure of Celery and the database: callers pass the code, the cases and a ``JudgeC
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -134,18 +135,13 @@ def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: 
                     return _all(cases, Verdict.compilation_error, message)
             results = []
             limits = _case_limits(lang, time_limit_ms, memory_limit_mb, config)
-            argv = lang.run(memory_limit_mb)
+            new_session = functools.partial(_session, box, lang.run(memory_limit_mb), slot, helper, config, limits)
             session: jail.Session | None = None
             try:
                 for i, case in enumerate(cases, 1):
                     if cancelled():
                         break
-                    # one bwrap for all the cases; each case still gets namespaces of its own
-                    # (runner.c); a case we had to kill ended the session: the next starts another
-                    if not isinstance(session, jail.Session) or not session.alive:
-                        session = _session(box, argv, slot, helper, config, limits)
-                    run, session = _run(session, lambda: _session(box, argv, slot, helper, config, limits),
-                                        case, limits)
+                    run, session = _run(session, new_session, case, limits)
                     results.append(_case_result(lang, i, case, run, memory_limit_mb))
                     if progress:
                         progress(100 * i / len(cases), f"test {i}/{len(cases)}: {results[-1].verdict}")
@@ -177,13 +173,20 @@ def _session(box: Path, argv: list[str], slot: slots.Slot, helper: Helpers, conf
         return exc
 
 
-def _run(session: jail.Session | OSError, new_session: Callable[[], jail.Session | OSError], case: CaseSpec,
-         limits: jail.Limits):
+def _run(session: jail.Session | OSError | None, new_session: Callable[[], jail.Session | OSError],
+         case: CaseSpec, limits: jail.Limits):
     """Run one case -> (RunResult | OSError, the session to use next).
 
-    A session that turns out unusable (bwrap could not set it up, or the case's namespaces could
-    not be made, e.g. a previous case's processes still counted against the slot) is replaced
-    once before the sandbox is declared unavailable."""
+    One bwrap for all the cases; each case still gets namespaces of its own (runner.c). With no
+    session yet, or after a case we had to kill ended it, the case starts another. A session that
+    turns out unusable (bwrap could not set it up, or the case's namespaces could not be made,
+    e.g. a previous case's processes still counted against the slot) is replaced once before the
+    sandbox is declared unavailable."""
+    if isinstance(session, jail.Session) and not session.alive:
+        session.close()   # killed: release its control socket and stderr pipe
+        session = None
+    if session is None:
+        session = new_session()
     if isinstance(session, OSError):
         return session, None
     try:
@@ -194,7 +197,11 @@ def _run(session: jail.Session | OSError, new_session: Callable[[], jail.Session
             session = new_session()
             if isinstance(session, OSError):
                 return session, None
-            run = session.run(case.stdin.encode(), limits)
+            try:
+                run = session.run(case.stdin.encode(), limits)
+            except jail.SandboxUnavailable:
+                session.close()   # the caller still holds the first one
+                raise
     except OSError as exc:   # ProgramNotStarted: the runtime is missing on this worker (IE)
         return exc, session
     return run, session
