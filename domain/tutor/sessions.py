@@ -125,8 +125,3 @@ def messages(s: Session, session_id: str) -> list[TutorMessage]:
     return list(s.scalars(select(TutorMessage).where(TutorMessage.session_id == session_id)
                           .order_by(TutorMessage.created_at, TutorMessage.id)))
 
-
-def latest_reply(s: Session, session_id: str) -> TutorMessage | None:
-    return s.scalar(select(TutorMessage).where(TutorMessage.session_id == session_id,
-                                              TutorMessage.role == "assistant")
-                    .order_by(TutorMessage.created_at.desc(), TutorMessage.id.desc()).limit(1))

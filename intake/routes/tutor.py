@@ -201,16 +201,24 @@ def _sse(event: str, data: dict, event_id: str | None = None) -> bytes:
     return f"{head}event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
 
-_REPLY_STATE = (select(*TutorMessage.__table__.columns, Job.state.label("job_state"))
-                .outerjoin(Job, Job.id == TutorMessage.job_id)
-                .where(TutorMessage.id == bindparam("reply_id")))     # built once
+# built once
+_WITH_JOB_STATE = (select(*TutorMessage.__table__.columns, Job.state.label("job_state"))
+                   .outerjoin(Job, Job.id == TutorMessage.job_id))
+_REPLY_STATE = _WITH_JOB_STATE.where(TutorMessage.id == bindparam("reply_id"))
+_LATEST_REPLY_STATE = (_WITH_JOB_STATE
+                       .where(TutorMessage.session_id == bindparam("session_id"), TutorMessage.role == "assistant")
+                       .order_by(TutorMessage.created_at.desc(), TutorMessage.id.desc()).limit(1))
+
+
+def _state(stmt, params: dict) -> tuple[Row | None, str | None]:
+    with get_engine(settings.database_url).connect() as conn:
+        row = conn.execute(stmt, params).first()
+    return (row, row.job_state) if row else (None, None)
 
 
 def _reply_state(reply_id: str) -> tuple[Row | None, str | None]:
     """(the reply's row, its job's state), one query."""
-    with get_engine(settings.database_url).connect() as conn:
-        row = conn.execute(_REPLY_STATE, {"reply_id": reply_id}).first()
-    return (row, row.job_state) if row else (None, None)
+    return _state(_REPLY_STATE, {"reply_id": reply_id})
 
 
 def _from_database(msg: Row, job_state: str | None) -> list[bytes] | None:
@@ -296,8 +304,8 @@ async def stream(session_id: str, token: str = Query(min_length=1, max_length=50
         raise ApiError(status, exc.code, exc.message, [{"field": "token", "message": exc.message}]) from None
 
     def _pick() -> tuple[str, list[bytes] | None]:
-        """The reply to follow and, if it is over already, its stored form: one query when it is
-        named and belongs to this session."""
+        """The reply to follow (the one named, else the session's latest) and, if it is over already,
+        its stored form: one query when the session has it."""
         if reply_id:
             msg, job_state = _reply_state(reply_id)
             if msg is not None and msg.session_id == session_id and msg.role == "assistant":
@@ -306,12 +314,11 @@ async def stream(session_id: str, token: str = Query(min_length=1, max_length=50
                 _session(s, session_id)
             raise ApiError(404, "not_found", f"no reply {reply_id!r} in this session",
                            [{"field": "reply_id", "message": "not a reply of this session"}])
-        with session_factory(settings.database_url)() as s:
-            _session(s, session_id)
-            latest = sessions.latest_reply(s, session_id)
-            if latest is None:
-                raise ApiError(404, "not_found", "this session has no reply to follow yet")
-        msg, job_state = _reply_state(latest.id)
+        msg, job_state = _state(_LATEST_REPLY_STATE, {"session_id": session_id})   # the session's latest reply
+        if msg is None:
+            with session_factory(settings.database_url)() as s:
+                _session(s, session_id)
+            raise ApiError(404, "not_found", "this session has no reply to follow yet")
         return msg.id, _from_database(msg, job_state)
 
     rid, final = await run_in_threadpool(_pick)

@@ -165,6 +165,12 @@ def test_stream_tokens_for_another_session_or_expired_are_refused(tutor, course)
         # session b's own token does not open session a's reply through b's stream either
         r = browser.get(f"/v1/tutor/sessions/{b}/stream", params={"token": token_b, "reply_id": reply_a})
         assert r.status_code == 404 and r.json()["error"]["details"][0]["field"] == "reply_id"
+        # nor is there a latest reply to follow in session b yet, nor in a session that does not exist
+        r = browser.get(f"/v1/tutor/sessions/{b}/stream", params={"token": token_b})
+        assert r.status_code == 404 and "no reply to follow" in r.json()["error"]["message"]
+        gone, _ = stream_tokens.mint(settings.signing_secret, "nosuchsession", ttl=60)
+        r = browser.get("/v1/tutor/sessions/nosuchsession/stream", params={"token": gone})
+        assert r.status_code == 404 and "no tutor session" in r.json()["error"]["message"]
         r = browser.get("/v1/tutor/sessions/nosuchsession/stream", params={"token": token_b})
         assert r.status_code == 403 and r.json()["error"]["code"] == "token_mismatch"
         r = browser.get(f"/v1/tutor/sessions/{a}/stream", params={"token": expired})
