@@ -54,6 +54,17 @@ def _sender(ctx) -> sending.Sender:
 # pipeline of 1,000 (a third of the client's cost of publishing them)
 PUBLISH_MANY = "for i = 1, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end return #ARGV / 2"
 PUBLISH_BATCH = 1000
+_publish_many = None    # PUBLISH_MANY registered on the worker's Redis client, made once
+
+
+def _publish_script(client):
+    """PUBLISH_MANY as a script object, made once per Redis client (the worker has one; after
+    ``reset_client`` the next call registers it on the new client)."""
+    global _publish_many
+    script = _publish_many
+    if script is None or script.registered_client is not client:
+        script = _publish_many = client.register_script(PUBLISH_MANY)
+    return script
 
 
 def _publish_user_events(ctx, session) -> None:
@@ -63,7 +74,7 @@ def _publish_user_events(ctx, session) -> None:
     if not events:
         return
     try:
-        script = ctx.redis.register_script(PUBLISH_MANY)
+        script = _publish_script(ctx.redis)
         for i in range(0, len(events), PUBLISH_BATCH):
             args = []
             for user_id, message in events[i:i + PUBLISH_BATCH]:
