@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 FINAL = frozenset({"done", "error"})
@@ -42,8 +42,8 @@ class Coalescer:
     """One thread per process that writes the tokens every open reply holds, in one pipeline,
     ``interval`` seconds after the first of them was held."""
 
-    def __init__(self, redis: Any, interval: float = 0.03):
-        self.r, self.interval = redis, interval
+    def __init__(self, redis: Any, interval: float = 0.03, sleep: Callable[[float], Any] = time.sleep):
+        self.r, self.interval, self.sleep = redis, interval, sleep
         self.held: set[ReplyLog] = set()
         self.cv = threading.Condition()
         self.thread: threading.Thread | None = None
@@ -53,7 +53,7 @@ class Coalescer:
             if not self.held:
                 self.cv.notify()
             self.held.add(reply)
-            if self.thread is None:
+            if self.thread is None or not self.thread.is_alive():     # first use, or it died: tokens would stall
                 self.thread = threading.Thread(target=self._run, name="tutor-token-flusher", daemon=True)
                 self.thread.start()
 
@@ -62,15 +62,15 @@ class Coalescer:
             with self.cv:
                 while not self.held:
                     self.cv.wait()
-            time.sleep(self.interval)
+            self.sleep(self.interval)
             with self.cv:
                 due, self.held = self.held, set()
             self.flush(due)
 
     def flush(self, due) -> None:
-        pipe = self.r.pipeline(transaction=False)
         locked = []
         try:
+            pipe = self.r.pipeline(transaction=False)
             for reply in due:
                 reply.lock.acquire()
                 locked.append(reply)

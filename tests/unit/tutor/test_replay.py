@@ -72,7 +72,8 @@ def test_with_a_coalescer_later_tokens_are_merged_and_the_end_flushes_them_first
 
 def test_held_tokens_go_out_without_another_write_when_the_model_pauses():
     r = FakeRedis()
-    coalescer = Coalescer(r, interval=0.01)
+    interval_over, slept = threading.Event(), []
+    coalescer = Coalescer(r, interval=0.01, sleep=lambda s: (slept.append(s), interval_over.wait(10)))
     one, two = ReplyLog(r, "r1", ttl=60, coalescer=coalescer), ReplyLog(r, "r2", ttl=60, coalescer=coalescer)
     for log in (one, two):
         log.start(1)
@@ -80,8 +81,11 @@ def test_held_tokens_go_out_without_another_write_when_the_model_pauses():
     r.flushed.clear()
     one.token("x")
     two.token("y")
+    assert r.sent and not r.flushed.is_set()    # held while the interval runs
+    interval_over.set()     # (its clock: the interval ends once both are held, however slow the machine)
     # no further token and no end: the coalescer's thread writes both replies' held text
     assert r.flushed.wait(10)
+    assert slept[0] == 0.01
     flushed = {op[1]: op[2] for op in r.sent[-1]}
     assert flushed == {"cw:tutor:reply:r1": ("token", {"text": "x"}), "cw:tutor:reply:r2": ("token", {"text": "y"})}
 
@@ -99,3 +103,51 @@ def test_a_failed_flush_surfaces_in_the_replys_next_write():
     with pytest.raises(ConnectionError):
         log.done({})
     assert entries(r)[-1] == ("token", {"text": "first "})
+
+
+def test_a_flusher_thread_that_died_is_started_again():
+    r = FakeRedis()
+    coalescer = Coalescer(r, interval=0)
+    dead = threading.Thread(target=lambda: None)
+    dead.start()
+    dead.join()
+    coalescer.thread = dead
+    log = ReplyLog(r, "r1", ttl=60, coalescer=coalescer)
+    log.start(1)
+    log.token("first ")
+    r.flushed.clear()
+    log.token("x")
+    assert r.flushed.wait(10) and coalescer.thread is not dead
+    assert entries(r)[-1] == ("token", {"text": "x"})
+
+
+class BrokenPipelineRedis(FakeRedis):
+    """``pipeline()`` itself raises once ``broken`` is set (and clears it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.broken, self.broke = threading.Event(), threading.Event()
+
+    def pipeline(self, transaction=False):
+        if self.broken.is_set():
+            self.broken.clear()
+            self.broke.set()
+            raise ConnectionError("no connection for a pipeline")
+        return super().pipeline(transaction)
+
+
+def test_a_pipeline_that_cannot_be_opened_does_not_stop_the_flusher():
+    r = BrokenPipelineRedis()
+    coalescer = Coalescer(r, interval=0)
+    log = ReplyLog(r, "r1", ttl=60, coalescer=coalescer)
+    log.start(1)
+    log.token("first ")
+    r.broken.set()
+    log.token("x")
+    assert r.broke.wait(10)     # the flush could not start: "x" is still held by the reply
+    flusher = coalescer.thread
+    r.flushed.clear()
+    log.token("y")
+    # the same thread writes what was held, nothing lost
+    assert r.flushed.wait(10) and coalescer.thread is flusher and flusher.is_alive()
+    assert entries(r)[-1] == ("token", {"text": "xy"})
