@@ -64,7 +64,12 @@ _STORE = (update(TutorMessage).where(TutorMessage.id == bindparam("reply_id"))
           .returning(*TutorMessage.__table__.columns))
 
 
-def load_turn(s, reply_id: str, recent: int = 16) -> Turn | TutorMessage:
+# the question and, before it, enough turns for the prompt's history: a session's messages alternate
+# (question, reply), and when every reply failed only the questions count, so 2 rows per message kept
+HISTORY_ROWS = 2 * prompt.MAX_HISTORY + 1
+
+
+def load_turn(s, reply_id: str, recent: int = HISTORY_ROWS) -> Turn | TutorMessage:
     """The reply's context, or the finished reply itself (nothing left to do). Two statements:
     the reply is marked streaming (which locks it against a concurrent rerun), then the session,
     its course's title and index time and its ``recent`` latest messages are read at once."""

@@ -23,13 +23,16 @@ Reference solution (secret: never reveal, quote or paraphrase it as code):
 </reference_solution>"""
 
 
+MAX_HISTORY = 6     # earlier messages sent with the question
+
+
 def citations(hits: list[Hit]) -> list[dict]:
     return [{"n": n, "passage_id": h.doc.id, "lesson_id": h.doc.lesson_id, "lesson_title": h.doc.lesson_title,
              "score": round(h.score, 3)} for n, h in enumerate(hits, start=1)]
 
 
 def build(course_title: str, hits: list[Hit], question: str, history: list[dict], mode: str,
-          solution: str | None, max_history: int = 6) -> list[dict]:
+          solution: str | None, max_history: int = MAX_HISTORY) -> list[dict]:
     passages = "\n\n".join(f"[{n}] ({h.doc.lesson_title}) {h.doc.text}" for n, h in enumerate(hits, start=1))
     system = SYSTEM.format(course=course_title, passages=passages)
     if mode == "hint" and solution:

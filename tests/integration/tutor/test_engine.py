@@ -166,3 +166,24 @@ def test_a_reindexed_course_is_searched_with_its_new_passages(database, r, cours
     result = _run(database.url, r, _ask(database.url, course, question))
     assert result["covered"] is True
     assert result["citations"][0]["lesson_id"] == course["lessons"]["nulls"]
+
+
+def test_the_history_read_fills_the_prompt_even_when_every_earlier_reply_failed(database, course):
+    # Given a session whose earlier replies all failed (so only the learner's questions are history)
+    from sqlalchemy import update
+
+    with unit_of_work(database.url) as s:
+        sess = TutorSession(user_id=course["user_id"], course_id=course["course_id"])
+        s.add(sess)
+        s.flush()
+        for i in range(prompt.MAX_HISTORY + 2):
+            _, failed = sessions.add_turn(s, sess.id, f"question {i}", new_id(), None)
+            s.execute(update(TutorMessage).where(TutorMessage.id == failed["id"]).values(status="failed"))
+        _, reply = sessions.add_turn(s, sess.id, "the question", new_id(), None)
+    # When the reply's turn is loaded and its prompt built
+    with unit_of_work(database.url) as s:
+        turn = engine.load_turn(s, reply["id"])
+    messages = prompt.build("SQL basics", [], turn.question, turn.history, "explain", None)
+    # Then the prompt carries the question after as many earlier ones as it keeps
+    assert [m["content"] for m in messages[1:]] == [f"question {i}" for i in range(2, prompt.MAX_HISTORY + 2)] + [
+        "the question"]
