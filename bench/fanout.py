@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import proc  # noqa: E402
+
 SMTP_SINK = """
 import asyncio, sys
 from aiosmtpd.controller import Controller
@@ -45,38 +47,6 @@ c = Controller(Count(), hostname="127.0.0.1", port=int(sys.argv[1])); c.start()
 sys.stdout.write("ready\\n"); sys.stdout.flush()
 sys.stdin.read()
 """
-
-
-CLK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu(pid: int) -> float:
-    """CPU seconds (user + system) of one process, 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK
-
-
-def _tree(pid: int) -> list[int]:
-    """A process and its descendants (a prefork worker's children)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rpartition(")")[2].split()[1])
-            except OSError:
-                continue
-            parents.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(parents.get(p, []))
-    return out
 
 
 class CpuMeter:
@@ -95,12 +65,12 @@ class CpuMeter:
                                      (self.db_name,)))
 
     def snapshot(self) -> dict[str, dict[int, float]]:
-        snap: dict[str, dict[int, float]] = {"bench": {os.getpid(): _cpu(os.getpid())}, "postgres": {},
+        snap: dict[str, dict[int, float]] = {"bench": {os.getpid(): proc.cpu(os.getpid())}, "postgres": {},
                                              "autovacuum": {}}
         for pid, kind in self._backends():
-            snap["autovacuum" if kind == "autovacuum worker" else "postgres"][pid] = _cpu(pid)
+            snap["autovacuum" if kind == "autovacuum worker" else "postgres"][pid] = proc.cpu(pid)
         for name, pid in self.trees.items():
-            snap[name] = {p: _cpu(p) for p in _tree(pid)}
+            snap[name] = {p: proc.cpu(p) for p in proc.tree(pid)}
         return snap
 
     @staticmethod

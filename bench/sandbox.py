@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import proc  # noqa: E402
+
 TRIVIAL = "a, b = map(int, input().split())\nprint(a + b)\n"
 WORK = ("n = int(input())\nsieve = bytearray([1]) * (n + 1)\nfor i in range(2, int(n ** 0.5) + 1):\n"
         "    if sieve[i]:\n        sieve[i * i::i] = bytearray(len(sieve[i * i::i]))\n"
@@ -84,22 +86,22 @@ def _per_case(work: Path, cases: int, rounds_n: int) -> None:
         bare_ns = ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", *python]
         times: dict[str, list[float]] = {"direct": [], "bwrap": [], "bwrap_ns": [], "sandbox": []}
         for _ in range(rounds_n):   # interleaved rounds, so load from elsewhere hits all of them alike
-            k = _kernel_threads_cpu()
+            k = proc.kernel_threads()
             for _ in range(cases):
                 times["direct"].append(run_direct(python, "direct"))
-            kernel["direct"] += _kernel_since(k)
+            kernel["direct"] += proc.kernel_since(k)
             for _ in range(cases):
                 times["bwrap"].append(run_direct(bare))
                 times["bwrap_ns"].append(run_direct(bare_ns))
             time.sleep(0.05)   # kernel threads finish the bare bwraps' namespaces before the sandbox part
-            k = _kernel_threads_cpu()
+            k = proc.kernel_threads()
             marks = [time.perf_counter()]   # one evaluate() of all cases; a timestamp after each case
             c = _cpu()
             result = evaluate("python", code, specs, time_limit_ms=5000, memory_limit_mb=256, config=config,
                               progress=lambda pct, msg: marks.append(time.perf_counter()))
             cpu["sandbox"] += _cpu() - c
             time.sleep(0.05)   # the last case's namespaces are freed by kernel threads after it
-            kernel["sandbox"] += _kernel_since(k)
+            kernel["sandbox"] += proc.kernel_since(k)
             assert result.verdict == "AC", result.feedback
             times["sandbox"] += [b - a for a, b in zip(marks, marks[1:])]
         d, b, n, s = (statistics.median(times[k]) for k in ("direct", "bwrap", "bwrap_ns", "sandbox"))
@@ -119,28 +121,6 @@ def _cpu() -> float:
     """CPU seconds used so far by this process and its reaped children (bwrap, measure, the programs)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _kernel_threads_cpu() -> dict[int, int]:
-    """CPU ticks used so far by each of the machine's kernel threads (children of kthreadd, pid 2)."""
-    ticks = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == "2":   # ppid
-            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
-    return ticks
-
-
-def _kernel_since(before: dict[int, int]) -> float:
-    """CPU seconds kernel threads used since ``before`` (a thread that exited meanwhile takes its
-    share along: the figure can be low, never negative)."""
-    return sum(t - before.get(pid, 0) for pid, t in _kernel_threads_cpu().items()) / os.sysconf("SC_CLK_TCK")
 
 
 def throughput(submissions: int) -> None:

@@ -28,26 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TERMINAL_EVENTS = {"job.succeeded", "job.failed", "job.dead_lettered", "job.cancelled"}
 sys.path.insert(0, str(ROOT))
 
-
-def tree_cpu(pids: list[int]) -> float:
-    """CPU seconds used by these processes, their live children, and all reaped descendants."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        stats[int(entry)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
-    total, todo, seen = 0, list(pids), set()
-    while todo:
-        pid = todo.pop()
-        if pid in seen or pid not in stats:
-            continue
-        seen.add(pid)
-        total += stats[pid][1]
-        todo += [c for c, (ppid, _) in stats.items() if ppid == pid]
-    return total / tick
+from bench import proc  # noqa: E402
 
 
 def children_cpu() -> float:
@@ -111,13 +92,13 @@ def job_run(source: Path, state: Path) -> tuple[float, float, dict]:
                                                               "size_bytes": source.stat().st_size})
         httpx.put(created["upload"]["url"], content=source.read_bytes(), headers=created["upload"]["headers"],
                   timeout=300).raise_for_status()
-        started, cpu = time.perf_counter(), tree_cpu([worker.pid, intake.pid])
+        started, cpu = time.perf_counter(), proc.tree_cpu(worker.pid, intake.pid, reaped=True)
         job = client.request("POST", f"/v1/videos/{created['asset']['id']}/transcode", json={})["job"]
         for ev in client.events(job["id"]):          # pushed by the intake (SSE), no polling load
             if ev["type"] in TERMINAL_EVENTS:
                 break
         job = client.get(job["id"])
-        elapsed, used = time.perf_counter() - started, tree_cpu([worker.pid, intake.pid]) - cpu
+        elapsed, used = time.perf_counter() - started, proc.tree_cpu(worker.pid, intake.pid, reaped=True) - cpu
         if job["state"] != "succeeded":
             raise SystemExit(f"the job ended {job['state']}: {job.get('error')}")
         return elapsed, used, job["result"]

@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import proc  # noqa: E402
+
 QUESTION = "What does a LEFT OUTER JOIN do when there is no match?"
 
 
@@ -70,18 +72,10 @@ def cpu_ms(children) -> dict[str, float]:
     """CPU time (user + system, ms) of the stack's processes and of this one (clients + model server)."""
     import resource
 
-    def tree(pid: int) -> float:      # the process and its children (uvicorn --workers forks them)
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:     # not Linux, or the process is gone
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK") + sum(tree(int(k)) for k in kids)
-
     out = {}
-    for child in children:
+    for child in children:      # each process and its children (uvicorn --workers forks them)
         role = "intake" if "intake" in child.argv else "worker"
-        out[role] = out.get(role, 0.0) + tree(child.proc.pid)
+        out[role] = out.get(role, 0.0) + proc.tree_cpu(child.proc.pid) * 1000
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out["bench (clients + model server)"] = (usage.ru_utime + usage.ru_stime) * 1000
     return out
