@@ -32,12 +32,9 @@ log = logging.getLogger(__name__)
 
 def send(kind_name: str, job_id: str, producer=None) -> None:
     """Publish one job's message: its kind's task, on its kind's queue, no broker retries."""
-    from domain.jobs.kinds import catalog
     from workers.app import app
 
-    kind = catalog().get(kind_name)
-    if kind is None:
-        raise service.UnknownKind(kind_name)
+    kind = service.job_kind(kind_name)
     app.send_task(kind.task, args=[job_id], queue=kind.queue, retry=False, producer=producer)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from domain.db import new_id, utcnow
 from domain.jobs import service, states
 from domain.jobs.errors import InvalidPayload
-from domain.jobs.kinds import catalog
+from domain.jobs.kinds import JobKind
 from domain.jobs.models import Job
 
 
@@ -60,20 +60,18 @@ SELECT o.job_id, o.id AS outbox_id, e.id AS event_id FROM o JOIN e ON e.job_id =
 def enqueue_each(session: Session, items: list[NewJob]) -> list[Outcome]:
     """Write every acceptable job of ``items``; outcomes in the same order."""
     outcomes: list[Outcome | None] = [None] * len(items)
-    todo: list[tuple[int, str]] = []            # (index, request hash) of the jobs to write
+    todo: list[tuple[int, JobKind]] = []        # (index, kind) of the jobs to write
     for i, item in enumerate(items):
-        kind = catalog().get(item.kind)
         try:
-            if kind is None:
-                raise service.UnknownKind(item.kind)
+            kind = service.job_kind(item.kind)
             if kind.validate is not None:
                 kind.validate(session, kind.payload.model_validate(item.payload))
         except (service.UnknownKind, InvalidPayload, ValidationError) as exc:
             outcomes[i] = exc
             continue
-        todo.append((i, service.request_hash(item.kind, item.payload, item.run_at)))
+        todo.append((i, kind))
     if session.get_bind().dialect.name != "postgresql":
-        for i, _digest in todo:
+        for i, _kind in todo:
             item = items[i]
             try:
                 outcomes[i] = service.enqueue(session, item.kind, item.payload, caller=item.caller,
@@ -87,18 +85,19 @@ def enqueue_each(session: Session, items: list[NewJob]) -> list[Outcome]:
     return outcomes
 
 
-def _insert_pg(session: Session, items: list[NewJob], todo: list[tuple[int, str]], outcomes: list) -> None:
+def _insert_pg(session: Session, items: list[NewJob], todo: list[tuple[int, JobKind]], outcomes: list) -> None:
     now = utcnow()
     ids = [new_id() for _ in todo]
     picked = [items[i] for i, _ in todo]
-    kinds = [catalog().kinds[item.kind] for item in picked]
+    kinds = [kind for _, kind in todo]
+    digests = [service.request_hash(item.kind, item.payload, item.run_at) for item in picked]
     written = {row.job_id: row for row in session.execute(_INSERT_MANY_PG, {
         "ids": ids, "kinds": [k.name for k in kinds], "queues": [k.queue for k in kinds],
         "payloads": [json.dumps(item.payload) for item in picked],
         "max_attempts": [k.max_attempts for k in kinds], "keys": [item.idempotency_key for item in picked],
-        "hashes": [digest for _, digest in todo], "callers": [item.caller for item in picked],
+        "hashes": digests, "callers": [item.caller for item in picked],
         "run_ats": [item.run_at for item in picked], "now": now})}
-    for (i, digest), job_id, kind, item in zip(todo, ids, kinds, picked):
+    for (i, kind), job_id, digest, item in zip(todo, ids, digests, picked):
         row = written.get(job_id)
         if row is None:     # its key is taken: the same request again, or a conflict
             try:

@@ -71,9 +71,7 @@ def enqueue(session: Session, kind_name: str, payload: dict, *, caller: str = "s
 
     Same caller + idempotency key + same request → the existing job; different request → conflict.
     """
-    kind = catalog().get(kind_name)
-    if kind is None:
-        raise UnknownKind(kind_name)
+    kind = job_kind(kind_name)
     normalised = validate_payload(kind, payload)
     if check_data and kind.validate is not None:
         kind.validate(session, kind.payload.model_validate(normalised))
@@ -483,16 +481,17 @@ def requeue_stale_retrying(session: Session, older_than_seconds: float, limit: i
     return ids
 
 
-def job_kind(job: Job) -> JobKind:
-    kind = catalog().get(job.kind)
+def job_kind(name: str) -> JobKind:
+    """The declared kind called ``name``; ``UnknownKind`` if there is none."""
+    kind = catalog().get(name)
     if kind is None:
-        raise UnknownKind(job.kind)
+        raise UnknownKind(name)
     return kind
 
 
 def payload_model(job: Job) -> Any:
     try:
-        return job_kind(job).payload.model_validate(job.payload)
+        return job_kind(job.kind).payload.model_validate(job.payload)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InvalidPayload(".".join(str(p) for p in first["loc"]) or "payload", first["msg"]) from exc
