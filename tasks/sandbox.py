@@ -22,5 +22,4 @@ def judge_config() -> JudgeConfig:
 def evaluate(ctx, payload):
     return flow.run(payload, job_id=ctx.job_id, uow=ctx.uow, emit=ctx.emit, config=judge_config(),
                     max_time_ms=int(settings.sandbox_time_limit * 1000), max_memory_mb=settings.sandbox_memory_mb,
-                    progress=ctx.progress, cancelled=lambda: ctx.cancelled,
-                    last_attempt=ctx.attempt >= ctx.max_attempts, transient=evaluate.transient)
+                    progress=ctx.progress, cancelled=lambda: ctx.cancelled)

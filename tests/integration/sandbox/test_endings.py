@@ -11,13 +11,12 @@ import pytest
 from sqlalchemy import select, update
 
 from cli.services import ROOT
-from domain.db import unit_of_work, utcnow
+from domain.db import utcnow
 from domain.jobs import service
 from domain.jobs.models import Job, Outbox
-from domain.sandbox import flow, submissions
+from celeryconfig import settings
+from domain.sandbox import submissions
 from domain.sandbox.errors import SandboxUnavailable
-from domain.sandbox.judge import JudgeConfig
-from domain.sandbox.kinds import EvaluatePayload
 from domain.sandbox.models import Submission, SubmissionStatus
 from tests.integration.sandbox.test_flow import SUM, _fixtures, _submit
 from tests.support.jobs import wait_job
@@ -93,18 +92,29 @@ def test_a_job_dead_lettered_after_its_worker_was_lost_leaves_an_error_submissio
 
 
 @pytest.mark.parametrize("last_attempt, status", [(True, "error"), (False, "running")])
-def test_an_unavailable_sandbox_ends_the_submission_only_on_the_last_attempt(db, database, tmp_path,
+def test_an_unavailable_sandbox_ends_the_submission_only_on_the_last_attempt(db, tmp_path, monkeypatch,
                                                                             last_attempt, status):
-    # Given a worker whose sandbox cannot start (bwrap missing)
+    from tasks.sandbox import evaluate
+    from workers.base import execute
+
+    # Given a worker whose sandbox cannot start (bwrap missing), and a queued evaluate job
+    monkeypatch.setattr(settings, "sandbox_bwrap", "/nonexistent/bwrap")
+    monkeypatch.setattr(settings, "sandbox_work_dir", str(tmp_path))
     f = _fixtures(db, linked=False)
     sub_id, job_id = _queued_submission(db, f)
-    broken = JudgeConfig(work_dir=tmp_path, bwrap="/nonexistent/bwrap")
-    # When the evaluate flow runs on that worker
-    with pytest.raises(SandboxUnavailable):
-        flow.run(EvaluatePayload(submission_id=sub_id), job_id=job_id, uow=lambda: unit_of_work(database.url),
-                 emit=lambda *a, **k: None, config=broken, max_time_ms=2000, max_memory_mb=64,
-                 last_attempt=last_attempt, transient=(SandboxUnavailable,))
+    with db.begin() as s:   # nobody else delivers it; on the last attempt it has one delivery left
+        s.execute(update(Outbox).where(Outbox.job_id == job_id).values(published_at=utcnow()))
+        job = s.get(Job, job_id)
+        job.attempts = job.max_attempts - 1 if last_attempt else 0
+    # When that worker runs the job through the lifecycle
+    if last_attempt:
+        assert "dead_lettered" in execute(evaluate, job_id)
+    else:
+        with pytest.raises(SandboxUnavailable):   # a direct call re-raises what Celery would retry
+            execute(evaluate, job_id)
     # Then the submission ends in error when no retry is left, and stays running while one is
+    with db() as s:
+        assert s.get(Job, job_id).state == ("dead_lettered" if last_attempt else "retrying")
     assert _stored_status(db, sub_id) == status
 
 
