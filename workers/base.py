@@ -27,11 +27,12 @@ from sqlalchemy.exc import OperationalError
 
 from celeryconfig import settings
 from domain.db import unit_of_work
-from domain.jobs import service
+from domain.jobs import runs, service
 from domain.jobs.errors import InvalidPayload, JobCancelled, PermanentError, TransientError
 from domain.jobs.kinds import catalog
 from domain.storage import Storage, storage_from_url
 from workers.app import app
+from workers.events import publish
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +179,11 @@ def execute(task: JobTask, job_id: str) -> dict:
     db_url = settings.database_url
     owner = _owner(task)
     try:
-        with unit_of_work(db_url) as s:
-            job, reason = service.claim(s, job_id, owner, settings.lease_seconds)
+        job, reason, events = runs.claim(db_url, job_id, owner, settings.lease_seconds)
     except OperationalError as exc:   # the database is away: this message is all that knows of the job
         log.warning("job %s: could not claim (%s); delivered again later", job_id, exc)
         raise task.retry(args=[job_id], countdown=backoff_delay(task.request.retries), max_retries=None, exc=exc)
+    publish(events)
     if job is None:
         log.info("job %s not run: %s", job_id, reason)
         return {"skipped": reason}
@@ -232,9 +233,10 @@ def execute(task: JobTask, job_id: str) -> dict:
     finally:
         beat.done.set()
         structlog.contextvars.clear_contextvars()
-    with unit_of_work(db_url) as s:
-        if not service.succeed(s, job_id, owner, result):
-            log.warning("job %s finished but its lease was no longer ours; result dropped", job_id)
+    recorded, events = runs.succeed(db_url, job_id, owner, result)
+    publish(events)
+    if not recorded:
+        log.warning("job %s finished but its lease was no longer ours; result dropped", job_id)
     return {"ok": True}
 
 

@@ -212,16 +212,11 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tupl
     """Take the job's lease for this run. Returns (job, reason); job is None when not to run.
 
     One atomic ``UPDATE … RETURNING`` decides: claimable states, or a running job whose lease
-    has expired (its worker died) and that has deliveries left. Otherwise the slow path says
-    why not: terminal, cancelled, out of deliveries (dead-lettered here), or a live lease held
-    by someone else (a duplicate delivery: skip it).
+    has expired (its worker died) and that has deliveries left. Otherwise ``not_claimed`` says
+    why not. (Workers on PostgreSQL claim through ``domain.jobs.runs``: the same update as one
+    prepared statement on the thread's own connection.)
     """
     now = utcnow()
-    if session.get_bind().dialect.name == "postgresql":
-        claimed = _claim_pg(session, job_id, owner, now, now + timedelta(seconds=lease_seconds))
-        if claimed is not None:
-            return claimed, "claimed"
-        return _not_claimed(session, job_id, now)
     claimed = session.scalars(
         update(Job)
         .where(Job.id == job_id, Job.cancel_requested.is_(False))
@@ -237,31 +232,7 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tupl
         record_event(session, claimed.id, "job.running", {"state": states.RUNNING, "attempts": claimed.attempts})
         return Claimed(claimed.id, claimed.kind, claimed.attempts, claimed.max_attempts, claimed.caller,
                        claimed.payload), "claimed"
-    return _not_claimed(session, job_id, now)
-
-
-_CLAIM_PG = text(f"""
-WITH c AS (
-  UPDATE jobs SET state = '{states.RUNNING}', lease_owner = :owner, lease_expires_at = :lease,
-                  attempts = attempts + 1, started_at = :now, updated_at = :now
-  WHERE id = :id AND NOT cancel_requested
-    AND (state IN ({", ".join(f"'{s}'" for s in sorted(states.CLAIMABLE))})
-         OR (state = '{states.RUNNING}' AND lease_expires_at < :now AND attempts < max_attempts))
-  RETURNING id, kind, attempts, max_attempts, caller, payload),
-e AS (INSERT INTO job_events (job_id, type, data, created_at)
-      SELECT id, 'job.{states.RUNNING}', jsonb_build_object('state', '{states.RUNNING}', 'attempts', attempts), :now
-      FROM c RETURNING id)
-SELECT c.*, (SELECT id FROM e) AS event_id FROM c""")
-
-
-def _claim_pg(session: Session, job_id: str, owner: str, now: datetime, lease: datetime) -> Claimed | None:
-    """PostgreSQL: the claim and its ``job.running`` event in one statement."""
-    row = session.execute(_CLAIM_PG, {"id": job_id, "owner": owner, "now": now, "lease": lease}).first()
-    if row is None:
-        return None
-    queue_event(session, row.event_id, job_id, f"job.{states.RUNNING}",
-                {"state": states.RUNNING, "attempts": row.attempts}, now)
-    return Claimed(row.id, row.kind, row.attempts, row.max_attempts, row.caller, row.payload)
+    return not_claimed(session, job_id, now)
 
 
 def queue_event(session: Session, event_id: int, job_id: str, type_: str, data: dict, at: datetime) -> None:
@@ -270,7 +241,9 @@ def queue_event(session: Session, event_id: int, job_id: str, type_: str, data: 
         JobEvent(id=event_id, job_id=job_id, type=type_, data=data, user_id=None, created_at=at))
 
 
-def _not_claimed(session: Session, job_id: str, now: datetime) -> tuple[Job | None, str]:
+def not_claimed(session: Session, job_id: str, now: datetime) -> tuple[Job | None, str]:
+    """Why a claim took nothing: terminal, cancelled (ended here), out of deliveries
+    (dead-lettered here), or a live lease held by someone else (a duplicate delivery: skip it)."""
     job = session.get(Job, job_id, with_for_update=True)
     if job is None:
         return None, "missing"
@@ -318,16 +291,9 @@ def set_progress(session: Session, job_id: str, owner: str, percent: float, mess
 
 
 def succeed(session: Session, job_id: str, owner: str, result: dict | None) -> bool:
-    """Record success only if this run still holds the lease (one conditional UPDATE)."""
+    """Record success only if this run still holds the lease (one conditional UPDATE).
+    (Workers on PostgreSQL go through ``domain.jobs.runs``.)"""
     now = utcnow()
-    if session.get_bind().dialect.name == "postgresql":
-        row = session.execute(_SUCCEED_PG, {"id": job_id, "owner": owner, "now": now,
-                                            "result": json.dumps(result or {})}).first()
-        if row.attempts is None:
-            return False
-        queue_event(session, row.event_id, job_id, f"job.{states.SUCCEEDED}",
-                     {"state": states.SUCCEEDED, "attempts": row.attempts, "result": result or {}}, now)
-        return True
     attempts = session.scalar(
         update(Job)
         .where(Job.id == job_id, Job.lease_owner == owner, Job.state == states.RUNNING)
@@ -341,20 +307,6 @@ def succeed(session: Session, job_id: str, owner: str, result: dict | None) -> b
     record_event(session, job_id, "job.succeeded",
                  {"state": states.SUCCEEDED, "attempts": attempts, "result": result or {}})
     return True
-
-
-_SUCCEED_PG = text(f"""
-WITH u AS (
-  UPDATE jobs SET state = '{states.SUCCEEDED}', result = CAST(:result AS jsonb), progress = 100, error = NULL,
-                  finished_at = :now, updated_at = :now, lease_owner = NULL, lease_expires_at = NULL
-  WHERE id = :id AND lease_owner = :owner AND state = '{states.RUNNING}'
-  RETURNING attempts),
-e AS (INSERT INTO job_events (job_id, type, data, created_at)
-      SELECT :id, 'job.{states.SUCCEEDED}',
-             jsonb_build_object('state', '{states.SUCCEEDED}', 'attempts', attempts, 'result', CAST(:result AS jsonb)),
-             :now
-      FROM u RETURNING id)
-SELECT (SELECT attempts FROM u) AS attempts, (SELECT id FROM e) AS event_id""")
 
 
 def _error(exc: BaseException, code: str) -> dict:
