@@ -53,6 +53,9 @@ class DailyBudget:
         if self.limit <= 0 or used >= self.limit:
             raise BudgetExhausted(used, self.limit, seconds_until_reset(self.clock()))
 
-    def charge(self, user_id: str, reply_id: str, tokens: int) -> int:
-        """Add ``tokens`` once per reply; returns the day's total."""
-        return int(self.r.eval(_CHARGE, 2, self.key(user_id), f"cw:tutor:charged:{reply_id}", max(0, int(tokens)), _TTL))
+    def charge(self, user_id: str, reply_id: str, tokens: int, client: Any = None) -> int | None:
+        """Add ``tokens`` once per reply; returns the day's total. ``client``: a pipeline to queue the
+        charge on instead (its ``execute`` gives the total)."""
+        sent = (client or self.r).eval(_CHARGE, 2, self.key(user_id), f"cw:tutor:charged:{reply_id}",
+                                       max(0, int(tokens)), _TTL)
+        return None if client is not None else int(sent)

@@ -4,6 +4,7 @@ returned as stored; a rerun of an unfinished one starts over (its ``start`` entr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, ContextManager
 
 from sqlalchemy import and_, bindparam, select, update
@@ -27,7 +28,8 @@ class Turn:
     mode: str
     question: str
     history: list[dict]
-    index: BM25
+    index: BM25 | None      # None: this process has no index of the course as last indexed (see ``course_index``)
+    indexed_at: datetime | None
     solution: str | None
 
 
@@ -57,6 +59,22 @@ _TURN = (select(TutorSession.user_id, TutorSession.course_id, TutorSession.lesso
          .where(TutorSession.id == bindparam("session_id"))
          .order_by(TutorMessage.created_at.desc(), TutorMessage.id.desc())
          .limit(bindparam("recent")))
+# both at once on PostgreSQL: the reply marked in a CTE, its turn read around it (one round trip)
+_MARKED = _MARK_STREAMING.cte("marked")
+_MARK_AND_TURN = (select(_MARKED.c.session_id, TutorSession.user_id, TutorSession.course_id, TutorSession.lesson_id,
+                         TutorSession.exercise_id, TutorSession.mode, Course.title, TutorCourseIndex.indexed_at,
+                         TutorMessage.id, TutorMessage.role, TutorMessage.status, TutorMessage.content)
+                  .select_from(_MARKED)
+                  .join(TutorSession, TutorSession.id == _MARKED.c.session_id)
+                  .join(Course, Course.id == TutorSession.course_id)
+                  .outerjoin(TutorCourseIndex, TutorCourseIndex.course_id == TutorSession.course_id)
+                  .outerjoin(TutorMessage, and_(TutorMessage.session_id == _MARKED.c.session_id,
+                                                TutorMessage.created_at <= _MARKED.c.created_at,
+                                                TutorMessage.id != bindparam("reply_id")))
+                  .order_by(TutorMessage.created_at.desc(), TutorMessage.id.desc())
+                  .limit(bindparam("recent")))
+# a statement that is its own transaction: no BEGIN and COMMIT round trips around it
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 _STORED = ("content", "status", "completed_at", "prompt_tokens", "completion_tokens", "citations", "provider",
            "blocked", "error")
 _STORE = (update(TutorMessage).where(TutorMessage.id == bindparam("reply_id"))
@@ -70,19 +88,23 @@ HISTORY_ROWS = 2 * prompt.MAX_HISTORY + 1
 
 
 def load_turn(s, reply_id: str, recent: int = HISTORY_ROWS) -> Turn | TutorMessage:
-    """The reply's context, or the finished reply itself (nothing left to do). Two statements:
-    the reply is marked streaming (which locks it against a concurrent rerun), then the session,
-    its course's title and index time and its ``recent`` latest messages are read at once."""
+    """The reply's context, or the finished reply itself (nothing left to do). The reply is marked
+    streaming (which locks it against a concurrent rerun) and the session, its course's title and
+    index time and its ``recent`` latest messages are read: one statement on PostgreSQL, two
+    elsewhere. The turn's ``index`` is the process's cached one, or None (``course_index`` builds it)."""
     conn = s.connection()
-    marked = conn.execute(_MARK_STREAMING, {"reply_id": reply_id}).first()
-    if marked is None:      # missing, not a reply, or finished: the slow path says which
+    params = {"reply_id": reply_id, "recent": recent}
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(_MARK_AND_TURN, params).all()
+    else:       # no UPDATE in a CTE (SQLite)
+        marked = conn.execute(_MARK_STREAMING, params).first()
+        rows = [] if marked is None else conn.execute(
+            _TURN, {**params, "session_id": marked.session_id, "created_at": marked.created_at}).all()
+    if not rows:      # missing, not a reply, or finished: the slow path says which
         reply = s.get(TutorMessage, reply_id)
         if reply is None or reply.role != "assistant":
             raise PermanentError(f"no pending tutor reply {reply_id!r}", code="not_found")
         return reply
-    session_id, created_at = marked
-    rows = conn.execute(_TURN, {"session_id": session_id, "created_at": created_at, "reply_id": reply_id,
-                                "recent": recent}).all()
     earlier = [r for r in reversed(rows) if r.id is not None]    # oldest first
     users = [m for m in earlier if m.role == "user"]
     if not users:
@@ -91,10 +113,10 @@ def load_turn(s, reply_id: str, recent: int = HISTORY_ROWS) -> Turn | TutorMessa
     history = [{"role": m.role, "content": m.content} for m in earlier
                if m.id != question.id and (m.role == "user" or m.status == "complete")]
     first = rows[0]
-    index = passages.course_index(s, first.course_id, indexed_at=first.indexed_at)
     solution = exercises.reference_solution(s, first.exercise_id) if first.mode == "hint" else None
-    return Turn(session_id, first.user_id, first.course_id, first.title, first.lesson_id, first.mode,
-                question.content, history, index, solution)
+    return Turn(first.session_id, first.user_id, first.course_id, first.title, first.lesson_id, first.mode,
+                question.content, history, passages.cached_index(first.course_id, first.indexed_at),
+                first.indexed_at, solution)
 
 
 class GuardedOutput:
@@ -137,9 +159,13 @@ def _fail(uow, reply_id: str, out: Any, code: str, message: str) -> None:
 def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Callable[[list[Hit], str], Provider],
           out: Any, budget: Any, attempt: int = 1, k: int = 4) -> dict:
     with uow() as s:
+        s.connection(execution_options=AUTOCOMMIT)     # load_turn's statement stands alone
         turn = load_turn(s, reply_id)
         if isinstance(turn, TutorMessage):
             return _result(turn)
+    if turn.index is None:      # first reply of this process on the course, or it was re-indexed
+        with uow() as s:        # a transaction: concurrent first replies of a new course queue on its row
+            turn.index = passages.course_index(s, turn.course_id, indexed_at=turn.indexed_at)
     try:
         budget.check(turn.user_id)
         hits = relevant(turn.index.search(turn.question, k=k, boost_lesson=turn.lesson_id), turn.question)
@@ -176,9 +202,10 @@ def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Cal
         stored = dict(content=text, status="complete", completed_at=utcnow(), prompt_tokens=usage.prompt_tokens,
                       completion_tokens=usage.completion_tokens, citations=prompt.citations(hits),
                       provider=provider_name, blocked=guarded.verdict.blocked, error=None)
-        row = s.connection().execute(_STORE, {"reply_id": reply_id,
-                                              **{f"new_{k}": v for k, v in stored.items()}}).one()
+        row = s.connection(execution_options=AUTOCOMMIT).execute(
+            _STORE, {"reply_id": reply_id, **{f"new_{k}": v for k, v in stored.items()}}).one()
     result, body = _result(row), message_dict(row)
-    budget.charge(turn.user_id, reply_id, usage.prompt_tokens + usage.completion_tokens)
-    out.done(body)
+    # charged in the same round trip as ``done``, before it: a listener that sees the end sees the charge
+    tokens = usage.prompt_tokens + usage.completion_tokens
+    out.done(body, before=lambda pipe: budget.charge(turn.user_id, reply_id, tokens, client=pipe))
     return result

@@ -90,12 +90,20 @@ def ensure_indexed(session: Session, course_id: str) -> None:
 _indexes: dict[str, tuple[object, BM25]] = {}
 
 
-def course_index(session: Session, course_id: str, indexed_at: datetime | None = None) -> BM25:
-    """The course's BM25 index, built once per process and rebuilt when the course is re-indexed.
-    ``indexed_at``: the course's index time if the caller has read it already (no query then)."""
+def cached_index(course_id: str, indexed_at: datetime | None) -> BM25 | None:
+    """The index this process holds for the course as indexed at ``indexed_at``, if any (no query)."""
     cached = _indexes.get(course_id)
     if indexed_at is not None and cached is not None and cached[0] == indexed_at:
         return cached[1]
+    return None
+
+
+def course_index(session: Session, course_id: str, indexed_at: datetime | None = None) -> BM25:
+    """The course's BM25 index, built once per process and rebuilt when the course is re-indexed.
+    ``indexed_at``: the course's index time if the caller has read it already (no query then)."""
+    if (index := cached_index(course_id, indexed_at)) is not None:
+        return index
+    cached = _indexes.get(course_id)
     state = session.get(TutorCourseIndex, course_id)
     if state is None:
         ensure_indexed(session, course_id)

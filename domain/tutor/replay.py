@@ -105,11 +105,13 @@ class ReplyLog:
             self._queue(pipe, "token", {"text": "".join(self.held)})
             self.held = []
 
-    def _write(self, kind: str, data: dict, expire: bool = False) -> None:
+    def _write(self, kind: str, data: dict, expire: bool = False, before: Callable[[Any], Any] | None = None) -> None:
         with self.lock:
             if self.failed is not None:
                 raise self.failed
             pipe = self.r.pipeline(transaction=False)
+            if before is not None:
+                before(pipe)
             if self.pending_start is not None:
                 self._queue(pipe, "start", self.pending_start)
                 self.pending_start, expire = None, True
@@ -138,8 +140,9 @@ class ReplyLog:
     def reset(self, reason: str) -> None:
         self._write("reset", {"reason": reason})
 
-    def done(self, message: dict) -> None:
-        self._write("done", message, expire=True)
+    def done(self, message: dict, before: Callable[[Any], Any] | None = None) -> None:
+        """The end; ``before(pipe)`` may queue other commands to go first, in the same round trip."""
+        self._write("done", message, expire=True, before=before)
 
     def error(self, code: str, message: str) -> None:
         self._write("error", {"code": code, "message": message}, expire=True)

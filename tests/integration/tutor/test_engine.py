@@ -187,3 +187,68 @@ def test_the_history_read_fills_the_prompt_even_when_every_earlier_reply_failed(
     # Then the prompt carries the question after as many earlier ones as it keeps
     assert [m["content"] for m in messages[1:]] == [f"question {i}" for i in range(2, prompt.MAX_HISTORY + 2)] + [
         "the question"]
+
+
+def test_a_turn_is_read_and_its_reply_marked_by_one_statement_that_stands_alone(database, course):
+    # Given a question waiting for its reply
+    from sqlalchemy import event
+
+    from domain.db import get_engine
+
+    reply_id = _ask(database.url, course, "What does COALESCE return?")
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(get_engine(database.url), "before_cursor_execute", record)
+    try:
+        # When the worker loads the turn as engine.reply does
+        with unit_of_work(database.url) as s:
+            s.connection(execution_options=engine.AUTOCOMMIT)
+            turn = engine.load_turn(s, reply_id)
+            sent = list(statements)
+            # Then the reply is marked streaming and committed at once (another connection sees it)
+            assert _reply(database.url, reply_id).status == "streaming"
+    finally:
+        event.remove(get_engine(database.url), "before_cursor_execute", record)
+    # by one statement that also read the question
+    assert len(sent) == 1 and turn.question == "What does COALESCE return?"
+
+
+class _Recording(redis.Redis):
+    """Records the commands of each round trip (a pipeline is one)."""
+
+    trips: list
+
+    def execute_command(self, *args, **options):
+        self.trips.append([args[0]])
+        return super().execute_command(*args, **options)
+
+    def pipeline(self, transaction=True, shard_hint=None):
+        pipe = super().pipeline(transaction, shard_hint)
+        execute = pipe.execute
+
+        def recorded(raise_on_error=True):
+            self.trips.append([c[0][0] for c in pipe.command_stack])
+            return execute(raise_on_error)
+
+        pipe.execute = recorded
+        return pipe
+
+
+def test_the_charge_goes_with_done_in_one_round_trip_before_it(database, redis_server, course):
+    # Given a question and a Redis client that records its round trips
+    reply_id = _ask(database.url, course, "What does COALESCE return?")
+    r = _Recording.from_url(redis_server.url)
+    r.trips = []
+    # When the reply is composed
+    _run(database.url, r, reply_id)
+    # Then the last round trip charged the learner, then wrote done: no separate round trip for the charge
+    last = r.trips[-1]
+    assert last[0] == "EVAL" and last[-2:] == ["XADD", "EXPIRE"]
+    assert sum(trip.count("EVAL") for trip in r.trips) == 1
+    assert _events(r, reply_id)[-1][0] == "done"
+    assert DailyBudget(r, 1).used(course["user_id"]) == _reply(database.url, reply_id).prompt_tokens + \
+        _reply(database.url, reply_id).completion_tokens
+    r.close()
