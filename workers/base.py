@@ -137,25 +137,63 @@ class JobContext:
         return settings
 
 
-class Heartbeat(threading.Thread):
-    """Renews the job's lease while it runs, and notices cancellation."""
+class LeaseKeeper(threading.Thread):
+    """The process's heartbeat: every ``heartbeat_seconds`` it renews the lease of every job the
+    process is running (one statement per database, whatever the pool size) and tells each run
+    whether it was cancelled or lost its lease. One thread per process instead of one per run."""
 
-    def __init__(self, ctx: JobContext):
-        super().__init__(name=f"heartbeat-{ctx.job_id}", daemon=True)
-        self.ctx = ctx
-        self.done = threading.Event()
+    def __init__(self):
+        super().__init__(name="lease-keeper", daemon=True)
+        self.pid = os.getpid()
+        self.runs: dict[str, JobContext] = {}          # by owner: one entry per run
+        self.lock = threading.Lock()
+
+    def add(self, ctx: JobContext) -> None:
+        with self.lock:
+            self.runs[ctx.owner] = ctx
+
+    def remove(self, ctx: JobContext) -> None:
+        with self.lock:
+            self.runs.pop(ctx.owner, None)
 
     def run(self) -> None:
-        while not self.done.wait(settings.heartbeat_seconds):
+        while True:
+            time.sleep(settings.heartbeat_seconds)
+            self.beat()
+
+    def beat(self) -> None:
+        with self.lock:
+            runs = list(self.runs.values())
+        by_db: dict[str, list[JobContext]] = {}
+        for ctx in runs:
+            by_db.setdefault(ctx.db_url, []).append(ctx)
+        for db_url, ctxs in by_db.items():
             try:
-                with unit_of_work(self.ctx.db_url) as s:
-                    ours, cancel = service.renew_lease(s, self.ctx.job_id, self.ctx.owner, settings.lease_seconds)
-                if cancel:
-                    self.ctx.cancel_event.set()
-                if not ours:
-                    self.ctx.lost_event.set()
+                with unit_of_work(db_url) as s:
+                    ours, cancel = service.renew_leases(s, [(c.job_id, c.owner) for c in ctxs],
+                                                        settings.lease_seconds)
             except Exception:  # the DB may blip; the lease has slack for a missed beat
-                log.exception("heartbeat failed for job %s", self.ctx.job_id)
+                log.exception("lease renewal failed for %d job(s)", len(ctxs))
+                continue
+            for ctx in ctxs:
+                if ctx.job_id in cancel:
+                    ctx.cancel_event.set()
+                if (ctx.job_id, ctx.owner) not in ours:
+                    ctx.lost_event.set()
+
+
+_keeper: LeaseKeeper | None = None
+_keeper_lock = threading.Lock()
+
+
+def lease_keeper() -> LeaseKeeper:
+    """This process's keeper (started on first use; a forked child starts its own)."""
+    global _keeper
+    with _keeper_lock:
+        if _keeper is None or _keeper.pid != os.getpid():
+            _keeper = LeaseKeeper()
+            _keeper.start()
+        return _keeper
 
 
 class JobTask(Task):
@@ -171,8 +209,11 @@ class JobTask(Task):
         return execute(self, job_id)
 
 
+_HOST = socket.gethostname()
+
+
 def _owner(task: Task) -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{task.request.id}:{uuid.uuid4().hex[:8]}"
+    return f"{_HOST}:{os.getpid()}:{task.request.id}:{uuid.uuid4().hex[:8]}"
 
 
 def execute(task: JobTask, job_id: str) -> dict:
@@ -191,8 +232,8 @@ def execute(task: JobTask, job_id: str) -> dict:
                      max_attempts=job.max_attempts, caller=job.caller, db_url=db_url)
     raw_payload = dict(job.payload)
     structlog.contextvars.bind_contextvars(job_id=job_id, kind=ctx.kind, attempt=ctx.attempt)
-    beat = Heartbeat(ctx)
-    beat.start()
+    keeper = lease_keeper()
+    keeper.add(ctx)
     try:
         try:
             payload = catalog().kinds[ctx.kind].payload.model_validate(raw_payload)
@@ -203,18 +244,18 @@ def execute(task: JobTask, job_id: str) -> dict:
     except Retry:
         raise
     except JobCancelled:
-        beat.done.set()
+        keeper.remove(ctx)
         with unit_of_work(db_url) as s:
             service.mark_cancelled(s, job_id, owner)
         return {"cancelled": True}
     except PermanentError as exc:
-        beat.done.set()
+        keeper.remove(ctx)
         with unit_of_work(db_url) as s:
             service.fail(s, job_id, owner, exc)
         log.warning("job %s failed permanently: %s", job_id, exc)
         return {"failed": str(exc)}
     except task.transient as exc:
-        beat.done.set()
+        keeper.remove(ctx)
         if ctx.attempt >= ctx.max_attempts:
             with unit_of_work(db_url) as s:
                 service.dead_letter(s, job_id, owner, exc)
@@ -225,13 +266,13 @@ def execute(task: JobTask, job_id: str) -> dict:
             service.retrying(s, job_id, owner, exc, delay)
         raise task.retry(args=[job_id], countdown=delay, max_retries=None, exc=exc)
     except Exception as exc:  # a bug or an unexpected input: fail, keep the traceback, no retry
-        beat.done.set()
+        keeper.remove(ctx)
         with unit_of_work(db_url) as s:
             service.fail(s, job_id, owner, exc)
         log.exception("job %s failed with an unexpected error", job_id)
         return {"failed": str(exc)}
     finally:
-        beat.done.set()
+        keeper.remove(ctx)
         structlog.contextvars.clear_contextvars()
     recorded, events = runs.succeed(db_url, job_id, owner, result)
     publish(events)

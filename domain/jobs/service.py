@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, or_, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -260,16 +260,20 @@ def not_claimed(session: Session, job_id: str, now: datetime) -> tuple[Job | Non
     return None, "leased"
 
 
-def renew_lease(session: Session, job_id: str, owner: str, lease_seconds: int) -> tuple[bool, bool]:
-    """Heartbeat. Returns (still_ours, cancel_requested)."""
-    now = utcnow()
-    res = session.execute(
-        update(Job).where(Job.id == job_id, Job.lease_owner == owner, Job.state == states.RUNNING)
-        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+def renew_leases(session: Session, runs: list[tuple[str, str]], lease_seconds: int) -> tuple[set, set]:
+    """Heartbeat for the runs of one process, given as (job id, owner) pairs: extends the leases
+    still theirs. Returns (the pairs still theirs, the job ids whose cancellation was asked)."""
+    if not runs:
+        return set(), set()
+    ours = session.execute(
+        update(Job).where(tuple_(Job.id, Job.lease_owner).in_(runs), Job.state == states.RUNNING)
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+        .returning(Job.id, Job.lease_owner)
         .execution_options(synchronize_session=False)
-    )
-    cancel = session.scalar(select(Job.cancel_requested).where(Job.id == job_id))
-    return res.rowcount == 1, bool(cancel)
+    ).all()
+    cancel = session.scalars(select(Job.id).where(Job.id.in_([job_id for job_id, _ in runs]),
+                                                  Job.cancel_requested.is_(True)))
+    return {tuple(row) for row in ours}, set(cancel)
 
 
 def _owned(session: Session, job_id: str, owner: str) -> Job | None:
