@@ -321,3 +321,54 @@ def test_a_reply_whose_job_ended_without_a_word_ends_the_stream_with_an_error(tu
     assert events == [("error", {"code": "reply_failed", "message": "job cancelled"}, None)]
     # and the session takes a new message (the dead reply does not block it)
     assert tutor.post(f"/v1/tutor/sessions/{sid}/messages", json={"content": "And NULL?"}).status_code == 202
+
+
+def test_browsers_that_leave_mid_wait_do_not_hand_their_reads_to_other_streams(tutor, course, model_server):
+    import httpx
+
+    # Given a reply whose first token is 0.8 s away (under the worker's 1 s idle timeout), followed by
+    # browsers that leave while they wait
+    model_server.first_token_delay = 0.8
+    try:
+        left = _say(tutor, _session(tutor, course), "What does a LEFT OUTER JOIN do when there is no match?")
+        url = _stream_url(tutor, left["reply"]["session_id"], left["reply"]["id"])
+        opened = []
+
+        def leave():
+            with httpx.Client(base_url=str(tutor.base_url), timeout=30) as gone:
+                with gone.stream("GET", url) as r:     # the stream is open: intake waits on Redis for it
+                    opened.append(r.status_code)
+                    time.sleep(0.1)
+                # and the browser is gone before the first token
+
+        leaving = [threading.Thread(target=leave) for _ in range(6)]
+        for t in leaving:
+            t.start()
+        for t in leaving:
+            t.join()
+        assert opened == [200] * 6
+    finally:
+        model_server.first_token_delay = 0.0
+    # When other replies are followed right after, while the first one starts to stream
+    sids = [_session(tutor, course) for _ in range(3)]
+    replies = [_say(tutor, sid, "What does COALESCE return?")["reply"]["id"] for sid in sids]
+    got = [None] * 3
+
+    def follow(i):
+        with _browser(tutor) as browser:
+            got[i] = sse.read(browser, _stream_url(tutor, sids[i], replies[i]))[1]
+
+    threads = [threading.Thread(target=follow, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Then each stream carries its own reply only (a read cut short never answers another stream)
+    for reply_id, events in zip(replies, got):
+        kinds = [k for k, _, _ in events]
+        assert kinds[0] == "start" and kinds.count("start") == 1 and kinds[-1] == "done"
+        assert events[-1][1]["id"] == reply_id and sse.text_of(events) == events[-1][1]["content"]
+    # and the first reply is still followed to its end
+    with _browser(tutor) as browser:
+        status, events, _ = sse.read(browser, url)
+    assert status == 200 and events[-1][0] == "done" and events[-1][1]["id"] == left["reply"]["id"]
