@@ -25,7 +25,8 @@ def own_stack(s3_server):
     st.redis = redis_server
     yield st
     st.stop()
-    redis_server.stop()
+    for server in {redis_server, st.redis}:     # a test may have started a new one on the same port
+        server.stop()
     db.drop()
 
 
