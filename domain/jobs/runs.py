@@ -4,9 +4,10 @@ On PostgreSQL each transition is one prepared statement that is its own transact
 update and its event row in one CTE, autocommit): one round trip, where a Session spends four
 (pool pre-ping, BEGIN, the statement, COMMIT) and builds an ORM transaction around them. The
 connection belongs to one worker thread of one process and lives outside the engine's pool, so
-a thread pool of any size cannot starve the pool the rest of the job uses. A broken connection
-is dropped and the error raised as SQLAlchemy's ``OperationalError``, which callers already
-treat as "the database is away"; the next transition opens a new one. Durability is the
+a thread pool of any size cannot starve the pool the rest of the job uses. A connection found
+broken is replaced at once (the pool's pre-ping did that before); when a new one cannot be made
+the error is raised as SQLAlchemy's ``OperationalError``, which callers already treat as "the
+database is away". Durability is the
 server's default (the commit waits for the WAL flush), as for every other transition.
 
 Elsewhere (SQLite, the embedded demo) the same transitions go through a Session
@@ -70,16 +71,23 @@ class RunConnection:
         self.conn: psycopg.Connection | None = None
 
     def one(self, sql: str, params: dict) -> Any:
-        try:
-            if self.conn is None or self.conn.closed:
-                self.conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=10,
-                                            row_factory=namedtuple_row)
-            with self.conn.cursor() as cur:
-                cur.execute(sql, params, prepare=True)
-                return cur.fetchone()
-        except psycopg.OperationalError as exc:     # server gone or connection broken: start over next time
-            self.close()
-            raise OperationalError(sql, params, exc) from exc
+        """Run one statement (its own transaction) and return its first row. A connection that
+        broke while idle (server restarted, idle timeout: a long job's success comes minutes after
+        its claim) is replaced and the statement sent once more; a failure on a new connection is
+        raised."""
+        while True:
+            fresh = self.conn is None or self.conn.closed
+            try:
+                if fresh:
+                    self.conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=10,
+                                                row_factory=namedtuple_row)
+                with self.conn.cursor() as cur:
+                    cur.execute(sql, params, prepare=True)
+                    return cur.fetchone()
+            except psycopg.OperationalError as exc:     # server gone or connection broken
+                self.close()
+                if fresh:
+                    raise OperationalError(sql, params, exc) from exc
 
     def close(self) -> None:
         if self.conn is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import make_url, select, text
 from sqlalchemy.exc import OperationalError
 
 from cli.services import migrate
@@ -90,15 +90,25 @@ def test_an_expired_lease_is_claimed_again_by_the_next_delivery(url):
     assert reason == "claimed" and job.attempts == 2 and load(url, job_id).lease_owner == "w2"
 
 
-def test_a_lost_connection_is_an_operational_error_and_the_next_call_reconnects(database):
+def test_a_connection_broken_while_idle_is_replaced_and_the_statement_sent_again(database):
+    # a long job's success comes minutes after its claim: the server may have dropped the session
     job_id = queued(database.url)
     conn = runs._connection(database.url)
     runs.claim(database.url, job_id, "w1", 30)
+    first = conn.conn.info.backend_pid
     with unit_of_work(database.url) as s:       # the server ends that session under it
-        s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": conn.conn.info.backend_pid})
+        s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    assert runs.succeed(database.url, job_id, "w1", {"after": "reconnect"})[0]
+    assert conn.conn.info.backend_pid != first
+    assert load(database.url, job_id).result == {"after": "reconnect"}
+
+
+def test_a_database_that_cannot_be_reached_is_an_operational_error(database):
+    from cli.services import free_port
+
+    url = make_url(database.url).set(port=free_port()).render_as_string(hide_password=False)
     with pytest.raises(OperationalError):
-        runs.succeed(database.url, job_id, "w1", {})
-    assert runs.succeed(database.url, job_id, "w1", {"again": 1})[0]
+        runs.claim(url, "no-such-job", "w1", 30)
 
 
 def ctx_for(url: str, job_id: str, owner: str) -> JobContext:
