@@ -159,7 +159,10 @@ class LeaseKeeper(threading.Thread):
     def run(self) -> None:
         while True:
             time.sleep(settings.heartbeat_seconds)
-            self.beat()
+            try:
+                self.beat()
+            except Exception:   # never let the keeper die: every lease of the process would lapse
+                log.exception("lease keeper beat failed")
 
     def beat(self) -> None:
         with self.lock:
