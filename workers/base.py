@@ -204,6 +204,10 @@ class JobTask(Task):
 
     abstract = True
     typing = False
+    # Celery's own cap (3) would end a delivery that still has a job behind it: a claim the
+    # database refused for the 4th time would drop the job's only message. The job's attempts
+    # (max_attempts, dead letter) are the limit that counts, and they live in the database.
+    max_retries = None
     engine: Callable[[JobContext, Any], dict] | None = None
     transient: tuple[type[BaseException], ...] = DEFAULT_TRANSIENT
     _known_options = {"transient", "time_limit", "soft_time_limit", "rate_limit"}
@@ -226,7 +230,7 @@ def execute(task: JobTask, job_id: str) -> dict:
         job, reason, events = runs.claim(db_url, job_id, owner, settings.lease_seconds)
     except OperationalError as exc:   # the database is away: this message is all that knows of the job
         log.warning("job %s: could not claim (%s); delivered again later", job_id, exc)
-        raise task.retry(args=[job_id], countdown=backoff_delay(task.request.retries), max_retries=None, exc=exc)
+        raise task.retry(args=[job_id], countdown=backoff_delay(task.request.retries), exc=exc)
     publish(events)
     if job is None:
         log.info("job %s not run: %s", job_id, reason)
@@ -267,7 +271,7 @@ def execute(task: JobTask, job_id: str) -> dict:
         delay = backoff_delay(ctx.attempt - 1, getattr(exc, "retry_after", None))
         with unit_of_work(db_url) as s:
             service.retrying(s, job_id, owner, exc, delay)
-        raise task.retry(args=[job_id], countdown=delay, max_retries=None, exc=exc)
+        raise task.retry(args=[job_id], countdown=delay, exc=exc)
     except Exception as exc:  # a bug or an unexpected input: fail, keep the traceback, no retry
         keeper.remove(ctx)
         with unit_of_work(db_url) as s:
