@@ -33,6 +33,7 @@ from domain.jobs.kinds import catalog
 from domain.storage import Storage, storage_from_url
 from workers.app import app
 from workers.events import publish
+from workers.per_process import PerProcess
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,6 @@ class LeaseKeeper(threading.Thread):
 
     def __init__(self):
         super().__init__(name="lease-keeper", daemon=True)
-        self.pid = os.getpid()
         self.runs: dict[str, JobContext] = {}          # by owner: one entry per run
         self.lock = threading.Lock()
 
@@ -185,18 +185,13 @@ class LeaseKeeper(threading.Thread):
                     ctx.lost_event.set()
 
 
-_keeper: LeaseKeeper | None = None
-_keeper_lock = threading.Lock()
+def _start_keeper() -> LeaseKeeper:
+    keeper = LeaseKeeper()
+    keeper.start()
+    return keeper
 
 
-def lease_keeper() -> LeaseKeeper:
-    """This process's keeper (started on first use; a forked child starts its own)."""
-    global _keeper
-    with _keeper_lock:
-        if _keeper is None or _keeper.pid != os.getpid():
-            _keeper = LeaseKeeper()
-            _keeper.start()
-        return _keeper
+lease_keeper = PerProcess(_start_keeper)   # this process's keeper
 
 
 class JobTask(Task):
@@ -251,18 +246,15 @@ def execute(task: JobTask, job_id: str) -> dict:
     except Retry:
         raise
     except JobCancelled:
-        keeper.remove(ctx)
         with unit_of_work(db_url) as s:
             service.mark_cancelled(s, job_id, owner)
         return {"cancelled": True}
     except PermanentError as exc:
-        keeper.remove(ctx)
         with unit_of_work(db_url) as s:
             service.fail(s, job_id, owner, exc)
         log.warning("job %s failed permanently: %s", job_id, exc)
         return {"failed": str(exc)}
     except task.transient as exc:
-        keeper.remove(ctx)
         if ctx.attempt >= ctx.max_attempts:
             with unit_of_work(db_url) as s:
                 service.dead_letter(s, job_id, owner, exc)
@@ -273,7 +265,6 @@ def execute(task: JobTask, job_id: str) -> dict:
             service.retrying(s, job_id, owner, exc, delay)
         raise task.retry(args=[job_id], countdown=delay, exc=exc)
     except Exception as exc:  # a bug or an unexpected input: fail, keep the traceback, no retry
-        keeper.remove(ctx)
         with unit_of_work(db_url) as s:
             service.fail(s, job_id, owner, exc)
         log.exception("job %s failed with an unexpected error", job_id)

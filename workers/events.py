@@ -8,12 +8,13 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import os
 import threading
 
 import redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+from workers.per_process import PerProcess
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ class Publisher:
     worker sends a handful per round trip instead of one each). Per process, in order."""
 
     def __init__(self):
-        self.pid = os.getpid()
         self.pending: list[tuple[str, str] | threading.Event] = []
         self.cond = threading.Condition()
         self.thread = threading.Thread(target=self._run, name="event-publisher", daemon=True)
@@ -80,17 +80,13 @@ class Publisher:
         return done.wait(timeout)
 
 
-_publisher: Publisher | None = None
+def _start_publisher() -> Publisher:
+    started = Publisher()
+    atexit.register(started.flush)
+    return started
 
 
-def publisher() -> Publisher:
-    """This process's publisher (started on first use; a forked child starts its own)."""
-    global _publisher
-    with _lock:
-        if _publisher is None or _publisher.pid != os.getpid():
-            _publisher = Publisher()
-            atexit.register(_publisher.flush)
-        return _publisher
+publisher = PerProcess(_start_publisher)   # this process's publisher
 
 
 def publish(events: list) -> None:
@@ -106,7 +102,7 @@ def publish(events: list) -> None:
             messages.append((job_channel(ev.job_id), body))
         if ev.user_id:
             messages.append((user_channel(ev.user_id), body))
-    (_publisher if _publisher is not None and _publisher.pid == os.getpid() else publisher()).add(messages)
+    publisher().add(messages)
 
 
 def send(batch: list) -> None:
