@@ -66,7 +66,6 @@ class RunConnection:
     """One worker thread's autocommit connection to PostgreSQL (opened on first use)."""
 
     def __init__(self, url: str):
-        self.url = url
         self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.conn: psycopg.Connection | None = None
 
@@ -148,5 +147,4 @@ def succeed(url: str, job_id: str, owner: str, result: dict | None) -> tuple[boo
 
 
 def _event(event_id: int, job_id: str, state: str, data: dict, at) -> JobEvent:
-    return JobEvent(id=event_id, job_id=job_id, type=f"job.{state}", data={"state": state, **data},
-                    user_id=None, created_at=at)
+    return service.inserted_event(event_id, job_id, f"job.{state}", {"state": state, **data}, at)

@@ -235,10 +235,14 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tupl
     return not_claimed(session, job_id, now)
 
 
+def inserted_event(event_id: int, job_id: str, type_: str, data: dict, at: datetime) -> JobEvent:
+    """An event row already inserted by SQL, as the after-commit publisher reads it."""
+    return JobEvent(id=event_id, job_id=job_id, type=type_, data=data, user_id=None, created_at=at)
+
+
 def queue_event(session: Session, event_id: int, job_id: str, type_: str, data: dict, at: datetime) -> None:
     """An event row already inserted by SQL, queued for the after-commit publish."""
-    session.info.setdefault("events", []).append(
-        JobEvent(id=event_id, job_id=job_id, type=type_, data=data, user_id=None, created_at=at))
+    session.info.setdefault("events", []).append(inserted_event(event_id, job_id, type_, data, at))
 
 
 def not_claimed(session: Session, job_id: str, now: datetime) -> tuple[Job | None, str]:
