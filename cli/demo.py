@@ -34,6 +34,7 @@ class DemoContext:
     db_url: str
     env: dict[str, str]
     state_dir: Path
+    mail: "MailSink | None" = None
     lines: list[str] = field(default_factory=list)
 
     def say(self, text: str) -> None:
@@ -49,6 +50,28 @@ class DemoContext:
 
         return storage_from_url(self.env["COURSEWORK_STORAGE_URL"], base_url=self.env["COURSEWORK_PUBLIC_BASE_URL"],
                                 secret=self.env["COURSEWORK_SIGNING_SECRET"])
+
+
+class MailSink:
+    """A local SMTP server (aiosmtpd) that keeps what it receives: the demo's stand-in for an email
+    provider, up for the whole demo so that every family's emails are delivered, none retried."""
+
+    def __init__(self, port: int):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.extend((to, msg) for to in envelope.rcpt_tos)
+        return "250 OK"
+
+    def to(self, addresses: set[str]) -> list:
+        """What arrived for these recipients only (other families send emails too)."""
+        return [(to, msg) for to, msg in self.messages if to in addresses]
 
 
 def _summary(job: dict) -> str:
@@ -70,7 +93,7 @@ def run_demo(keep: bool = False, only: str | None = None) -> int:
     elif "COURSEWORK_REDIS_URL" not in os.environ:
         # a database number of its own on the shared server, so queues never mix with others
         redis_url = redis_url.rsplit("/", 1)[0] + f"/{random.randint(8, 15)}"
-    port = free_port()
+    port, smtp_port = free_port(), free_port()
     env = dict(os.environ)
     env.update({
         "COURSEWORK_DATABASE_URL": db_url,
@@ -79,11 +102,16 @@ def run_demo(keep: bool = False, only: str | None = None) -> int:
         "COURSEWORK_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "COURSEWORK_SIGNING_SECRET": env.get("COURSEWORK_SIGNING_SECRET", "demo-secret"),
         "COURSEWORK_RELAY_INTERVAL": "0.5",
+        "COURSEWORK_EMAIL_PROVIDER": "smtp",
+        "COURSEWORK_SMTP_HOST": "127.0.0.1",
+        "COURSEWORK_SMTP_PORT": str(smtp_port),
         "PYTHONPATH": str(ROOT),
     })
     os.environ.update(env)     # the demo's own in-process reads use the same settings
     children: list[Child] = []
     failures = 0
+    mail = MailSink(smtp_port)
+    mail.controller.start()
     try:
         print(f"1. migrating {db_url}", flush=True)
         migrate(db_url)
@@ -100,7 +128,7 @@ def run_demo(keep: bool = False, only: str | None = None) -> int:
         wait_http(f"http://127.0.0.1:{port}/healthz", child=intake)
         wait_worker_ready(worker)
         client = CourseworkClient(f"http://127.0.0.1:{port}", raw_key, timeout=60)
-        d = DemoContext(client=client, db_url=db_url, env=env, state_dir=STATE)
+        d = DemoContext(client=client, db_url=db_url, env=env, state_dir=STATE, mail=mail)
         print("3. enqueueing real jobs through the HTTP intake", flush=True)
         print("- ping", flush=True)
         job = d.run("ping", {"echo": "hello from the demo"})
@@ -132,6 +160,7 @@ def run_demo(keep: bool = False, only: str | None = None) -> int:
     finally:
         for child in reversed(children):
             child.stop()
+        mail.controller.stop()
         if own_redis:
             own_redis.stop()
         if not keep:

@@ -47,7 +47,7 @@ _MARK_STREAMING = (update(TutorMessage)
                           TutorMessage.status != "complete")
                    .values(status="streaming")
                    .returning(TutorMessage.session_id, TutorMessage.created_at))
-_TURN = (select(TutorSession.user_id, TutorSession.course_id, TutorSession.lesson_id, TutorSession.exercise_id,
+_TURN = (select(TutorSession.id.label("session_id"), TutorSession.user_id, TutorSession.course_id, TutorSession.lesson_id, TutorSession.exercise_id,
                 TutorSession.mode, Course.title, TutorCourseIndex.indexed_at,
                 TutorMessage.id, TutorMessage.role, TutorMessage.status, TutorMessage.content)
          .select_from(TutorSession)

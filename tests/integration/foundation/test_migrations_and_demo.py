@@ -14,6 +14,7 @@ from sqlalchemy import create_engine
 import domain.models  # noqa: F401
 from cli.services import ROOT, migrate
 from domain.db import Base
+from domain.jobs.kinds import FAMILIES
 
 
 def test_one_head():
@@ -41,16 +42,20 @@ def test_migrations_match_the_models_on_sqlite(tmp_path):
     assert _diff(url) == []
 
 
-def test_demo_runs_the_main_job_end_to_end_on_embedded_defaults(tmp_path, redis_server):
+def test_demo_runs_every_family_end_to_end_on_embedded_defaults(tmp_path, redis_server):
     # Given a fresh folder and only the embedded defaults (SQLite, local storage)
     # (a Redis database number of its own, so the shared test worker never takes its jobs)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
            "COURSEWORK_REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/11"}
-    # When the demo runs (only the built-in ping here: each family's demo is exercised by its own tests)
-    out = subprocess.run([sys.executable, "-m", "cli.main", "demo", "--only", "ping"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=180)
-    # Then it migrated, started a worker and intake, ran the job and reported success
+    # When the whole demo runs, as `bash bin/demo` runs it
+    out = subprocess.run([sys.executable, "-m", "cli.main", "demo"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=600)
+    # Then it migrated, started a worker and intake, and every family's jobs succeeded
     assert out.returncode == 0, out.stdout + out.stderr
     assert "ping             succeeded" in out.stdout
+    families = [f for f in FAMILIES if f != "ping"]
+    missing = [f for f in families if f"\n- {f}\n" not in out.stdout]
+    assert not missing, f"the demo ran no step for {missing}:\n{out.stdout}"
+    assert "FAILED" not in out.stdout, out.stdout
     assert "all families succeeded" in out.stdout
     assert (tmp_path / ".coursework" / "demo" / "coursework.db").exists()
