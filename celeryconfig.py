@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     grading_recompute_delay: float = 2.0
 
     # --- certificates (family block) -----------------------------------------------------
-    certificate_signing_key: str | None = None    # base64 raw Ed25519 private key; dev key derived if unset
+    certificate_key_file: str | None = None       # PEM Ed25519 private key that signs certificates; development: one made under .coursework/
+    certificate_previous_key_files: str = ""      # comma-separated PEM files (private or public) of earlier keys: still published, old certificates keep verifying
     certificate_page_size: str = "A4"
     certificate_chunk_size: int = 200
     certificate_preview_dpi: int = 96              # PNG preview resolution

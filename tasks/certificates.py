@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from domain.certificates import bulk, lifecycle
 from domain.certificates.issuing import Issuer
-from domain.certificates.signing import SigningKey
+from celeryconfig import STATE_DIR
+from domain.certificates import keys
 from domain.jobs.errors import PermanentError
 from workers.base import job_task
 
@@ -11,7 +12,7 @@ from workers.base import job_task
 def issuer_for(ctx) -> Issuer:
     s = ctx.settings
     return Issuer(uow=ctx.uow, storage=ctx.storage,
-                  key=SigningKey.from_setting(s.certificate_signing_key, s.signing_secret),
+                  key=keys.from_settings(s, STATE_DIR).current,
                   base_url=s.public_base_url, page_size=s.certificate_page_size, png_dpi=s.certificate_preview_dpi,
                   threads=s.certificate_render_threads,
                   emit=lambda session, name, data, user_id: ctx.emit(name, data, user_id=user_id, session=session))

@@ -2,15 +2,13 @@
 
     coursework certificates verify CW-XXXX-XXXX-XXXX-XXXX   # status + signature check, offline from the DB
     coursework certificates revoke CW-... --reason "..."
-    coursework certificates keygen                          # a new COURSEWORK_CERTIFICATE_SIGNING_KEY
-    coursework certificates public-key                      # the JWK published at /.well-known/...
+    coursework certificates keygen FILE                     # a new PEM key for COURSEWORK_CERTIFICATE_KEY_FILE
+    coursework certificates public-key                      # the JWK set published at /.well-known/...
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
-import secrets
 import subprocess
 import sys
 
@@ -21,27 +19,45 @@ def _settings():
     return settings
 
 
-def _key():
+def _ring():
+    from celeryconfig import STATE_DIR
+    from domain.certificates import keys
+
+    return keys.from_settings(_settings(), STATE_DIR)
+
+
+def _keygen(path: str | None) -> int:
     from domain.certificates.signing import SigningKey
 
-    s = _settings()
-    return SigningKey.from_setting(s.certificate_signing_key, s.signing_secret)
+    if not path:
+        print("give the file to write, e.g. coursework certificates keygen /etc/coursework/certificate-key.pem",
+              file=sys.stderr)
+        return 2
+    key = SigningKey.generate()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        print(f"{path} exists: not overwritten (keep it as a previous key when rotating)", file=sys.stderr)
+        return 1
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.pem())
+    print(f"wrote {path} (kid {key.key_id}); set COURSEWORK_CERTIFICATE_KEY_FILE={path} on workers and intake",
+          file=sys.stderr)
+    return 0
 
 
 def cmd_certificates(args) -> int:
     if args.action == "keygen":
-        print(base64.b64encode(secrets.token_bytes(32)).decode())
-        print("set it as COURSEWORK_CERTIFICATE_SIGNING_KEY on workers and intake", file=sys.stderr)
-        return 0
+        return _keygen(args.id)
     if args.action == "public-key":
-        print(json.dumps(_key().jwk(), indent=2))
+        print(json.dumps({"keys": _ring().jwks()}, indent=2))
         return 0
     if not args.id:
         print("give a certificate id", file=sys.stderr)
         return 2
     from domain.certificates import lifecycle
     from domain.certificates.models import Certificate
-    from domain.certificates.signing import verify
+    from domain.certificates.signing import public_jwk, verify
     from domain.db import unit_of_work
 
     with unit_of_work(_settings().database_url) as s:
@@ -54,7 +70,9 @@ def cmd_certificates(args) -> int:
             return 0
         body = lifecycle.verification(s.get(Certificate, args.id), args.id)
     if body["status"] != "unknown":
-        body["signature_valid"] = verify(body["record"], body["signature"]["value"], _key().jwk())
+        public = _ring().find(body["signature"]["key_id"] or "")
+        body["signature_valid"] = bool(public) and verify(body["record"], body["signature"]["value"],
+                                                          public_jwk(public))
     print(json.dumps(body, indent=2, ensure_ascii=False))
     return 0 if body["status"] == "valid" and body.get("signature_valid") else 1
 
@@ -62,7 +80,7 @@ def cmd_certificates(args) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser("certificates", help="verify / revoke certificates; signing keys")
     p.add_argument("action", choices=["verify", "revoke", "keygen", "public-key"])
-    p.add_argument("id", nargs="?", default=None)
+    p.add_argument("id", nargs="?", default=None, help="certificate id (verify, revoke) or file (keygen)")
     p.add_argument("--reason", default=None)
     p.set_defaults(fn=cmd_certificates)
 
@@ -120,7 +138,8 @@ def demo(d) -> bool:
         pdf = storage.get_bytes(cert.pdf_key)
         text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True).stdout.decode()
         answer = httpx.get(f"{base}/v1/certificates/{cert.id}/verify", timeout=30).json()
-        good = verify(answer["record"], answer["signature"]["value"], keys[0])
+        jwk = next((k for k in keys if k["kid"] == answer["signature"]["key_id"]), None)
+        good = jwk is not None and verify(answer["record"], answer["signature"]["value"], jwk)
         ok = ok and good and answer["status"] == "valid" and cert.id in text
         d.say(f"{cert.id}  {cert.learner_name:<14} pdf={len(pdf)}B  verify={answer['status']} "
               f"signature={'ok' if good else 'BAD'}  file={os.path.join(d.state_dir, 'storage', cert.pdf_key)}")

@@ -78,7 +78,7 @@ def verification(cert: Certificate | None, certificate_id: str) -> dict:
         "issued_at": cert.issued_at.isoformat() if cert.issued_at else None,
         "record": cert.record,
         "signature": {"alg": "EdDSA", "crv": "Ed25519", "key_id": cert.key_id, "value": cert.signature,
-                      "canonicalization": "JSON, keys sorted, no spaces, UTF-8"},
+                      "canonicalization": "RFC 8785"},
     }
     if cert.status == "revoked":
         body["revoked_at"] = cert.revoked_at.isoformat() if cert.revoked_at else None

@@ -1,35 +1,29 @@
-"""Ed25519 signatures over a canonical JSON form, and the public key as a JWK.
+"""Ed25519 signatures over the RFC 8785 (JSON Canonicalization Scheme) form of a record, and
+the public keys as JWKs.
 
-Canonical JSON: keys sorted, no spaces, UTF-8, no NaN (the JCS form for the strings, integers
-and short decimals a certificate record holds). Anyone holding only the public key can check a
-record: ``verify(record, signature, public_jwk)``.
+The canonical form is produced by the ``rfc8785`` package, so any RFC 8785 implementation
+(JavaScript, Go, Java ...) gives the same bytes: anyone holding only the public key can check a
+record with ``verify(record, signature, public_jwk)`` or with ``cryptography`` + ``rfc8785``.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
 
+import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption, PrivateFormat, PublicFormat,
+                                                          load_pem_private_key, load_pem_public_key)
+
+MULTICODEC_ED25519_PUB = b"\xed\x01"
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
-def _jcs_numbers(value):
-    """Integral floats as integers (85.0 → 85), as JavaScript / RFC 8785 serialise them."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _jcs_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jcs_numbers(v) for v in value]
-    return value
-
-
-def canonical_json(data: dict) -> bytes:
-    return json.dumps(_jcs_numbers(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+def canonical_json(data) -> bytes:
+    """RFC 8785 (JCS): sorted keys, no whitespace, UTF-8, ECMAScript number form (85.0 → 85)."""
+    return rfc8785.dumps(data)
 
 
 def b64url(data: bytes) -> str:
@@ -40,40 +34,99 @@ def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def b58encode(data: bytes) -> str:
+    """Base58btc (the Bitcoin alphabet), as Multibase ``z`` values use it."""
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 58)
+        out = _B58[r] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+def b58decode(text: str) -> bytes:
+    n = 0
+    for ch in text:
+        n = n * 58 + _B58.index(ch)
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    return b"\0" * (len(text) - len(text.lstrip("1"))) + body
+
+
+def public_raw(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    """RFC 7638 JWK thumbprint of the public key (base64url SHA-256)."""
+    members = {"crv": "Ed25519", "kty": "OKP", "x": b64url(public_raw(public))}
+    return b64url(hashlib.sha256(canonical_json(members)).digest())
+
+
+def public_jwk(public: Ed25519PublicKey) -> dict:
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64url(public_raw(public)), "kid": key_id(public),
+            "use": "sig", "alg": "EdDSA"}
+
+
+def public_multibase(public: Ed25519PublicKey) -> str:
+    """The Multikey ``publicKeyMultibase`` form: ``z`` + base58btc(0xed01 + raw key)."""
+    return "z" + b58encode(MULTICODEC_ED25519_PUB + public_raw(public))
+
+
 @dataclass(frozen=True)
 class SigningKey:
     private: Ed25519PrivateKey
 
     @classmethod
-    def from_setting(cls, raw_b64: str | None, fallback_secret: str) -> "SigningKey":
-        """The configured base64 raw 32-byte key, or (development) one derived from a secret."""
-        if raw_b64:
-            seed = base64.b64decode(raw_b64 + "=" * (-len(raw_b64) % 4))
-            if len(seed) != 32:
-                raise ValueError("COURSEWORK_CERTIFICATE_SIGNING_KEY must be 32 raw bytes, base64-encoded")
-        else:
-            seed = hashlib.sha256(b"coursework-certificates:" + fallback_secret.encode()).digest()
-        return cls(Ed25519PrivateKey.from_private_bytes(seed))
+    def generate(cls) -> "SigningKey":
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_pem(cls, data: bytes, source: str = "the key") -> "SigningKey":
+        try:
+            private = load_pem_private_key(data, password=None)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{source} is not an unencrypted PEM private key: {exc}") from None
+        if not isinstance(private, Ed25519PrivateKey):
+            raise ValueError(f"{source} is not an Ed25519 private key")
+        return cls(private)
+
+    def pem(self) -> bytes:
+        return self.private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+
+    @property
+    def public(self) -> Ed25519PublicKey:
+        return self.private.public_key()
 
     @property
     def public_raw(self) -> bytes:
-        return self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return public_raw(self.public)
 
     @property
     def key_id(self) -> str:
-        """RFC 7638 JWK thumbprint of the public key."""
-        members = {"crv": "Ed25519", "kty": "OKP", "x": b64url(self.public_raw)}
-        return b64url(hashlib.sha256(canonical_json(members)).digest())
+        return key_id(self.public)
 
     def jwk(self) -> dict:
-        return {"kty": "OKP", "crv": "Ed25519", "x": b64url(self.public_raw), "kid": self.key_id,
-                "use": "sig", "alg": "EdDSA"}
+        return public_jwk(self.public)
 
     def sign_bytes(self, data: bytes) -> bytes:
         return self.private.sign(data)
 
     def sign(self, record: dict) -> str:
+        """base64url (no padding) Ed25519 signature of the record's RFC 8785 form."""
         return b64url(self.private.sign(canonical_json(record)))
+
+
+def public_key_from_pem(data: bytes, source: str = "the key") -> Ed25519PublicKey:
+    """A public key from a PEM file holding either the private or the public key."""
+    try:
+        if b"PRIVATE KEY" in data:
+            return SigningKey.from_pem(data, source).public
+        public = load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{source} is not a PEM Ed25519 key: {exc}") from None
+    if not isinstance(public, Ed25519PublicKey):
+        raise ValueError(f"{source} is not an Ed25519 key")
+    return public
 
 
 def public_key_from_jwk(jwk: dict) -> Ed25519PublicKey:
@@ -83,9 +136,9 @@ def public_key_from_jwk(jwk: dict) -> Ed25519PublicKey:
 
 
 def verify(record: dict, signature: str, jwk: dict) -> bool:
-    """True when ``signature`` is the key's signature of the record's canonical form."""
+    """True when ``signature`` is the key's signature of the record's RFC 8785 form."""
     try:
         public_key_from_jwk(jwk).verify(b64url_decode(signature), canonical_json(record))
         return True
-    except (InvalidSignature, ValueError):
+    except (InvalidSignature, ValueError, TypeError, rfc8785.CanonicalizationError):
         return False

@@ -7,10 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from celeryconfig import settings
-from domain.certificates import credential, lifecycle
+from celeryconfig import STATE_DIR, settings
+from domain.certificates import credential, keys, lifecycle
 from domain.certificates.models import Certificate
-from domain.certificates.signing import SigningKey
 from domain.db import session_factory, unit_of_work
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
@@ -21,8 +20,8 @@ router = APIRouter(tags=["certificates"])
 WELL_KNOWN = "/.well-known/coursework-certificates.json"
 
 
-def signing_key() -> SigningKey:
-    return SigningKey.from_setting(settings.certificate_signing_key, settings.signing_secret)
+def key_ring() -> keys.KeyRing:
+    return keys.from_settings(settings, STATE_DIR)
 
 
 def _issuer_url() -> str:
@@ -45,10 +44,9 @@ def _issued(certificate_id: str) -> Certificate:
 
 @router.get(WELL_KNOWN, summary="The certificate signing keys (JWK set) and how records are signed")
 def public_keys():
-    key = signing_key()
     return {"issuer": {"name": "Coursework", "url": _issuer_url()},
-            "keys": [key.jwk()],
-            "signature": {"alg": "EdDSA", "canonicalization": "JSON with keys sorted, no spaces, UTF-8",
+            "keys": key_ring().jwks(),
+            "signature": {"alg": "EdDSA", "canonicalization": "RFC 8785 (JSON Canonicalization Scheme)",
                           "signed": "the 'record' of GET /v1/certificates/{id}/verify"},
             "credential_proof": "DataIntegrityProof, cryptosuite eddsa-jcs-2022"}
 
@@ -64,7 +62,7 @@ def verify(certificate_id: str):
             summary="Open Badges 3.0 / W3C Verifiable Credential of a certificate (public)")
 def export_credential(certificate_id: str):
     cert = _issued(certificate_id)
-    key = signing_key()
+    key = key_ring().current
     doc = credential.build(cert.record, _issuer_url())
     return credential.sign(doc, key, f"{_issuer_url()}{WELL_KNOWN}#{key.key_id}",
                            created=cert.record["issued_at"])

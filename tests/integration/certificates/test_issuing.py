@@ -22,7 +22,7 @@ from tests.integration.certificates.factory import DONE_AT, make_course, make_le
 def issuer(database, s3_server, events: list) -> Issuer:
     return Issuer(uow=lambda: unit_of_work(database.url),
                   storage=S3Storage("coursework-test", endpoint_url=s3_server.endpoint),
-                  key=SigningKey.from_setting(None, "test-secret"), base_url="https://learn.example.org",
+                  key=SigningKey.generate(), base_url="https://learn.example.org",
                   emit=lambda s, name, data, user_id: events.append((name, data)))
 
 
