@@ -80,34 +80,34 @@ class Settings(BaseSettings):
     sandbox_uid_base: int = 61000                # a root worker runs slot n as host uid base + n
     sandbox_slots: int = 16                      # concurrent runs per host (one uid each)
     sandbox_work_dir: str = "/tmp/coursework-sandbox"   # per-run folders, slot locks, the launch and runner helpers
-    sandbox_bwrap: str = "bwrap"
+    sandbox_bwrap: str = "bwrap"                 # path or name of the bubblewrap binary
 
     # --- grading (family block) ----------------------------------------------------------
-    grading_chunk_size: int = 500
-    grading_recompute_delay: float = 2.0
+    grading_chunk_size: int = 500                # learners per batch when a regrade recomputes a course
+    grading_recompute_delay: float = 2.0         # seconds a course-grade recompute waits to absorb a burst of gradings
 
     # --- certificates (family block) -----------------------------------------------------
     certificate_key_file: str | None = None       # PEM Ed25519 private key that signs certificates; development: one made under .coursework/
     certificate_previous_key_files: str = ""      # comma-separated PEM files (private or public) of earlier keys: still published, old certificates keep verifying
-    certificate_page_size: str = "A4"
-    certificate_chunk_size: int = 200
+    certificate_page_size: str = "A4"              # A4 or letter
+    certificate_chunk_size: int = 200              # learners per sub-job of a cohort certification
     certificate_preview_dpi: int = 96              # PNG preview resolution
     certificate_download_expires: int = 3600       # seconds a presigned PDF/PNG link lives
     certificate_render_threads: int = 2            # render/upload threads inside one bulk job
 
     # --- notifications (family block) ----------------------------------------------------
     email_provider: str = "smtp"                 # smtp | sendgrid
-    email_from: str = "Coursework <no-reply@coursework.local>"
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 1025
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
-    smtp_timeout: float = 10.0
-    sendgrid_api_key: str | None = None
-    sendgrid_base_url: str = "https://api.sendgrid.com"
-    notify_chunk_size: int = 1000
-    email_rate_per_second: float = 50.0
+    email_from: str = "Coursework <no-reply@coursework.local>"   # From header of every email (display name may be non-ASCII)
+    smtp_host: str = "127.0.0.1"                 # SMTP server (email_provider=smtp)
+    smtp_port: int = 1025                        # SMTP port (587 with STARTTLS at most providers)
+    smtp_user: str | None = None                 # SMTP login; unset: no AUTH
+    smtp_password: str | None = None             # SMTP password (masked in `coursework config`)
+    smtp_starttls: bool = False                  # upgrade the SMTP connection with STARTTLS
+    smtp_timeout: float = 10.0                   # seconds for each SMTP connect and command
+    sendgrid_api_key: str | None = None          # SendGrid API key (email_provider=sendgrid)
+    sendgrid_base_url: str = "https://api.sendgrid.com"   # SendGrid API endpoint (a local server in tests)
+    notify_chunk_size: int = 1000                # recipients per fan-out chunk job
+    email_rate_per_second: float = 50.0          # emails per second across all workers (Redis token bucket)
 
     # --- tutor (family block) --------------------------------------------------------------
     openai_api_key: str | None = None            # unset: the built-in offline tutor answers
@@ -126,10 +126,10 @@ class Settings(BaseSettings):
     trending_window_days: int = 7                 # course popularity window (against the window before it)
     analytics_digest_local_time: str = "18:00"    # learners' local time of the daily digest (HH:MM)
     analytics_digest_check_seconds: float = 300.0 # how often beat looks for learners whose digest is due
-    analytics_digest_batch: int = 500
+    analytics_digest_batch: int = 500             # learners per digest job the beat sweep enqueues
     # beat (owned by the analytics family): RedBeat keeps the schedule in Redis and holds a
     # lock so only one of several started beats fires the entries
-    beat_scheduler: str = "redbeat.RedBeatScheduler"
+    beat_scheduler: str = "redbeat.RedBeatScheduler"   # Celery beat scheduler class (RedBeat: one firing beat)
     beat_lock_timeout: int = 25                   # seconds; a dead beat's lock expires after this
 
 

@@ -88,3 +88,31 @@ def test_env_names_are_real_settings_and_all_processes_share_broker_and_database
     assert len(shared) == 1, shared
     flower = next(s for s in _coursework_services(compose).values() if s["command"][0] == "flower")
     assert ":" in flower["environment"]["COURSEWORK_FLOWER_BASIC_AUTH"]
+
+
+def test_one_image_built_once_and_every_long_running_service_has_a_health_check(compose):
+    built = [name for name, svc in compose["services"].items() if "build" in svc]
+    assert len(built) == 1, f"the image is built by exactly one service, not {built}"
+    images = {svc["image"] for svc in _coursework_services(compose).values()}
+    assert images == {compose["services"][built[0]]["image"]}, images
+    for name, svc in compose["services"].items():
+        if svc.get("restart") == "no":          # one-shot (migrate): the others wait for it to complete
+            continue
+        check = svc.get("healthcheck", {})
+        assert check.get("test") and not check.get("disable"), f"{name} has no health check"
+
+
+def test_workload_classes_never_share_a_worker(compose):
+    # a long transcode must not hold back a learner's verdict; bulk fan-out must not hold back the tutor
+    parser = build_parser()
+    groups = [set(parser.parse_args(svc["command"]).queues.split(",")) for svc in _workers(compose).values()]
+    for alone in ("video", "sandbox", "tutor"):
+        group = next(g for g in groups if alone in g)
+        assert group == {alone}, f"{alone} shares a worker with {group - {alone}}"
+
+
+def test_email_goes_to_the_mail_catcher_in_the_stack(compose):
+    env = compose["x-coursework-env"]
+    host = env["COURSEWORK_SMTP_HOST"].split(":-")[-1].rstrip("}")
+    assert host in compose["services"], f"COURSEWORK_SMTP_HOST {host!r} is not a service of the stack"
+    assert env["COURSEWORK_EMAIL_PROVIDER"].split(":-")[-1].rstrip("}") == "smtp"
