@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from celeryconfig import settings
 from intake import errors
+from intake.guards import UrlGuard
 from intake.limits import BodySizeLimit
 from intake.routes import routers
 from workers import events, relay
@@ -44,6 +45,7 @@ def create_app() -> FastAPI:
     for router in routers():
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=("/v1/files/",))
+    app.add_middleware(UrlGuard)
     return app
 
 

@@ -11,14 +11,16 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Literal, Union
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from domain.core.fields import LINE_PATTERN, When, number
 
 IDS = dict(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
 MAX_FUTURE = timedelta(minutes=10)
 MAX_BATCH = 10_000   # hard ceiling; the configured limit (analytics_max_batch) is checked at intake
 
 Id = Annotated[str, Field(**IDS)]
-Text64 = Annotated[str, Field(min_length=1, max_length=64)]
+Text64 = Annotated[str, Field(min_length=1, max_length=64, pattern=LINE_PATTERN)]
 OPTIONAL = {
     "course_id": (Id | None, None),
     "lesson_id": (Id | None, None),
@@ -26,7 +28,7 @@ OPTIONAL = {
     "topic": (Text64 | None, None),
     "coupon_code": (Text64 | None, None),
     "seconds": (Annotated[int, Field(ge=0, le=86_400)] | None, None),
-    "score": (Annotated[float, Field(ge=0, le=100)] | None, None),
+    "score": (Annotated[float, number(ge=0, le=100)] | None, None),
 }
 # fields each type must carry (beyond event_id, type, user_id, occurred_at)
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -45,11 +47,11 @@ EVENT_TYPES = tuple(REQUIRED)
 
 
 class _EventBase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     event_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$",
                           description="the sender's unique id; a resent event is counted once")
     user_id: Id
-    occurred_at: AwareDatetime
+    occurred_at: When
 
 
 def _absent(value) -> bool:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.core.fields import id_field
 from domain.jobs.errors import InvalidPayload
 from domain.jobs.kinds import Enqueue, JobKind
 
-ID = Field(min_length=1, max_length=32)
-CERT_ID = Field(pattern=r"^CW(-[0-9A-Z]{4}){4}$", max_length=32)
+ID = id_field()
+CERT_ID = id_field(pattern=r"^CW(-[0-9A-Z]{4}){4}$")
 
 
 class CertifyPayload(BaseModel):

@@ -1,14 +1,14 @@
 """Job kinds of the grading family, their payloads, intake checks and event reactions."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from domain.core.fields import When, id_field, int_field, number, text
 from domain.jobs.kinds import Enqueue, JobKind
 
-Id = Field(min_length=1, max_length=64)
+Id = id_field(max_length=64)
 QUEUE = "grading"
 
 
@@ -19,7 +19,7 @@ class _Payload(BaseModel):
 class Answer(_Payload):
     question_id: str = Id
     value: JsonValue = None
-    answered_at: datetime | None = None   # server time the web tier recorded; default: submission time
+    answered_at: When | None = None   # server time the web tier recorded; default: submission time
 
 
 class GradeQuizPayload(_Payload):
@@ -29,8 +29,8 @@ class GradeQuizPayload(_Payload):
 
 class GradeAssignmentPayload(_Payload):
     submission_id: str = Id
-    rubric: dict[str, str] = Field(default_factory=dict, max_length=50, description="criterion id → level id")
-    feedback: str = Field(default="", max_length=20_000)
+    rubric: dict[Annotated[str, id_field(max_length=64)], Annotated[str, id_field(max_length=64)]] = Field(default_factory=dict, max_length=50, description="criterion id → level id")
+    feedback: str = text(20_000, default="")
     request_revision: bool = False
 
 
@@ -41,8 +41,8 @@ class AssignPeerReviewsPayload(_Payload):
 
 class PeerReviewPayload(_Payload):
     review_id: str = Id
-    rating: float = Field(ge=0, le=5)
-    feedback: str = Field(default="", max_length=20_000)
+    rating: float = number(ge=0, le=5)
+    feedback: str = text(20_000, default="")
 
 
 class CodeScorePayload(_Payload):
@@ -50,15 +50,15 @@ class CodeScorePayload(_Payload):
     course_id: str = Id
     exercise_id: str = Id
     submission_id: str = Id
-    score: float = Field(ge=0, le=1_000_000)
-    max_score: float = Field(default=100.0, gt=0, le=1_000_000)
-    attempt: int | None = Field(default=None, ge=0)
+    score: float = number(ge=0, le=1_000_000)
+    max_score: float = number(default=100.0, gt=0, le=1_000_000)
+    attempt: int | None = int_field(default=None, ge=0)
 
 
 class RecomputePayload(_Payload):
     user_id: str = Id
     course_id: str = Id
-    generation: int = Field(default=0, ge=0)
+    generation: int = int_field(default=0, ge=0)
 
 
 class RegradeCoursePayload(_Payload):

@@ -7,11 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain.core.fields import id_field, line, text
 from domain.jobs.errors import InvalidPayload
 from domain.jobs.kinds import Enqueue, JobKind
 from domain.notifications import types
 
-Id = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+Id = id_field()
 QUEUE = "notifications"
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,12 @@ class NotifyPayload(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     user_id: str = Id
-    type: str = Field(min_length=1, max_length=48)
+    type: str = line(48, min_length=1)
     data: dict = Field(default_factory=dict, description="template variables (score_pct, course_title, ...)")
-    title: str | None = Field(default=None, max_length=300, description="default: the type's subject line")
-    body: str = Field(default="", max_length=20_000)
-    link: str | None = Field(default=None, max_length=1000, description="absolute, or a path on the site")
-    dedupe_key: str | None = Field(default=None, max_length=200, description="same key → same notification")
+    title: str | None = line(300, default=None, description="default: the type's subject line")
+    body: str = text(20_000, default="")
+    link: str | None = line(1000, default=None, description="absolute, or a path on the site")
+    dedupe_key: str | None = line(200, default=None, description="same key → same notification")
 
     @field_validator("type")
     @classmethod
@@ -48,11 +49,11 @@ class AnnouncePayload(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     course_id: str = Id
-    title: str = Field(min_length=1, max_length=300)
-    body: str = Field(min_length=1, max_length=20_000)
-    link: str | None = Field(default=None, max_length=1000)
+    title: str = line(300, min_length=1)
+    body: str = text(20_000, min_length=1)
+    link: str | None = line(1000, default=None)
     priority: Literal["normal", "high", "urgent"] = "normal"
-    sender_id: str | None = Field(default=None, min_length=1, max_length=32)
+    sender_id: str | None = id_field(default=None)
 
 
 class ChunkPayload(BaseModel):
@@ -61,7 +62,7 @@ class ChunkPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     notification_id: str = Id
     course_id: str = Id
-    after: str = Field(max_length=32)
+    after: str = Field(max_length=32, pattern=r"^[A-Za-z0-9_-]*$")
     until: str = Id
 
 

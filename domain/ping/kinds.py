@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.core.fields import number, text
+
 from domain.jobs.kinds import JobKind
 
 
@@ -10,8 +12,8 @@ class PingPayload(BaseModel):
     drills (retry, permanent failure, worker loss) so operators can check a deployment."""
 
     model_config = ConfigDict(extra="forbid")
-    echo: str = Field(default="pong", max_length=1000)
-    sleep: float = Field(default=0.0, ge=0, le=600)
+    echo: str = text(1000, default="pong")
+    sleep: float = number(default=0.0, ge=0, le=600)
     fail_transient_times: int = Field(default=0, ge=0, le=20)
     fail_permanent: bool = False
     crash_worker: bool = False

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
+from domain.core.fields import id_field, text
 from domain.jobs.errors import InvalidPayload
 from domain.jobs.kinds import JobKind
 from domain.sandbox.languages import LANGUAGES
@@ -18,11 +19,11 @@ class EvaluatePayload(BaseModel):
     ``exercise_id`` + ``user_id`` + ``language`` + ``code`` (the job creates the submission)."""
 
     model_config = ConfigDict(extra="forbid")
-    submission_id: str | None = Field(default=None, min_length=1, max_length=32)
-    exercise_id: str | None = Field(default=None, min_length=1, max_length=32)
-    user_id: str | None = Field(default=None, min_length=1, max_length=32)
+    submission_id: str | None = id_field(default=None)
+    exercise_id: str | None = id_field(default=None)
+    user_id: str | None = id_field(default=None)
     language: Language | None = None
-    code: str | None = Field(default=None, min_length=1, max_length=MAX_CODE_CHARS)
+    code: str | None = text(MAX_CODE_CHARS, min_length=1, default=None)
 
     @model_validator(mode="after")
     def _one_form(self) -> "EvaluatePayload":

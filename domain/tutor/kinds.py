@@ -1,26 +1,26 @@
 """Job kinds of the tutor family: compose a reply (streamed), (re)index a course's passages."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
+from domain.core.fields import id_field
 from domain.core.models import Course
 from domain.jobs.errors import InvalidPayload
 from domain.jobs.kinds import Enqueue, JobKind  # noqa: F401
 
-ID = dict(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class TutorReplyPayload(BaseModel):
     """The pending assistant message (``reply_id``) that answers the session's latest question."""
 
     model_config = ConfigDict(extra="forbid")
-    session_id: str = Field(**ID)
-    reply_id: str = Field(**ID)
+    session_id: str = id_field()
+    reply_id: str = id_field()
 
 
 class TutorIndexPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    course_id: str = Field(**ID)
+    course_id: str = id_field()
 
 
 def _check_reply(session, payload: TutorReplyPayload) -> None:

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.core.fields import id_field, number
 from domain.jobs.errors import InvalidPayload
 from domain.jobs.kinds import Enqueue, JobKind  # noqa: F401
 
@@ -16,10 +17,10 @@ class TranscodePayload(BaseModel):
     the settings for this asset; ``force`` re-runs even when the asset is already ready."""
 
     model_config = ConfigDict(extra="forbid")
-    asset_id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    asset_id: str = id_field()
     ladder: list[Annotated[int, Field(ge=64, le=4320)]] | None = Field(default=None, min_length=1, max_length=8)
-    segment_seconds: float | None = Field(default=None, ge=1, le=30)
-    thumbnail_interval: float | None = Field(default=None, ge=0.5, le=600)
+    segment_seconds: float | None = number(default=None, ge=1, le=30)
+    thumbnail_interval: float | None = number(default=None, ge=0.5, le=600)
     force: bool = False
 
 

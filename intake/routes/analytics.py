@@ -1,7 +1,6 @@
 """Analytics on intake: batch event ingestion and read endpoints over the rollup tables."""
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from fastapi import APIRouter, Header, Query, Request
@@ -14,7 +13,7 @@ from domain.analytics import queries
 from domain.analytics.events import EventBatch, batch_errors
 from domain.db import session_factory
 from intake.auth import Caller, require
-from intake.body import openapi_body
+from intake.body import load_json, openapi_body
 from intake.errors import ApiError
 from intake.routes.jobs import accept
 
@@ -35,11 +34,7 @@ def _parse_batch(raw: bytes) -> list:
         events = None
     if events is not None and len(events) <= limit:
         return events
-    try:
-        data = json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "malformed_json", "the request body is not valid JSON",
-                       [{"field": "body", "message": str(exc)}]) from None
+    data = load_json(raw) if raw else None
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
         raise ApiError(422, "validation_error", "send {\"events\": [...]}",
                        [{"field": "events", "message": "expected a list of events"}])

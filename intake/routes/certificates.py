@@ -3,12 +3,13 @@ and (with a key) lookup with presigned downloads and revocation."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import STATE_DIR, settings
 from domain.certificates import credential, keys, lifecycle
+from domain.core.fields import text
 from domain.certificates.models import Certificate
 from domain.db import session_factory, unit_of_work
 from intake.auth import Caller, require
@@ -103,7 +104,7 @@ def find_certificates(caller: Caller = require("read"), user_id: str | None = Qu
 
 class RevokeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: str = text(1000, min_length=3)
 
 
 @router.post("/v1/certificates/{certificate_id}/revoke", summary="Revoke a certificate (operators)",

@@ -13,6 +13,7 @@ from sqlalchemy import and_, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import settings
+from domain.core.fields import When, line
 from domain.db import session_factory, unit_of_work
 from domain.jobs import service, states
 from domain.jobs.batch import NewJob
@@ -29,9 +30,9 @@ router = APIRouter(tags=["jobs"])
 
 class JobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: str = Field(min_length=1, max_length=64, description="a job kind, see GET /v1/kinds")
+    kind: str = line(64, min_length=1, description="a job kind, see GET /v1/kinds")
     payload: dict = Field(default_factory=dict)
-    run_at: datetime | None = Field(default=None, description="publish when due (kept in the database)")
+    run_at: When | None = Field(default=None, description="publish when due (kept in the database)")
 
 
 def _links(job_id: str) -> dict:

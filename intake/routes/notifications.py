@@ -6,11 +6,12 @@ import html
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import and_, func, select
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import settings
+from domain.core.fields import line
 from domain.core.models import User
 from domain.db import session_factory, unit_of_work
 from domain.jobs.models import JobEvent
@@ -26,9 +27,9 @@ router = APIRouter(tags=["notifications"])
 
 class PreferenceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    type: str = Field(min_length=1, max_length=48)
-    channel: str = Field(min_length=1, max_length=16, description="email | in_app")
-    mode: str = Field(min_length=1, max_length=16, description="immediate | digest (email only) | off")
+    type: str = line(48, min_length=1)
+    channel: str = line(16, min_length=1, description="email | in_app")
+    mode: str = line(16, min_length=1, description="immediate | digest (email only) | off")
 
 
 def _user(s, user_id: str) -> User:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import settings
+from domain.core.fields import id_field, text
 from domain.db import session_factory, unit_of_work
 from domain.jobs import service
 from domain.jobs.errors import InvalidPayload
@@ -25,10 +26,10 @@ router = APIRouter(tags=["sandbox"])
 
 class NewSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    exercise_id: str = Field(min_length=1, max_length=32)
-    user_id: str = Field(min_length=1, max_length=32)
+    exercise_id: str = id_field()
+    user_id: str = id_field()
     language: Language
-    code: str = Field(min_length=1, max_length=MAX_CODE_CHARS)
+    code: str = text(MAX_CODE_CHARS, min_length=1)
 
 
 def _links(submission_id: str, job_id: str) -> dict:

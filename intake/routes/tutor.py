@@ -15,11 +15,12 @@ import redis
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Row, bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import settings
+from domain.core.fields import id_field, line, text
 from domain.db import get_engine, new_id, session_factory, unit_of_work
 from domain.jobs import service, states
 from domain.jobs.models import Job
@@ -31,22 +32,21 @@ from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
 
 router = APIRouter(tags=["tutor"])
-ID = dict(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class SessionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: str = Field(**ID)
-    course_id: str = Field(**ID)
-    lesson_id: str | None = Field(default=None, **ID)
-    exercise_id: str | None = Field(default=None, **ID)
+    user_id: str = id_field()
+    course_id: str = id_field()
+    lesson_id: str | None = id_field(default=None)
+    exercise_id: str | None = id_field(default=None)
     mode: Literal["explain", "hint"] = "explain"
-    topic: str = Field(default="", max_length=300)
+    topic: str = line(300, default="")
 
 
 class MessageRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    content: str = Field(min_length=1, max_length=4000)
+    content: str = text(4000, min_length=1)
 
 
 def _links(session_id: str) -> dict:

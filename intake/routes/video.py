@@ -1,12 +1,15 @@
 """Video intake: an upload URL for a new asset, start its transcode, read it back with a playback URL."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import settings
+from domain.core.fields import id_field, int_field, line, number
 from domain.db import session_factory, unit_of_work
 from domain.jobs.errors import InvalidPayload
 from domain.video import assets
@@ -21,18 +24,18 @@ router = APIRouter(tags=["video"])
 
 class NewVideo(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lesson_id: str = Field(min_length=1, max_length=32)
-    filename: str = Field(min_length=1, max_length=255)
+    lesson_id: str = id_field()
+    filename: str = line(255, min_length=1)
     content_type: str = Field(pattern=r"^video/[A-Za-z0-9.+-]+$", max_length=100,
                               description="the MIME type the upload will be PUT with, e.g. video/mp4")
-    size_bytes: int = Field(gt=0, description="the file's size; over COURSEWORK_VIDEO_MAX_BYTES is refused")
+    size_bytes: int = int_field(ge=1, description="the file's size; over COURSEWORK_VIDEO_MAX_BYTES is refused")
 
 
 class TranscodeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ladder: list[int] | None = None
-    segment_seconds: float | None = None
-    thumbnail_interval: float | None = None
+    ladder: list[Annotated[int, int_field(ge=64, le=4320)]] | None = Field(default=None, min_length=1, max_length=8)
+    segment_seconds: float | None = number(default=None, ge=1, le=30)
+    thumbnail_interval: float | None = number(default=None, ge=0.5, le=600)
     force: bool = False
 
 
