@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import redis
 import structlog
 from celery import Task
-from celery.exceptions import Retry
+from celery.exceptions import Ignore, Retry
 from celery.utils.time import get_exponential_backoff_interval
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
@@ -32,6 +32,7 @@ from domain.jobs.errors import InvalidPayload, JobCancelled, PermanentError, Tra
 from domain.jobs.kinds import catalog
 from domain.storage import Storage, storage_from_url
 from workers.app import app
+from workers import outcomes
 from workers.events import publish
 from workers.per_process import PerProcess
 
@@ -77,6 +78,7 @@ class JobContext:
     db_url: str
     cancel_event: threading.Event = field(default_factory=threading.Event)
     lost_event: threading.Event = field(default_factory=threading.Event)
+    on_progress: Callable[[int, str], None] | None = None    # Flower's view (workers.outcomes)
     _last_progress: float = 0.0
 
     # --- state -------------------------------------------------------------------
@@ -98,6 +100,8 @@ class JobContext:
         self._last_progress = now
         with unit_of_work(self.db_url) as s:
             service.set_progress(s, self.job_id, self.owner, percent, message)
+        if self.on_progress is not None:
+            self.on_progress(max(0, min(100, int(percent))), message[:200])
 
     # --- unit of work, events, sub-jobs ----------------------------------------------
     @contextmanager
@@ -205,6 +209,8 @@ class JobTask(Task):
     max_retries = None
     engine: Callable[[JobContext, Any], dict] | None = None
     transient: tuple[type[BaseException], ...] = DEFAULT_TRANSIENT
+    # a job's failure ends its task as FAILURE (workers.outcomes); execute has logged it already
+    throws = (outcomes.JobFailed,)
     _known_options = {"transient", "time_limit", "soft_time_limit", "rate_limit"}
 
     def run_job(self, job_id: str) -> dict:
@@ -229,9 +235,10 @@ def execute(task: JobTask, job_id: str) -> dict:
     publish(events)
     if job is None:
         log.info("job %s not run: %s", job_id, reason)
-        return {"skipped": reason}
+        return outcomes.not_run(task, job_id, reason)
     ctx = JobContext(job_id=job.id, kind=job.kind, owner=owner, attempt=job.attempts,
-                     max_attempts=job.max_attempts, caller=job.caller, db_url=db_url)
+                     max_attempts=job.max_attempts, caller=job.caller, db_url=db_url,
+                     on_progress=outcomes.progress_sender(task))
     raw_payload = dict(job.payload)
     structlog.contextvars.bind_contextvars(job_id=job_id, kind=ctx.kind, attempt=ctx.attempt)
     keeper = lease_keeper()
@@ -243,32 +250,32 @@ def execute(task: JobTask, job_id: str) -> dict:
             first = exc.errors()[0]
             raise InvalidPayload(".".join(str(p) for p in first["loc"]) or "payload", first["msg"]) from exc
         result = task.engine(ctx, payload)
-    except Retry:
+    except (Retry, Ignore):
         raise
     except JobCancelled:
         with unit_of_work(db_url) as s:
             service.mark_cancelled(s, job_id, owner)
-        return {"cancelled": True}
+        outcomes.revoke(task)
     except PermanentError as exc:
         with unit_of_work(db_url) as s:
             service.fail(s, job_id, owner, exc)
         log.warning("job %s failed permanently: %s", job_id, exc)
-        return {"failed": str(exc)}
+        raise outcomes.failed(job_id, exc) from exc
     except task.transient as exc:
         if ctx.attempt >= ctx.max_attempts:
             with unit_of_work(db_url) as s:
                 service.dead_letter(s, job_id, owner, exc)
             log.error("job %s dead-lettered after %s attempts: %s", job_id, ctx.attempt, exc)
-            return {"dead_lettered": str(exc)}
+            raise outcomes.dead_lettered(job_id, exc) from exc
         delay = backoff_delay(ctx.attempt - 1, getattr(exc, "retry_after", None))
         with unit_of_work(db_url) as s:
             service.retrying(s, job_id, owner, exc, delay)
-        raise task.retry(args=[job_id], countdown=delay, exc=exc)
+        raise task.retry(args=[job_id], countdown=delay, exc=exc, argsrepr=getattr(task.request, "argsrepr", None))
     except Exception as exc:  # a bug or an unexpected input: fail, keep the traceback, no retry
         with unit_of_work(db_url) as s:
             service.fail(s, job_id, owner, exc)
         log.exception("job %s failed with an unexpected error", job_id)
-        return {"failed": str(exc)}
+        raise outcomes.failed(job_id, exc) from exc
     finally:
         keeper.remove(ctx)
         structlog.contextvars.clear_contextvars()

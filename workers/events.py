@@ -135,7 +135,7 @@ def install() -> None:
         rows = session.info.get("publish")
         if rows:   # outbox ids exist after the flush; read them while the session can still load
             session.flush()
-            session.info["publish"] = [(r.id, r.job_id, r.available_at, kind) for r, kind in rows]
+            session.info["publish"] = [(r.id, r.job_id, r.available_at, kind, payload) for r, kind, payload in rows]
 
     @event.listens_for(Session, "after_commit")
     def _after_commit(session):

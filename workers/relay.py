@@ -25,17 +25,20 @@ from sqlalchemy import select, update
 from celeryconfig import settings
 from domain.db import unit_of_work, utcnow
 from domain.jobs import service, states
+from domain.jobs.labels import task_argsrepr
 from domain.jobs.models import Job, Outbox
 
 log = logging.getLogger(__name__)
 
 
-def send(kind_name: str, job_id: str, producer=None) -> None:
-    """Publish one job's message: its kind's task, on its kind's queue, no broker retries."""
+def send(kind_name: str, job_id: str, producer=None, payload: dict | None = None) -> None:
+    """Publish one job's message: its kind's task, on its kind's queue, no broker retries.
+    Flower shows its arguments as ``job=<id> kind=<kind>`` and a label from the payload."""
     from workers.app import app
 
     kind = service.job_kind(kind_name)
-    app.send_task(kind.task, args=[job_id], queue=kind.queue, retry=False, producer=producer)
+    app.send_task(kind.task, args=[job_id], queue=kind.queue, retry=False, producer=producer,
+                  argsrepr=task_argsrepr(job_id, kind_name, payload), kwargsrepr="{}")
 
 
 @contextmanager
@@ -56,7 +59,7 @@ def publish_rows(session, rows: list[Outbox]) -> tuple[int, str | None]:
             row.published_at = utcnow()      # nothing to run any more
             continue
         try:
-            send(job.kind, job.id)
+            send(job.kind, job.id, payload=job.payload)
         except Exception as exc:  # broker unreachable: keep the row, try again later
             row.publish_attempts += 1
             row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
@@ -107,21 +110,21 @@ atexit.register(marks.flush)
 
 def publish_committed(session, rows: list[tuple]) -> int:
     """After a commit: publish the outbox rows it wrote that are due now, given as
-    ``(outbox id, job id, available_at, kind name)``, in one pipelined batch. On a broker error
+    ``(outbox id, job id, available_at, kind name, payload)``, in one pipelined batch. On a broker error
     they are left to the relay. Returns how many were sent."""
     now = utcnow()
-    due = [(outbox_id, job_id, kind_name) for outbox_id, job_id, available_at, kind_name in rows
+    due = [(outbox_id, job_id, kind_name, payload) for outbox_id, job_id, available_at, kind_name, payload in rows
            if available_at.replace(tzinfo=available_at.tzinfo or timezone.utc) <= now]   # else: run_at, the relay's
     if not due:
         return 0
     try:
         with batched_producer() as producer:
-            for _, job_id, kind_name in due:
-                send(kind_name, job_id, producer)
+            for _, job_id, kind_name, payload in due:
+                send(kind_name, job_id, producer, payload)
     except Exception as exc:   # broker away (or anything else): the relay publishes them
         log.warning("publish of %d job(s) deferred to the relay: %s", len(due), exc)
         return 0
-    marks.add(session.get_bind(), [outbox_id for outbox_id, _, _ in due])
+    marks.add(session.get_bind(), [outbox_id for outbox_id, *_ in due])
     return len(due)
 
 

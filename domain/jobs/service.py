@@ -51,11 +51,13 @@ def record_event(session: Session, job_id: str | None, type_: str, data: dict | 
     return ev
 
 
-def add_outbox(session: Session, job_id: str, kind_name: str, available_at: datetime | None = None) -> Outbox:
-    """An outbox row for the job, also queued for publishing right after this commit."""
+def add_outbox(session: Session, job_id: str, kind_name: str, available_at: datetime | None = None,
+               payload: dict | None = None) -> Outbox:
+    """An outbox row for the job, also queued for publishing right after this commit (the
+    payload only labels the message, see ``domain.jobs.labels``)."""
     row = Outbox(job_id=job_id, available_at=available_at or utcnow())
     session.add(row)
-    session.info.setdefault("publish", []).append((row, kind_name))
+    session.info.setdefault("publish", []).append((row, kind_name, payload))
     return row
 
 
@@ -97,7 +99,7 @@ def enqueue(session: Session, kind_name: str, payload: dict, *, caller: str = "s
     else:
         session.add(job)
         session.flush()
-    add_outbox(session, job.id, kind_name, run_at)
+    add_outbox(session, job.id, kind_name, run_at, normalised)
     record_event(session, job.id, "job.queued", {"state": states.QUEUED, "kind": kind_name})
     return job, True
 
@@ -160,7 +162,7 @@ def queued_job(session: Session, values: dict, payload: dict, now: datetime, out
     job = Job(**values, payload=payload, attempts=0, progress=0, progress_message="", result=None, error=None,
               cancel_requested=False, lease_owner=None, lease_expires_at=None, created_at=now, updated_at=now,
               started_at=None, finished_at=None)
-    session.info.setdefault("publish", []).append((Written(outbox_id, job.id, job.run_at or now), job.kind))
+    session.info.setdefault("publish", []).append((Written(outbox_id, job.id, job.run_at or now), job.kind, payload))
     queue_event(session, event_id, job.id, f"job.{states.QUEUED}", {"state": states.QUEUED, "kind": job.kind}, now)
     return job
 
@@ -373,6 +375,21 @@ def cancel(session: Session, job: Job) -> bool:
     return True
 
 
+def revoke(session: Session, job_id: str, reason: str, task_id: str | None = None) -> bool:
+    """The job's Celery task was revoked (Flower, ``celery control revoke``): cancel the job.
+    A running job whose lease the revoked task held (``task_id`` in its owner: that process
+    was terminated) ends now; one run by another delivery is asked to stop, as ``cancel`` does."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.state in states.TERMINAL:
+        return False
+    job.cancel_requested = True
+    if job.state != states.RUNNING or (task_id and f":{task_id}:" in (job.lease_owner or "")):
+        _set_state(session, job, states.CANCELLED, {"reason": reason})
+    else:
+        record_event(session, job.id, "job.cancel_requested", {"state": job.state, "reason": reason})
+    return True
+
+
 def mark_cancelled(session: Session, job_id: str, owner: str) -> bool:
     job = _owned(session, job_id, owner)
     if job is None:
@@ -389,7 +406,7 @@ def requeue(session: Session, job: Job, *, reset_attempts: bool = True) -> None:
     job.error = None
     job.cancel_requested = False
     job.finished_at = None
-    add_outbox(session, job.id, job.kind)
+    add_outbox(session, job.id, job.kind, payload=job.payload)
 
 
 # --------------------------------------------------------------------------- relay & reaper
@@ -415,15 +432,15 @@ def reap_expired(session: Session, limit: int = 100) -> list[str]:
     touched = []
     for job in session.scalars(stmt):
         touched.append(job.id)
-        if job.attempts >= job.max_attempts:
-            dead_letter_lost(session, job)
-        elif job.cancel_requested:
+        if job.cancel_requested:      # asked to stop (API, Flower revoke): never run it again
             _set_state(session, job, states.CANCELLED, {"reason": "cancelled; worker lost"})
+        elif job.attempts >= job.max_attempts:
+            dead_letter_lost(session, job)
         else:
             job.lease_owner = None
             job.lease_expires_at = None
             _set_state(session, job, states.QUEUED, {"reason": "lease expired: worker lost"})
-            add_outbox(session, job.id, job.kind, now)
+            add_outbox(session, job.id, job.kind, now, job.payload)
     return touched
 
 
@@ -436,7 +453,7 @@ def requeue_stale_retrying(session: Session, older_than_seconds: float, limit: i
     for job in session.scalars(stmt):
         ids.append(job.id)
         job.updated_at = utcnow()
-        add_outbox(session, job.id, job.kind)
+        add_outbox(session, job.id, job.kind, payload=job.payload)
         record_event(session, job.id, "job.republished", {"reason": "retry message overdue"})
     return ids
 

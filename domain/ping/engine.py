@@ -10,12 +10,18 @@ from domain.jobs.errors import JobCancelled, PermanentError, TransientError
 from domain.ping.kinds import PingPayload
 
 
-def run(payload: PingPayload, attempt: int, cancelled: Callable[[], bool]) -> dict:
+def run(payload: PingPayload, attempt: int, cancelled: Callable[[], bool],
+        progress: Callable[[float, str], None] | None = None) -> dict:
     if payload.crash_worker:
         os.kill(os.getpid(), signal.SIGKILL)
-    deadline = time.monotonic() + payload.sleep
+    start = time.monotonic()
+    deadline, reported = start + payload.sleep, 0
     while time.monotonic() < deadline and not cancelled():
         time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        slept = int(time.monotonic() - start)
+        if progress is not None and slept > reported:      # about once a second
+            reported = slept
+            progress(100 * slept / payload.sleep, f"slept {slept} of {payload.sleep:g} s")
     if cancelled():
         raise JobCancelled("ping cancelled while sleeping")
     if payload.fail_permanent:

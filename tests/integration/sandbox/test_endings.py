@@ -96,6 +96,7 @@ def test_an_unavailable_sandbox_ends_the_submission_only_on_the_last_attempt(db,
                                                                             last_attempt, status):
     from tasks.sandbox import evaluate
     from workers.base import execute
+    from workers.outcomes import JobDeadLettered
 
     # Given a worker whose sandbox cannot start (bwrap missing), and a queued evaluate job
     monkeypatch.setattr(settings, "sandbox_bwrap", "/nonexistent/bwrap")
@@ -108,7 +109,8 @@ def test_an_unavailable_sandbox_ends_the_submission_only_on_the_last_attempt(db,
         job.attempts = job.max_attempts - 1 if last_attempt else 0
     # When that worker runs the job through the lifecycle
     if last_attempt:
-        assert "dead_lettered" in execute(evaluate, job_id)
+        with pytest.raises(JobDeadLettered):   # the task ends as FAILURE, after the job's state is stored
+            execute(evaluate, job_id)
     else:
         with pytest.raises(SandboxUnavailable):   # a direct call re-raises what Celery would retry
             execute(evaluate, job_id)
