@@ -95,4 +95,5 @@ def require(scope: str):
         await rate_limit(request, caller)
         return caller
 
+    dependency.required_scope = scope     # read by intake.openapi for the operation's security
     return Depends(dependency)

@@ -92,7 +92,9 @@ async def parse_json(request: Request, model: type[M]) -> M:
                        pydantic_details(exc.errors())) from None
 
 
-def openapi_body(model: type[BaseModel]) -> dict:
-    """``openapi_extra`` for a route that reads its body with ``parse_json``."""
-    return {"requestBody": {"required": True,
-                            "content": {"application/json": {"schema": model.model_json_schema()}}}}
+def openapi_body(model, name: str | None = None) -> dict:
+    """``openapi_extra`` for a route that reads its body with ``parse_json``: the model (or a
+    function making it) becomes a component of the OpenAPI document (``intake.openapi``)."""
+    from intake.openapi import register_body
+
+    return register_body(model, name)

@@ -44,14 +44,26 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "coupon_used": ("course_id", "coupon_code"),
 }
 EVENT_TYPES = tuple(REQUIRED)
+DOCS = {   # field -> (description, example), for the OpenAPI document
+    "type": ("the event type; decides which other fields are required", "video_watched"),
+    "course_id": ("the course it happened in", "c-1"),
+    "lesson_id": ("the lesson it happened in", "lesson-3"),
+    "exercise_id": ("the exercise it is about", "ex-fizzbuzz"),
+    "topic": ("the exercise's leaderboard topic", "loops"),
+    "coupon_code": ("the coupon used", "SPRING26"),
+    "seconds": ("seconds watched in this event", 95),
+    "score": ("the score, 0-100", 87.5),
+}
 
 
 class _EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     event_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$",
-                          description="the sender's unique id; a resent event is counted once")
-    user_id: Id
-    occurred_at: When
+                          description="the sender's unique id; a resent event is counted once",
+                          examples=["evt-2026-0001"])
+    user_id: Id = Field(description="the learner", examples=["u-1"])
+    occurred_at: When = Field(description="when it happened (ISO 8601 with an offset; at most 10 minutes in "
+                                          "the future)", examples=["2026-01-05T10:00:00Z"])
 
 
 def _absent(value) -> bool:
@@ -59,12 +71,13 @@ def _absent(value) -> bool:
 
 
 def _model(type_name: str) -> type[BaseModel]:
-    fields = {"type": (Literal[type_name], ...)}
+    fields = {"type": (Literal[type_name], Field(description=DOCS["type"][0], examples=[type_name]))}
     for name, (annotation, default) in OPTIONAL.items():
+        doc = dict(description=DOCS[name][0], examples=[DOCS[name][1]])
         if name in REQUIRED[type_name]:
-            fields[name] = (annotation.__args__[0], ...)     # the non-None member, required
+            fields[name] = (annotation.__args__[0], Field(**doc))     # the non-None member, required
         else:   # left out of the serialized payload when absent: a third less JSON per batch
-            fields[name] = (annotation, Field(default=default, exclude_if=_absent))
+            fields[name] = (annotation, Field(default=default, exclude_if=_absent, **doc))
     return create_model(f"{type_name.title().replace('_', '')}Event", __base__=_EventBase, **fields)
 
 
@@ -79,7 +92,8 @@ def future_indexes(events: list, now: datetime | None = None) -> list[int]:
 
 class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    events: list[LearningEventIn] = Field(min_length=1, max_length=MAX_BATCH)
+    events: list[LearningEventIn] = Field(min_length=1, max_length=MAX_BATCH,
+                                          description="the learning events, each discriminated by its type")
 
     @model_validator(mode="after")
     def _not_in_future(self) -> "EventBatch":

@@ -19,16 +19,19 @@ class IngestEventsPayload(EventBatch):
 
 class RollupPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    full: bool = Field(default=False, description="rebuild every rollup from all events instead of the watermark")
+    full: bool = Field(default=False, description="rebuild every rollup from all events instead of the watermark",
+                       examples=[False])
 
 
 class ReportPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    report: Literal["course_popularity", "learner_progress"]
-    start: date
-    end: date
-    course_id: str | None = Field(default=None, description="course_popularity: only this course", **IDS)
-    top: int = Field(default=20, ge=1, le=100, description="rows shown in the chart")
+    report: Literal["course_popularity", "learner_progress"] = Field(description="which report",
+                                                                      examples=["course_popularity"])
+    start: date = Field(description="first day of the range", examples=["2026-01-01"])
+    end: date = Field(description="last day of the range (inclusive)", examples=["2026-01-31"])
+    course_id: str | None = Field(default=None, description="course_popularity: only this course",
+                                  examples=["c-1"], **IDS)
+    top: int = Field(default=20, ge=1, le=100, description="rows shown in the chart", examples=[20])
 
     @model_validator(mode="after")
     def _range(self) -> "ReportPayload":

@@ -7,32 +7,33 @@ from domain.core.fields import id_field
 from domain.jobs.errors import InvalidPayload
 from domain.jobs.kinds import Enqueue, JobKind
 
-ID = id_field()
-CERT_ID = id_field(pattern=r"^CW(-[0-9A-Z]{4}){4}$")
+CERT_PATTERN = r"^CW(-[0-9A-Z]{4}){4}$"
 
 
 class CertifyPayload(BaseModel):
     """Issue (or return the existing) certificate of one learner for one course."""
 
     model_config = ConfigDict(extra="forbid")
-    user_id: str = ID
-    course_id: str = ID
+    user_id: str = id_field(description="the learner", examples=["u-1"])
+    course_id: str = id_field(description="the course", examples=["c-1"])
 
 
 class CertifyCoursePayload(BaseModel):
     """Issue certificates to every eligible learner of a course, in chunks."""
 
     model_config = ConfigDict(extra="forbid")
-    course_id: str = ID
-    chunk_size: int | None = Field(default=None, ge=1, le=2000)
+    course_id: str = id_field(description="the course", examples=["c-1"])
+    chunk_size: int | None = Field(default=None, ge=1, le=2000, description="learners per sub-job; default: the "
+                                   "settings'", examples=[200])
 
 
 class ReissuePayload(BaseModel):
     """Render a new version (the learner's current name) under the same id; the old file goes."""
 
     model_config = ConfigDict(extra="forbid")
-    certificate_id: str = CERT_ID
-    force: bool = False
+    certificate_id: str = id_field(pattern=CERT_PATTERN, description="the certificate",
+                                examples=["CW-7K2M-9QXD-4HNB-P3TW"])
+    force: bool = Field(default=False, description="render again even if nothing changed", examples=[False])
 
 
 def _check_course(session, course_id: str) -> None:

@@ -8,7 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from domain.core.fields import When, id_field, int_field, number, text
 from domain.jobs.kinds import Enqueue, JobKind
 
-Id = id_field(max_length=64)
+
+
+def Id(description: str, example: str):   # noqa: N802 (reads as the type it was)
+    return id_field(max_length=64, description=description, examples=[example])
+
 QUEUE = "grading"
 
 
@@ -17,53 +21,59 @@ class _Payload(BaseModel):
 
 
 class Answer(_Payload):
-    question_id: str = Id
-    value: JsonValue = None
-    answered_at: When | None = None   # server time the web tier recorded; default: submission time
+    question_id: str = Id("the question", "q1")
+    value: JsonValue = Field(default=None, description="the answer: a choice id, a list of them, a number or text "
+                             "as the question type takes", examples=["b"])
+    answered_at: When | None = Field(default=None, examples=["2026-01-05T10:00:00Z"],
+                                     description="server time the web tier recorded; default: submission time")
 
 
 class GradeQuizPayload(_Payload):
-    attempt_id: str = Id
-    answers: list[Answer] = Field(default_factory=list, max_length=500)
+    attempt_id: str = Id("the quiz attempt", "att-1")
+    answers: list[Answer] = Field(default_factory=list, max_length=500, description="the learner's answers")
 
 
 class GradeAssignmentPayload(_Payload):
-    submission_id: str = Id
-    rubric: dict[Annotated[str, id_field(max_length=64)], Annotated[str, id_field(max_length=64)]] = Field(default_factory=dict, max_length=50, description="criterion id → level id")
-    feedback: str = text(20_000, default="")
-    request_revision: bool = False
+    submission_id: str = Id("the assignment submission", "as-1")
+    rubric: dict[Annotated[str, id_field(max_length=64)], Annotated[str, id_field(max_length=64)]] = Field(
+        default_factory=dict, max_length=50, description="criterion id → level id", examples=[{"clarity": "good"}])
+    feedback: str = text(20_000, default="", description="the grader's feedback", examples=["Well argued."])
+    request_revision: bool = Field(default=False, description="ask the learner to revise and resubmit",
+                                   examples=[False])
 
 
 class AssignPeerReviewsPayload(_Payload):
-    assignment_id: str = Id
-    k: int = Field(default=3, ge=1, le=10)
+    assignment_id: str = Id("the assignment", "asg-1")
+    k: int = Field(default=3, ge=1, le=10, description="reviews per submission", examples=[3])
 
 
 class PeerReviewPayload(_Payload):
-    review_id: str = Id
-    rating: float = number(ge=0, le=5)
-    feedback: str = text(20_000, default="")
+    review_id: str = Id("the peer review", "rev-1")
+    rating: float = number(ge=0, le=5, description="0-5", examples=[4])
+    feedback: str = text(20_000, default="", description="the reviewer's comments", examples=["Clear."])
 
 
 class CodeScorePayload(_Payload):
-    user_id: str = Id
-    course_id: str = Id
-    exercise_id: str = Id
-    submission_id: str = Id
-    score: float = number(ge=0, le=1_000_000)
-    max_score: float = number(default=100.0, gt=0, le=1_000_000)
-    attempt: int | None = int_field(default=None, ge=0)
+    user_id: str = Id("the learner", "u-1")
+    course_id: str = Id("the course", "c-1")
+    exercise_id: str = Id("the exercise", "ex-fizzbuzz")
+    submission_id: str = Id("the code submission", "5c6d7e8f9a0b1c2d")
+    score: float = number(ge=0, le=1_000_000, description="points earned", examples=[80])
+    max_score: float = number(default=100.0, gt=0, le=1_000_000, description="points possible", examples=[100])
+    attempt: int | None = int_field(default=None, ge=0, description="the learner's attempt number", examples=[1])
 
 
 class RecomputePayload(_Payload):
-    user_id: str = Id
-    course_id: str = Id
-    generation: int = int_field(default=0, ge=0)
+    user_id: str = Id("the learner", "u-1")
+    course_id: str = Id("the course", "c-1")
+    generation: int = int_field(default=0, ge=0, description="grading generation; an older one is skipped",
+                                examples=[0])
 
 
 class RegradeCoursePayload(_Payload):
-    course_id: str = Id
-    rescore_quizzes: bool = Field(default=True, description="rescore stored attempts against the current answer keys")
+    course_id: str = Id("the course", "c-1")
+    rescore_quizzes: bool = Field(default=True, examples=[True],
+                                  description="rescore stored attempts against the current answer keys")
 
 
 # --------------------------------------------------------------------------- intake checks

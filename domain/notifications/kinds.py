@@ -12,7 +12,11 @@ from domain.jobs.errors import InvalidPayload
 from domain.jobs.kinds import Enqueue, JobKind
 from domain.notifications import types
 
-Id = id_field()
+
+
+def _id(description: str, example: str):
+    return id_field(description=description, examples=[example])
+
 QUEUE = "notifications"
 log = logging.getLogger(__name__)
 
@@ -21,13 +25,18 @@ class NotifyPayload(BaseModel):
     """One notification to one user (what reactions to other families' events start)."""
 
     model_config = ConfigDict(extra="forbid")
-    user_id: str = Id
-    type: str = line(48, min_length=1)
-    data: dict = Field(default_factory=dict, description="template variables (score_pct, course_title, ...)")
-    title: str | None = line(300, default=None, description="default: the type's subject line")
-    body: str = text(20_000, default="")
-    link: str | None = line(1000, default=None, description="absolute, or a path on the site")
-    dedupe_key: str | None = line(200, default=None, description="same key → same notification")
+    user_id: str = _id("the recipient", "u-1")
+    type: str = line(48, min_length=1, description="a notification type", examples=["quiz_graded"])
+    data: dict = Field(default_factory=dict, description="template variables (score_pct, course_title, ...)",
+                       examples=[{"score_pct": 90}])
+    title: str | None = line(300, default=None, description="default: the type's subject line",
+                             examples=["Your quiz was graded"])
+    body: str = text(20_000, default="", description="the text; default: the type's template",
+                     examples=["You scored 90%."])
+    link: str | None = line(1000, default=None, description="absolute, or a path on the site",
+                            examples=["/courses/c-1"])
+    dedupe_key: str | None = line(200, default=None, description="same key → same notification",
+                                  examples=["quiz.graded:a1:u-1"])
 
     @field_validator("type")
     @classmethod
@@ -48,28 +57,30 @@ class AnnouncePayload(BaseModel):
     """A course announcement to every enrolled learner (in-app + email per preferences)."""
 
     model_config = ConfigDict(extra="forbid")
-    course_id: str = Id
-    title: str = line(300, min_length=1)
-    body: str = text(20_000, min_length=1)
-    link: str | None = line(1000, default=None)
-    priority: Literal["normal", "high", "urgent"] = "normal"
-    sender_id: str | None = id_field(default=None)
+    course_id: str = _id("the course whose learners are told", "c-1")
+    title: str = line(300, min_length=1, description="the title", examples=["Exam moved"])
+    body: str = text(20_000, min_length=1, description="the text", examples=["The exam is on Friday."])
+    link: str | None = line(1000, default=None, description="where it leads", examples=["/courses/c-1"])
+    priority: Literal["normal", "high", "urgent"] = Field(default="normal", examples=["normal"],
+                                                          description="urgent ignores preferences")
+    sender_id: str | None = id_field(default=None, description="the instructor sending it", examples=["u-9"])
 
 
 class ChunkPayload(BaseModel):
     """One page of an announcement's recipients: enrolled user ids in ``(after, until]``."""
 
     model_config = ConfigDict(extra="forbid")
-    notification_id: str = Id
-    course_id: str = Id
-    after: str = Field(max_length=32, pattern=r"^[A-Za-z0-9_-]*$")
-    until: str = Id
+    notification_id: str = _id("the announcement", "n1")
+    course_id: str = _id("its course", "c-1")
+    after: str = Field(max_length=32, pattern=r"^[A-Za-z0-9_-]*$", examples=[""],
+                       description="user ids after this one ('' for the first page)")
+    until: str = _id("up to this user id, inclusive", "u-500")
 
 
 class DigestPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: str = Id
-    day: date
+    user_id: str = _id("the recipient", "u-1")
+    day: date = Field(description="the day the digest covers", examples=["2026-01-05"])
 
 
 def _user_exists(session, payload: NotifyPayload) -> None:

@@ -12,11 +12,13 @@ class PingPayload(BaseModel):
     drills (retry, permanent failure, worker loss) so operators can check a deployment."""
 
     model_config = ConfigDict(extra="forbid")
-    echo: str = text(1000, default="pong")
-    sleep: float = number(default=0.0, ge=0, le=600)
-    fail_transient_times: int = Field(default=0, ge=0, le=20)
-    fail_permanent: bool = False
-    crash_worker: bool = False
+    echo: str = text(1000, default="pong", description="returned as the result", examples=["hi"])
+    sleep: float = number(default=0.0, ge=0, le=600, description="seconds to stay running", examples=[0.5])
+    fail_transient_times: int = Field(default=0, ge=0, le=20, examples=[2],
+                                      description="fail with a transient error this many times first (retries)")
+    fail_permanent: bool = Field(default=False, description="fail permanently (no retry)", examples=[False])
+    crash_worker: bool = Field(default=False, description="kill the worker process mid-job (redelivery drill)",
+                               examples=[False])
 
 
 KINDS = [

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.core.fields import id_field, text
 from domain.jobs.errors import InvalidPayload
@@ -19,11 +19,14 @@ class EvaluatePayload(BaseModel):
     ``exercise_id`` + ``user_id`` + ``language`` + ``code`` (the job creates the submission)."""
 
     model_config = ConfigDict(extra="forbid")
-    submission_id: str | None = id_field(default=None)
-    exercise_id: str | None = id_field(default=None)
-    user_id: str | None = id_field(default=None)
-    language: Language | None = None
-    code: str | None = text(MAX_CODE_CHARS, min_length=1, default=None)
+    submission_id: str | None = id_field(default=None, examples=["5c6d7e8f9a0b1c2d"],
+                                         description="a submission already written; give it alone")
+    exercise_id: str | None = id_field(default=None, examples=["ex-fizzbuzz"],
+                                       description="the exercise (with user_id, language, code)")
+    user_id: str | None = id_field(default=None, description="the learner", examples=["u-1"])
+    language: Language | None = Field(default=None, description="the code's language", examples=["python"])
+    code: str | None = text(MAX_CODE_CHARS, min_length=1, default=None, description="the source code",
+                            examples=["print(input())"])
 
     @model_validator(mode="after")
     def _one_form(self) -> "EvaluatePayload":

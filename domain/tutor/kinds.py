@@ -14,13 +14,13 @@ class TutorReplyPayload(BaseModel):
     """The pending assistant message (``reply_id``) that answers the session's latest question."""
 
     model_config = ConfigDict(extra="forbid")
-    session_id: str = id_field()
-    reply_id: str = id_field()
+    session_id: str = id_field(description="the tutor session", examples=["7e8f9a0b1c2d3e4f"])
+    reply_id: str = id_field(description="the pending assistant message to write", examples=["8f9a0b1c2d3e4f5a"])
 
 
 class TutorIndexPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    course_id: str = id_field()
+    course_id: str = id_field(description="the course to (re)index", examples=["c-1"])
 
 
 def _check_reply(session, payload: TutorReplyPayload) -> None:

@@ -17,11 +17,15 @@ class TranscodePayload(BaseModel):
     the settings for this asset; ``force`` re-runs even when the asset is already ready."""
 
     model_config = ConfigDict(extra="forbid")
-    asset_id: str = id_field()
-    ladder: list[Annotated[int, Field(ge=64, le=4320)]] | None = Field(default=None, min_length=1, max_length=8)
-    segment_seconds: float | None = number(default=None, ge=1, le=30)
-    thumbnail_interval: float | None = number(default=None, ge=0.5, le=600)
-    force: bool = False
+    asset_id: str = id_field(description="the video asset (POST /v1/videos)", examples=["9b2d4c55a1e2f3a4"])
+    ladder: list[Annotated[int, Field(ge=64, le=4320)]] | None = Field(
+        default=None, min_length=1, max_length=8, description="rendition heights (short side); default: the "
+        "settings' ladder, capped at the source", examples=[[1080, 720, 360]])
+    segment_seconds: float | None = number(default=None, ge=1, le=30, description="CMAF segment length",
+                                           examples=[4])
+    thumbnail_interval: float | None = number(default=None, ge=0.5, le=600, examples=[10],
+                                              description="seconds between sprite thumbnails")
+    force: bool = Field(default=False, description="transcode again even if the asset is ready", examples=[False])
 
 
 def _asset_exists(session, payload: TranscodePayload) -> None:

@@ -15,6 +15,8 @@ from domain.db import session_factory
 from intake.auth import Caller, require
 from intake.body import load_json, openapi_body
 from intake.errors import ApiError
+from intake.openapi import answers
+from intake.schemas.other import CourseAnalytics, EventsAccepted, Leaderboard, LearnerAnalytics, PlatformAnalytics, TrendingCourses
 from intake.routes.jobs import accept
 
 router = APIRouter(tags=["analytics"])
@@ -48,7 +50,7 @@ def _parse_batch(raw: bytes) -> list:
                        batch_errors(exc.errors())) from None
 
 
-@router.post("/v1/events", status_code=202, summary="Ingest a batch of learning events (all or nothing)",
+@router.post("/v1/events", responses=answers(EventsAccepted, 202, errors=(409,)), status_code=202, summary="Ingest a batch of learning events (all or nothing)",
              openapi_extra=openapi_body(EventBatch))
 async def post_events(request: Request, caller: Caller = require("enqueue"),
                       idempotency_key: str | None = Header(default=None, max_length=200)):
@@ -72,7 +74,7 @@ def _read(fn, *args):
         return fn(s, *args)
 
 
-@router.get("/v1/analytics/courses/{course_id}", summary="A course's daily rollups, totals and popularity")
+@router.get("/v1/analytics/courses/{course_id}", responses=answers(CourseAnalytics), summary="A course's daily rollups, totals and popularity")
 def course_analytics(course_id: str, caller: Caller = require("read"),
                      start: date | None = None, end: date | None = None):
     out = _read(queries.course, course_id, start, end)
@@ -81,7 +83,7 @@ def course_analytics(course_id: str, caller: Caller = require("read"),
     return out
 
 
-@router.get("/v1/analytics/learners/{user_id}", summary="A learner's streaks, progress and weekly goal")
+@router.get("/v1/analytics/learners/{user_id}", responses=answers(LearnerAnalytics), summary="A learner's streaks, progress and weekly goal")
 def learner_analytics(user_id: str, caller: Caller = require("read")):
     out = _read(queries.learner, user_id)
     if out is None:
@@ -89,7 +91,7 @@ def learner_analytics(user_id: str, caller: Caller = require("read")):
     return out
 
 
-@router.get("/v1/analytics/leaderboard", summary="Leaderboard of an exercise topic")
+@router.get("/v1/analytics/leaderboard", responses=answers(Leaderboard), summary="Leaderboard of an exercise topic")
 def leaderboard(caller: Caller = require("read"), topic: str | None = Query(default=None, max_length=64),
                 limit: int = Query(default=20, ge=1, le=100)):
     if not topic:
@@ -97,11 +99,11 @@ def leaderboard(caller: Caller = require("read"), topic: str | None = Query(defa
     return _read(queries.leaderboard, topic, limit)
 
 
-@router.get("/v1/analytics/courses", summary="Trending courses")
+@router.get("/v1/analytics/courses", responses=answers(TrendingCourses), summary="Trending courses")
 def trending(caller: Caller = require("read"), limit: int = Query(default=20, ge=1, le=100)):
     return {"courses": _read(queries.popular_courses, limit)}
 
 
-@router.get("/v1/analytics/platform", summary="Platform totals per day (operators)")
+@router.get("/v1/analytics/platform", responses=answers(PlatformAnalytics), summary="Platform totals per day (operators)")
 def platform(caller: Caller = require("operate"), start: date | None = None, end: date | None = None):
     return _read(queries.platform, start, end)

@@ -15,6 +15,8 @@ from domain.db import session_factory, unit_of_work
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
+from intake.openapi import answers
+from intake.schemas.other import CertificateList, CertificateView, Credential, PublicKeys, Verification
 from workers.base import get_storage
 
 router = APIRouter(tags=["certificates"])
@@ -43,7 +45,7 @@ def _issued(certificate_id: str) -> Certificate:
     return cert
 
 
-@router.get(WELL_KNOWN, summary="The certificate signing keys (JWK set) and how records are signed")
+@router.get(WELL_KNOWN, responses=answers(PublicKeys), summary="The certificate signing keys (JWK set) and how records are signed")
 def public_keys():
     return {"issuer": {"name": "Coursework", "url": _issuer_url()},
             "keys": key_ring().jwks(),
@@ -52,14 +54,14 @@ def public_keys():
             "credential_proof": "DataIntegrityProof, cryptosuite eddsa-jcs-2022"}
 
 
-@router.get("/v1/certificates/{certificate_id}/verify", summary="Verify a certificate (public, no key)")
+@router.get("/v1/certificates/{certificate_id}/verify", responses=answers(Verification), summary="Verify a certificate (public, no key)")
 def verify(certificate_id: str):
     body = lifecycle.verification(_get(certificate_id), certificate_id)
     body["public_keys"] = f"{_issuer_url()}{WELL_KNOWN}"
     return body
 
 
-@router.get("/v1/certificates/{certificate_id}/credential",
+@router.get("/v1/certificates/{certificate_id}/credential", responses=answers(Credential),
             summary="Open Badges 3.0 / W3C Verifiable Credential of a certificate (public)")
 def export_credential(certificate_id: str):
     cert = _issued(certificate_id)
@@ -81,12 +83,12 @@ def _with_links(cert: Certificate) -> dict:
     return body
 
 
-@router.get("/v1/certificates/{certificate_id}", summary="A certificate with presigned PDF/PNG downloads")
+@router.get("/v1/certificates/{certificate_id}", responses=answers(CertificateView), summary="A certificate with presigned PDF/PNG downloads")
 def get_certificate(certificate_id: str, caller: Caller = require("read")):
     return {"certificate": _with_links(_issued(certificate_id))}
 
 
-@router.get("/v1/certificates", summary="Find certificates by learner and/or course")
+@router.get("/v1/certificates", responses=answers(CertificateList), summary="Find certificates by learner and/or course")
 def find_certificates(caller: Caller = require("read"), user_id: str | None = Query(default=None, max_length=32),
                       course_id: str | None = Query(default=None, max_length=32),
                       limit: int = Query(default=50, ge=1, le=200)):
@@ -104,10 +106,11 @@ def find_certificates(caller: Caller = require("read"), user_id: str | None = Qu
 
 class RevokeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = text(1000, min_length=3)
+    reason: str = text(1000, min_length=3, description="why (kept with the certificate and shown by verify)",
+                       examples=["issued in error"])
 
 
-@router.post("/v1/certificates/{certificate_id}/revoke", summary="Revoke a certificate (operators)",
+@router.post("/v1/certificates/{certificate_id}/revoke", responses=answers(CertificateView), summary="Revoke a certificate (operators)",
              openapi_extra=openapi_body(RevokeRequest))
 async def revoke(certificate_id: str, request: Request, caller: Caller = require("operate")):
     body = await parse_json(request, RevokeRequest)

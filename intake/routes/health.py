@@ -11,11 +11,13 @@ from starlette.concurrency import run_in_threadpool
 from celeryconfig import CONTROL_QUEUE, FAMILY_QUEUES, settings
 from domain.db import session_factory
 from domain.jobs.models import Job, Outbox
+from intake.openapi import answers
+from intake.schemas.other import Health, Readiness
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses=answers(Health))
 def healthz():
     return {"status": "ok"}
 
@@ -37,7 +39,7 @@ def _check_redis(r) -> str | None:
         return f"{type(exc).__name__}: {exc}"[:300]
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=answers(Readiness, errors=(503,)))
 async def readyz(request: Request):
     db = await run_in_threadpool(_check_db)
     rd = await run_in_threadpool(_check_redis, request.app.state.redis)
@@ -63,7 +65,7 @@ def _metrics(r) -> bytes:
     return generate_latest(reg)
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses=answers(None, media_type="text/plain", description="Prometheus text format"))
 async def metrics(request: Request):
     body = await run_in_threadpool(_metrics, request.app.state.redis)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

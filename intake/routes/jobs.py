@@ -23,9 +23,15 @@ from intake import group_commit, sse
 from intake.body import openapi_body, parse_json
 from intake.auth import Caller, require
 from intake.errors import ApiError, pydantic_details
+from intake.openapi import IDEMPOTENCY_DOC, answers
+from intake.schemas.jobs import JobAccepted, JobEvent as JobEventView, JobPage, JobView, KindList
+from intake.schemas.requests import job_request
 from workers.events import job_channel
 
 router = APIRouter(tags=["jobs"])
+SSE_DOC = ("`text/event-stream`: one event per lifecycle transition or progress report, each `data:` a "
+           "JobEvent (see the JobEvent schema); the stream ends after the job's final state. Resume with "
+           "`Last-Event-ID`.")
 
 
 class JobRequest(BaseModel):
@@ -94,16 +100,18 @@ def accepted_response(job: dict, created: bool) -> JSONResponse:
     return JSONResponse({"job": job, "links": _links(job["id"])}, status_code=202, headers=headers)
 
 
-@router.post("/v1/jobs", status_code=202, summary="Enqueue a job", openapi_extra=openapi_body(JobRequest))
+@router.post("/v1/jobs", status_code=202, summary="Enqueue a job", openapi_extra=openapi_body(job_request, "JobRequest"),
+             responses=answers(JobAccepted, 202, errors=(409,)))
 async def create_job(request: Request, caller: Caller = require("enqueue"),
-                     idempotency_key: str | None = Header(default=None, max_length=200)):
+                     idempotency_key: str | None = Header(default=None, max_length=200, description=IDEMPOTENCY_DOC,
+                                                          examples=["enroll-42"])):
     body = await parse_json(request, JobRequest)
     job, created = await accept_async(caller.key_id, body.kind, body.payload, idempotency_key, body.run_at,
                                       caller.scopes)
     return accepted_response(job, created)
 
 
-@router.get("/v1/kinds", summary="Job kinds and their payload schemas")
+@router.get("/v1/kinds", summary="Job kinds and their payload schemas", responses=answers(KindList))
 def list_kinds(caller: Caller = require("read")):
     return {"kinds": [{"name": k.name, "queue": k.queue, "description": k.description,
                        "max_attempts": k.max_attempts, "payload_schema": k.payload.model_json_schema()}
@@ -118,7 +126,8 @@ def _load(job_id: str, caller: Caller) -> Job:
     return job
 
 
-@router.get("/v1/jobs/{job_id}", summary="A job's state, progress, attempts, result or error")
+@router.get("/v1/jobs/{job_id}", summary="A job's state, progress, attempts, result or error",
+            responses=answers(JobView))
 def get_job(job_id: str, caller: Caller = require("read")):
     return {"job": _load(job_id, caller).to_dict(), "links": _links(job_id)}
 
@@ -127,11 +136,16 @@ def _cursor(job: Job) -> str:
     return base64.urlsafe_b64encode(f"{job.created_at.isoformat()}|{job.id}".encode()).decode()
 
 
-@router.get("/v1/jobs", summary="List jobs (newest first, paginated)")
-def list_jobs(caller: Caller = require("read"), kind: str | None = None,
-              state: str | None = Query(default=None, description=f"one of {', '.join(states.ALL)}"),
-              caller_id: str | None = Query(default=None, alias="caller"),
-              limit: int = Query(default=50, ge=1, le=200), cursor: str | None = None):
+@router.get("/v1/jobs", summary="List jobs (newest first, paginated)", responses=answers(JobPage))
+def list_jobs(caller: Caller = require("read"),
+              kind: str | None = Query(default=None, description="only jobs of this kind", examples=["ping"]),
+              state: str | None = Query(default=None, description=f"one of {', '.join(states.ALL)}",
+                                        examples=["queued"]),
+              caller_id: str | None = Query(default=None, alias="caller", examples=["k_5a0e"],
+                                            description="only this API key's jobs (operators; others see only "
+                                                        "their own)"),
+              limit: int = Query(default=50, ge=1, le=200, description="page size", examples=[50]),
+              cursor: str | None = Query(default=None, description="next_cursor of the previous page")):
     if state is not None and state not in states.ALL:
         raise ApiError(422, "validation_error", "unknown state",
                        [{"field": "state", "message": f"must be one of: {', '.join(states.ALL)}"}])
@@ -158,7 +172,8 @@ def list_jobs(caller: Caller = require("read"), kind: str | None = None,
             "next_cursor": _cursor(page[-1]) if len(jobs) > limit else None}
 
 
-@router.post("/v1/jobs/{job_id}/cancel", status_code=202, summary="Cancel a job")
+@router.post("/v1/jobs/{job_id}/cancel", status_code=202, summary="Cancel a job",
+             responses=answers(JobView, 202, errors=(409,)))
 def cancel_job(job_id: str, caller: Caller = require("enqueue")):
     _load(job_id, caller)
     with unit_of_work(settings.database_url) as s:
@@ -170,7 +185,8 @@ def cancel_job(job_id: str, caller: Caller = require("enqueue")):
     return JSONResponse({"job": body, "links": _links(job_id)}, status_code=202)
 
 
-@router.post("/v1/jobs/{job_id}/retry", status_code=202, summary="Requeue a failed or dead-lettered job (operators)")
+@router.post("/v1/jobs/{job_id}/retry", status_code=202, summary="Requeue a failed or dead-lettered job (operators)",
+             responses=answers(JobView, 202, errors=(409,)))
 def retry_job(job_id: str, caller: Caller = require("operate")):
     with unit_of_work(settings.database_url) as s:
         job = s.get(Job, job_id, with_for_update=True)
@@ -183,9 +199,11 @@ def retry_job(job_id: str, caller: Caller = require("operate")):
     return JSONResponse({"job": body, "links": _links(job_id)}, status_code=202)
 
 
-@router.get("/v1/jobs/{job_id}/events", summary="Server-sent events for one job, until it ends")
+@router.get("/v1/jobs/{job_id}/events", summary="Server-sent events for one job, until it ends",
+            responses=answers(None, media_type="text/event-stream", description=SSE_DOC, events=JobEventView))
 async def job_events(job_id: str, request: Request, caller: Caller = require("read"),
-                     last_event_id: int | None = Header(default=None)):
+                     last_event_id: int | None = Header(default=None, description="resume after this event id",
+                                                        examples=[1042])):
     await run_in_threadpool(_load, job_id, caller)
 
     def done() -> bool:

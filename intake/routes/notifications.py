@@ -20,16 +20,21 @@ from intake import sse
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
+from intake.openapi import answers
+from intake.schemas.jobs import JobEvent as JobEventView
+from intake.schemas.other import Inbox, MarkedAll, Preference, Preferences, UnreadCount
 from workers.events import user_channel
 
 router = APIRouter(tags=["notifications"])
+STREAM_DOC = ("`text/event-stream`: one `notification.created` event per new in-app notification, each `data:` a "
+              "JobEvent whose data is the notification; resume with `Last-Event-ID`")
 
 
 class PreferenceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    type: str = line(48, min_length=1)
-    channel: str = line(16, min_length=1, description="email | in_app")
-    mode: str = line(16, min_length=1, description="immediate | digest (email only) | off")
+    type: str = line(48, min_length=1, description="a notification type", examples=["quiz_graded"])
+    channel: str = line(16, min_length=1, description="email | in_app", examples=["email"])
+    mode: str = line(16, min_length=1, description="immediate | digest (email only) | off", examples=["digest"])
 
 
 def _user(s, user_id: str) -> User:
@@ -39,7 +44,7 @@ def _user(s, user_id: str) -> User:
     return user
 
 
-@router.get("/v1/users/{user_id}/notifications", summary="A user's in-app notifications (newest first)")
+@router.get("/v1/users/{user_id}/notifications", responses=answers(Inbox), summary="A user's in-app notifications (newest first)")
 def list_notifications(user_id: str, caller: Caller = require("read"), unread: bool = False,
                        limit: int = Query(default=50, ge=1, le=200), before: str | None = None):
     with session_factory(settings.database_url)() as s:
@@ -49,14 +54,14 @@ def list_notifications(user_id: str, caller: Caller = require("read"), unread: b
     return {"items": items, "unread": count, "next_before": items[-1]["id"] if len(items) == limit else None}
 
 
-@router.get("/v1/users/{user_id}/notifications/unread-count", summary="How many in-app notifications are unread")
+@router.get("/v1/users/{user_id}/notifications/unread-count", responses=answers(UnreadCount), summary="How many in-app notifications are unread")
 def unread_count(user_id: str, caller: Caller = require("read")):
     with session_factory(settings.database_url)() as s:
         _user(s, user_id)
         return {"unread": inbox.unread_count(s, user_id)}
 
 
-@router.post("/v1/users/{user_id}/notifications/{item_id}/read", summary="Mark one in-app notification read")
+@router.post("/v1/users/{user_id}/notifications/{item_id}/read", responses=answers(UnreadCount), summary="Mark one in-app notification read")
 def mark_read(user_id: str, item_id: str, caller: Caller = require("enqueue")):
     with unit_of_work(settings.database_url) as s:
         _user(s, user_id)
@@ -66,7 +71,7 @@ def mark_read(user_id: str, item_id: str, caller: Caller = require("enqueue")):
         return {"unread": inbox.unread_count(s, user_id)}
 
 
-@router.post("/v1/users/{user_id}/notifications/read-all", summary="Mark all in-app notifications read")
+@router.post("/v1/users/{user_id}/notifications/read-all", responses=answers(MarkedAll), summary="Mark all in-app notifications read")
 def mark_all_read(user_id: str, caller: Caller = require("enqueue")):
     with unit_of_work(settings.database_url) as s:
         _user(s, user_id)
@@ -74,7 +79,7 @@ def mark_all_read(user_id: str, caller: Caller = require("enqueue")):
     return {"marked": changed, "unread": 0}
 
 
-@router.get("/v1/users/{user_id}/notifications/stream",
+@router.get("/v1/users/{user_id}/notifications/stream", responses=answers(None, media_type="text/event-stream", description=STREAM_DOC, events=JobEventView),
             summary="Server-sent events: new in-app notifications for this user, live")
 async def stream(user_id: str, request: Request, caller: Caller = require("read"),
                  last_event_id: int | None = Header(default=None)):
@@ -91,14 +96,14 @@ async def stream(user_id: str, request: Request, caller: Caller = require("read"
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.get("/v1/users/{user_id}/notification-preferences", summary="Effective preference per type and channel")
+@router.get("/v1/users/{user_id}/notification-preferences", responses=answers(Preferences), summary="Effective preference per type and channel")
 def get_preferences(user_id: str, caller: Caller = require("read")):
     with session_factory(settings.database_url)() as s:
         _user(s, user_id)
         return {"preferences": preferences.listing(s, user_id)}
 
 
-@router.put("/v1/users/{user_id}/notification-preferences", summary="Set one preference",
+@router.put("/v1/users/{user_id}/notification-preferences", responses=answers(Preference), summary="Set one preference",
             openapi_extra=openapi_body(PreferenceRequest))
 async def put_preference(user_id: str, request: Request, caller: Caller = require("enqueue")):
     body = await parse_json(request, PreferenceRequest)
@@ -130,7 +135,7 @@ def _page(title: str, body: str) -> HTMLResponse:
                         f"<body style='font-family: sans-serif'><h1>{html.escape(title)}</h1>{body}</body></html>")
 
 
-@router.get("/v1/notifications/unsubscribe", summary="Unsubscribe confirmation page (from an email link)")
+@router.get("/v1/notifications/unsubscribe", responses=answers(None, media_type="text/html", errors=(400,), description="an HTML page"), summary="Unsubscribe confirmation page (from an email link)")
 def unsubscribe_page(token: str = Query(min_length=10, max_length=200)):
     user_id, type_name = _token_target(token)
     label = type_name.replace("_", " ")
@@ -140,7 +145,7 @@ def unsubscribe_page(token: str = Query(min_length=10, max_length=200)):
                  "<button type='submit'>Unsubscribe</button></form>")
 
 
-@router.post("/v1/notifications/unsubscribe", summary="One-click unsubscribe (RFC 8058 List-Unsubscribe-Post)")
+@router.post("/v1/notifications/unsubscribe", responses=answers(None, media_type="text/html", errors=(400,), description="an HTML page"), summary="One-click unsubscribe (RFC 8058 List-Unsubscribe-Post)")
 def unsubscribe_now(token: str = Query(min_length=10, max_length=200)):
     user_id, type_name = _token_target(token)
     if types.get(type_name).priority == types.URGENT:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -20,16 +20,19 @@ from domain.sandbox.models import Exercise, Submission
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
+from intake.openapi import answers
+from intake.schemas.learning import ExerciseView, SubmissionAccepted, SubmissionView
 
 router = APIRouter(tags=["sandbox"])
 
 
 class NewSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    exercise_id: str = id_field()
-    user_id: str = id_field()
-    language: Language
-    code: str = text(MAX_CODE_CHARS, min_length=1)
+    exercise_id: str = id_field(description="the exercise", examples=["ex-fizzbuzz"])
+    user_id: str = id_field(description="the learner", examples=["u-1"])
+    language: Language = Field(description="one of the exercise's languages", examples=["python"])
+    code: str = text(MAX_CODE_CHARS, min_length=1, description="the source code",
+                     examples=["n = int(input())\nprint('Fizz' if n % 3 == 0 else n)"])
 
 
 def _links(submission_id: str, job_id: str) -> dict:
@@ -78,7 +81,7 @@ def _submit_once(caller: Caller, body: NewSubmission, key: str | None) -> tuple[
     return out, True
 
 
-@router.post("/v1/submissions", status_code=202, summary="Submit code for an exercise (starts an evaluate job)",
+@router.post("/v1/submissions", responses=answers(SubmissionAccepted, 202, errors=(409,)), status_code=202, summary="Submit code for an exercise (starts an evaluate job)",
              openapi_extra=openapi_body(NewSubmission))
 async def create_submission(request: Request, caller: Caller = require("enqueue"),
                             idempotency_key: str | None = Header(default=None, max_length=200)):
@@ -91,7 +94,7 @@ async def create_submission(request: Request, caller: Caller = require("enqueue"
     return JSONResponse({**out, "links": _links(sub_id, job_id)}, status_code=202, headers=headers)
 
 
-@router.get("/v1/submissions/{submission_id}", summary="A submission: status, verdict, score, per-case results, "
+@router.get("/v1/submissions/{submission_id}", responses=answers(SubmissionView), summary="A submission: status, verdict, score, per-case results, "
                                                         "feedback (never hidden cases' data)")
 def get_submission(submission_id: str, caller: Caller = require("read")):
     with session_factory(settings.database_url)() as s:
@@ -104,7 +107,7 @@ def get_submission(submission_id: str, caller: Caller = require("read")):
         return {"submission": sub.public(), "links": _links(sub.id, sub.job_id or "")}
 
 
-@router.get("/v1/exercises/{exercise_id}", summary="An exercise as a learner sees it (no reference solution, "
+@router.get("/v1/exercises/{exercise_id}", responses=answers(ExerciseView), summary="An exercise as a learner sees it (no reference solution, "
                                                     "no hidden cases)")
 def get_exercise(exercise_id: str, caller: Caller = require("read")):
     with session_factory(settings.database_url)() as s:

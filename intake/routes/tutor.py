@@ -15,7 +15,7 @@ import redis
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Row, bindparam, select
 from starlette.concurrency import run_in_threadpool
 
@@ -30,23 +30,31 @@ from domain.tutor.models import TutorMessage, TutorSession, message_dict
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
+from intake.openapi import answers
+from intake.schemas.learning import StreamToken, TutorMessageAccepted, TutorSessionCreated, TutorSessionEnded, TutorSessionView
 
 router = APIRouter(tags=["tutor"])
+STREAM_DOC = ("`text/event-stream`: `start`, then `token` events (`data: {\"text\"}`), then `done` (the whole "
+              "TutorMessage) or `error`; resume with `Last-Event-ID`")
 
 
 class SessionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: str = id_field()
-    course_id: str = id_field()
-    lesson_id: str | None = id_field(default=None)
-    exercise_id: str | None = id_field(default=None)
-    mode: Literal["explain", "hint"] = "explain"
-    topic: str = line(300, default="")
+    user_id: str = id_field(description="the learner", examples=["u-1"])
+    course_id: str = id_field(description="the course (its passages are the tutor's context)", examples=["c-1"])
+    lesson_id: str | None = id_field(default=None, description="the lesson, to narrow the context",
+                                     examples=["lesson-3"])
+    exercise_id: str | None = id_field(default=None, description="the exercise the learner is on",
+                                       examples=["ex-fizzbuzz"])
+    mode: Literal["explain", "hint"] = Field(default="explain", examples=["hint"],
+                                             description="explain freely, or give hints without the solution")
+    topic: str = line(300, default="", description="what the learner wants help with", examples=["recursion"])
 
 
 class MessageRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    content: str = text(4000, min_length=1)
+    content: str = text(4000, min_length=1, description="the learner's message",
+                        examples=["Why does my loop never end?"])
 
 
 def _links(session_id: str) -> dict:
@@ -67,7 +75,7 @@ def _budget_error(exc: BudgetExhausted) -> ApiError:
                     headers={"Retry-After": str(exc.retry_after)})
 
 
-@router.post("/v1/tutor/sessions", status_code=201, summary="Start a tutor session for a learner",
+@router.post("/v1/tutor/sessions", responses=answers(TutorSessionCreated, 201), status_code=201, summary="Start a tutor session for a learner",
              openapi_extra=openapi_body(SessionRequest))
 async def create_session(request: Request, caller: Caller = require("enqueue")):
     body = await parse_json(request, SessionRequest)
@@ -80,7 +88,7 @@ async def create_session(request: Request, caller: Caller = require("enqueue")):
     return JSONResponse({"session": sess, "links": _links(sess["id"])}, status_code=201)
 
 
-@router.get("/v1/tutor/sessions/{session_id}", summary="A tutor session and its messages")
+@router.get("/v1/tutor/sessions/{session_id}", responses=answers(TutorSessionView), summary="A tutor session and its messages")
 def get_session(session_id: str, caller: Caller = require("read")):
     with session_factory(settings.database_url)() as s:
         sess = _session(s, session_id)
@@ -88,7 +96,7 @@ def get_session(session_id: str, caller: Caller = require("read")):
                 "links": _links(session_id)}
 
 
-@router.post("/v1/tutor/sessions/{session_id}/end", summary="End a tutor session")
+@router.post("/v1/tutor/sessions/{session_id}/end", responses=answers(TutorSessionEnded), summary="End a tutor session")
 def end_session(session_id: str, caller: Caller = require("enqueue")):
     with unit_of_work(settings.database_url) as s:
         sess = _session(s, session_id)
@@ -163,7 +171,7 @@ def _post(caller: Caller, session_id: str, content: str, idempotency_key: str | 
     return out
 
 
-@router.post("/v1/tutor/sessions/{session_id}/messages", status_code=202,
+@router.post("/v1/tutor/sessions/{session_id}/messages", responses=answers(TutorMessageAccepted, 202, errors=(409,)), status_code=202,
              summary="Post the learner's message; a tutor_reply job answers it",
              openapi_extra=openapi_body(MessageRequest))
 async def post_message(session_id: str, request: Request, caller: Caller = require("enqueue"),
@@ -175,7 +183,7 @@ async def post_message(session_id: str, request: Request, caller: Caller = requi
     return JSONResponse({**out, "links": links}, status_code=202, headers=headers)
 
 
-@router.post("/v1/tutor/sessions/{session_id}/stream-token", summary="Mint a short-lived token for the SSE stream")
+@router.post("/v1/tutor/sessions/{session_id}/stream-token", responses=answers(StreamToken), summary="Mint a short-lived token for the SSE stream")
 def mint_stream_token(session_id: str, caller: Caller = require("read")):
     with session_factory(settings.database_url)() as s:
         _session(s, session_id)
@@ -330,7 +338,7 @@ async def _follow(reply_id: str, after: str, final: list[bytes] | None, keepaliv
             await asyncio.sleep(0)
 
 
-@router.get("/v1/tutor/sessions/{session_id}/stream",
+@router.get("/v1/tutor/sessions/{session_id}/stream", responses=answers(None, media_type="text/event-stream", errors=(401, 403), description=STREAM_DOC),
             summary="Server-sent events of a reply: start, token..., done (or error). Needs a stream token.")
 async def stream(session_id: str, token: str = Query(min_length=1, max_length=500),
                  reply_id: str | None = Query(default=None, max_length=32),

@@ -16,6 +16,9 @@ from domain.video import assets
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
+from intake.openapi import answers
+from intake.schemas.jobs import JobAccepted
+from intake.schemas.learning import VideoCreated, VideoView
 from intake.routes.jobs import accept, accepted_response
 from workers.base import get_storage
 
@@ -24,19 +27,24 @@ router = APIRouter(tags=["video"])
 
 class NewVideo(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lesson_id: str = id_field()
-    filename: str = line(255, min_length=1)
-    content_type: str = Field(pattern=r"^video/[A-Za-z0-9.+-]+$", max_length=100,
+    lesson_id: str = id_field(description="the lesson the video belongs to", examples=["lesson-1"])
+    filename: str = line(255, min_length=1, description="the file's name", examples=["intro.mp4"])
+    content_type: str = Field(pattern=r"^video/[A-Za-z0-9.+-]+$", max_length=100, examples=["video/mp4"],
                               description="the MIME type the upload will be PUT with, e.g. video/mp4")
-    size_bytes: int = int_field(ge=1, description="the file's size; over COURSEWORK_VIDEO_MAX_BYTES is refused")
+    size_bytes: int = int_field(ge=1, description="the file's size; over COURSEWORK_VIDEO_MAX_BYTES is refused",
+                                examples=[10485760])
 
 
 class TranscodeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ladder: list[Annotated[int, int_field(ge=64, le=4320)]] | None = Field(default=None, min_length=1, max_length=8)
-    segment_seconds: float | None = number(default=None, ge=1, le=30)
-    thumbnail_interval: float | None = number(default=None, ge=0.5, le=600)
-    force: bool = False
+    ladder: list[Annotated[int, int_field(ge=64, le=4320)]] | None = Field(
+        default=None, min_length=1, max_length=8, description="rendition heights; default: the settings' ladder",
+        examples=[[720, 360]])
+    segment_seconds: float | None = number(default=None, ge=1, le=30, description="CMAF segment length",
+                                           examples=[4])
+    thumbnail_interval: float | None = number(default=None, ge=0.5, le=600, examples=[10],
+                                              description="seconds between sprite thumbnails")
+    force: bool = Field(default=False, description="transcode again even if ready", examples=[False])
 
 
 def _create(body: NewVideo) -> dict:
@@ -56,7 +64,7 @@ def _create(body: NewVideo) -> dict:
             "links": {"self": f"/v1/videos/{out['id']}", "transcode": f"/v1/videos/{out['id']}/transcode"}}
 
 
-@router.post("/v1/videos", status_code=201, summary="Create a video asset and get a presigned upload URL",
+@router.post("/v1/videos", responses=answers(VideoCreated, 201), status_code=201, summary="Create a video asset and get a presigned upload URL",
              openapi_extra=openapi_body(NewVideo))
 async def create_video(request: Request, caller: Caller = require("enqueue")):
     body = await parse_json(request, NewVideo)
@@ -84,7 +92,7 @@ def _start(caller: Caller, asset_id: str, opts: TranscodeOptions, idempotency_ke
     return accept(caller.key_id, "transcode", payload, idempotency_key, scopes=caller.scopes)
 
 
-@router.post("/v1/videos/{asset_id}/transcode", status_code=202, summary="Transcode the uploaded source",
+@router.post("/v1/videos/{asset_id}/transcode", responses=answers(JobAccepted, 202, errors=(409,)), status_code=202, summary="Transcode the uploaded source",
              openapi_extra=openapi_body(TranscodeOptions))
 async def transcode_video(asset_id: str, request: Request, caller: Caller = require("enqueue"),
                           idempotency_key: str | None = Header(default=None, max_length=200)):
@@ -106,6 +114,6 @@ def _view(asset_id: str) -> dict:
     return {"asset": asset, **urls, "expires_in": ttl if urls else None}
 
 
-@router.get("/v1/videos/{asset_id}", summary="A video asset, its renditions and a playback URL when ready")
+@router.get("/v1/videos/{asset_id}", responses=answers(VideoView), summary="A video asset, its renditions and a playback URL when ready")
 async def get_video(asset_id: str, caller: Caller = require("read")):
     return await run_in_threadpool(_view, asset_id)
