@@ -45,7 +45,8 @@ def _drop_provider() -> None:
 def _sender(ctx) -> sending.Sender:
     provider = _provider(ctx.settings)
     config = sending.SendConfig(sender=ctx.settings.email_from, base_url=ctx.settings.public_base_url,
-                                secret=ctx.settings.signing_secret, stale_after=float(ctx.settings.lease_seconds))
+                                secret=ctx.settings.signing_secret, stale_after=float(ctx.settings.lease_seconds),
+                                defer_cap=float(ctx.settings.retry_backoff_max))
     limiter = RateLimiter(ctx.redis, provider.name, ctx.settings.email_rate_per_second)
     return sending.Sender(ctx.db_url, provider, config, ctx.owner, limiter)
 

@@ -1,8 +1,15 @@
 """The email provider interface and the errors a provider raises.
 
-``send`` returns the provider's message id. A provider raises ``ProviderUnavailable`` for
-"try again later" (timeouts, 429, 5xx, SMTP 4xx; ``retry_after`` when the provider says so)
-and ``DeliveryRejected`` when this message will never be accepted (other 4xx, SMTP 5xx).
+``send`` returns the provider's message id. Errors say whom they concern:
+
+- ``ProviderUnavailable``: the channel, not this message ("try again later" for everyone:
+  timeouts, connection refused, 429, 5xx, a refused login or sender, a suspended account;
+  ``retry_after`` when the provider says so). The sender pauses the channel and hands the
+  rows back untried.
+- ``RecipientDeferred``: this recipient only, for now (an SMTP 4xx at RCPT or DATA: a
+  greylisting or full mailbox). The sender retries that row alone, later.
+- ``DeliveryRejected``: this message will never be accepted (an SMTP 5xx at RCPT or DATA,
+  a 4xx from an HTTP API that is about the message).
 """
 from __future__ import annotations
 
@@ -14,6 +21,12 @@ from domain.notifications.message import OutgoingEmail
 
 class ProviderUnavailable(TransientError):
     code = "provider_unavailable"
+
+
+class RecipientDeferred(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class DeliveryRejected(Exception):

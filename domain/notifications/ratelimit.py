@@ -11,9 +11,11 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-# KEYS[1]: bucket; ARGV: emission interval (µs), burst tolerance (µs), tokens wanted.
-# Returns the wait in µs before that many tokens are free (0 = taken, go).
+# KEYS[1]: bucket, KEYS[2]: the channel's pause; ARGV: emission interval (µs), burst tolerance
+# (µs), tokens wanted. Returns the wait in µs before that many tokens are free (0 = taken, go).
 _GCRA = """
+local paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then return paused * 1000 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
@@ -37,6 +39,8 @@ class RateLimiter:
     def __init__(self, redis_client, name: str, per_second: float, *, burst: float | None = None,
                  max_wait: float = 2.0, sleep: Callable[[float], None] = time.sleep):
         self.key = f"cw:notify:rate:{name}"
+        self.paused_key = f"cw:notify:paused:{name}"
+        self.redis = redis_client
         self.per_second = per_second
         self.interval_us = int(1_000_000 / per_second) if per_second > 0 else 0
         tokens = burst if burst is not None else max(1.0, per_second / 10)
@@ -50,10 +54,25 @@ class RateLimiter:
         return self._script is None
 
     def try_acquire(self, n: int = 1) -> float:
-        """Take ``n`` slots now (0.0) or say how many seconds until they are free."""
+        """Take ``n`` slots now (0.0) or say how many seconds until they are free (or until the
+        channel's pause ends)."""
         if self._script is None:
-            return 0.0
-        return int(self._script(keys=[self.key], args=[self.interval_us, self.tolerance_us, n])) / 1_000_000
+            paused_ms = self.redis.pttl(self.paused_key)
+            return paused_ms / 1000 if paused_ms > 0 else 0.0
+        return int(self._script(keys=[self.key, self.paused_key],
+                                args=[self.interval_us, self.tolerance_us, n])) / 1_000_000
+
+    def pause(self, seconds: float) -> None:
+        """No sends on this channel, by any worker, for ``seconds`` (the provider refused the
+        account or is down); a longer pause already set is kept."""
+        ms = max(1, int(seconds * 1000))
+        if self.redis.pttl(self.paused_key) < ms:
+            self.redis.set(self.paused_key, "1", px=ms)
+
+    def paused_for(self) -> float:
+        """Seconds left of the channel's pause (0.0: not paused)."""
+        ms = self.redis.pttl(self.paused_key)
+        return ms / 1000 if ms > 0 else 0.0
 
     def take(self, want: int) -> tuple[int, float]:
         """Up to ``want`` slots (at most the burst), waiting up to ``max_wait``: ``(taken, 0.0)``,

@@ -73,7 +73,8 @@ def claim_sql(shape: tuple[bool, bool, bool]) -> str:
     return f"""
 WITH pick AS MATERIALIZED (
   SELECT d.id FROM {TABLE} d
-  WHERE {scope} AND (d.status = '{PENDING}' OR (d.status = '{SENDING}' AND d.claimed_at < %(stale)s))
+  WHERE {scope} AND ((d.status = '{PENDING}' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= %(now)s))
+                     OR (d.status = '{SENDING}' AND d.claimed_at < %(stale)s))
   ORDER BY d.user_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED),
 claimed AS (
   UPDATE {TABLE} d SET status = '{SENDING}', claimed_by = %(owner)s, claimed_at = %(now)s, attempts = d.attempts + 1
@@ -94,6 +95,8 @@ ORDER BY c.user_id"""
 SENT_SQL = (f"UPDATE {TABLE} SET status = '{SENT}', last_error = NULL, claimed_by = NULL, provider = %s, "
             "provider_message_id = %s, sent_at = %s WHERE id = %s AND claimed_by = %s")
 DONE_SQL = f"UPDATE {TABLE} SET status = %s, last_error = %s, claimed_by = NULL WHERE id = %s AND claimed_by = %s"
+DEFER_SQL = (f"UPDATE {TABLE} SET status = '{PENDING}', last_error = %s, claimed_by = NULL, next_attempt_at = %s "
+             "WHERE id = %s AND claimed_by = %s")
 SETTLE_SQL = (f"UPDATE {TABLE} SET status = %s, last_error = %s, claimed_by = NULL "
               "WHERE id = ANY(%s) AND claimed_by = %s")
 
@@ -102,6 +105,8 @@ _mine = (Delivery.id == bindparam("delivery"), Delivery.claimed_by == bindparam(
 MARK_SENT = update(Delivery).where(*_mine).values(status=SENT, last_error=None, claimed_by=None,
                                                   provider=bindparam("provider"),
                                                   provider_message_id=bindparam("message_id"), sent_at=bindparam("at"))
+MARK_DEFERRED = update(Delivery).where(*_mine).values(status=PENDING, last_error=bindparam("error"), claimed_by=None,
+                                                      next_attempt_at=bindparam("due"))
 MARK_DONE = update(Delivery).where(*_mine).values(status=bindparam("status"), last_error=bindparam("error"),
                                                   claimed_by=None)
 
@@ -145,8 +150,9 @@ class SenderConnection:
             return rows, (rows[0].others if rows else None)
         where = scope.clauses()
         pick = (select(Delivery.id)
-                .where(*where, or_(Delivery.status == PENDING, and_(Delivery.status == SENDING,
-                                                                     Delivery.claimed_at < stale)))
+                .where(*where, or_(and_(Delivery.status == PENDING,
+                                        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)),
+                                   and_(Delivery.status == SENDING, Delivery.claimed_at < stale)))
                 .order_by(Delivery.user_id).limit(limit))
         ids = list(self.conn.scalars(
             update(Delivery).where(Delivery.id.in_(pick.scalar_subquery()))
@@ -181,6 +187,16 @@ class SenderConnection:
             return self.cursor.rowcount
         return self.conn.execute(MARK_DONE, {"delivery": delivery_id, "owner": owner, "status": status,
                                              "error": error}).rowcount
+
+    def defer(self, delivery_id: str, owner: str, error: str, due) -> int:
+        """A claimed row back to ``pending``, not to be claimed before ``due``."""
+        if self.conn is None:
+            self._open()
+        if self.pg:
+            self.cursor.execute(DEFER_SQL, (error, due, delivery_id, owner), prepare=True)
+            return self.cursor.rowcount
+        return self.conn.execute(MARK_DEFERRED, {"delivery": delivery_id, "owner": owner, "error": error,
+                                                 "due": due}).rowcount
 
     def close(self) -> None:
         if self.conn is not None:

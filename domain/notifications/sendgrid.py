@@ -12,6 +12,9 @@ from domain.notifications.message import OutgoingEmail
 from domain.notifications.providers import DeliveryRejected, ProviderUnavailable
 
 
+ACCOUNT_STATUSES = {401, 403, 429}
+
+
 def _retry_after(headers) -> float | None:
     value = headers.get("Retry-After") if headers is not None else None
     try:
@@ -42,7 +45,9 @@ class SendGridProvider:
         except http_errors.HTTPError as exc:
             body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body)
             text = f"SendGrid {exc.status_code}: {body[:500]}"
-            if exc.status_code == 429 or exc.status_code >= 500:
+            # the account (401 bad key, 403 suspended or not allowed) or the service (429, 5xx):
+            # nobody's message would get through, so the channel waits; the message is not at fault
+            if exc.status_code in ACCOUNT_STATUSES or exc.status_code >= 500:
                 raise ProviderUnavailable(text, retry_after=_retry_after(exc.headers)) from None
             raise DeliveryRejected(text) from None
         except (urllib.error.URLError, socket.timeout, OSError) as exc:

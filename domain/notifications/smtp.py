@@ -5,7 +5,7 @@ from __future__ import annotations
 import smtplib
 
 from domain.notifications.message import OutgoingEmail, address
-from domain.notifications.providers import DeliveryRejected, ProviderUnavailable
+from domain.notifications.providers import DeliveryRejected, ProviderUnavailable, RecipientDeferred
 
 BOUNCE_CODES = {550, 551, 553}      # mailbox unavailable / not local / name not allowed
 
@@ -53,28 +53,43 @@ class SmtpProvider:
         sender = address(email.sender)
         try:
             conn, code, reply = self._mail(sender)
-            if code != 250:
-                self._fail(conn, code, reply)
+            if code != 250:       # the server refuses our sender: nobody's message gets through
+                self._reset(conn)
+                raise ProviderUnavailable(f"SMTP MAIL FROM refused: {code} {reply.decode(errors='replace')}")
             code, reply = conn.rcpt(email.to)
             if code not in (250, 251):
                 self._fail(conn, code, reply)
-            code, reply = conn.data(email.wire())
+            try:
+                code, reply = conn.data(email.wire())
+            except smtplib.SMTPDataError as exc:      # DATA itself refused (before the message)
+                code, reply = exc.smtp_code, exc.smtp_error
             if code != 250:
                 self._fail(conn, code, reply)
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
             self.close()
             raise ProviderUnavailable(f"SMTP {self.host}:{self.port}: {exc}") from exc
+        except smtplib.SMTPException as exc:       # a refused login or STARTTLS: the account
+            self.close()
+            raise ProviderUnavailable(f"SMTP {self.host}:{self.port}: {exc}") from exc
         # the reply ("250 2.0.0 Ok: queued as 4Xy...") names the server's queue id when it has one
         return reply.decode(errors="replace")[:200] or email.message_id
 
-    def _fail(self, conn: smtplib.SMTP, code: int, reply: bytes) -> None:
-        text = f"SMTP {code} {reply.decode(errors='replace')}"
+    def _reset(self, conn: smtplib.SMTP) -> None:
         try:
             conn.rset()
-        except smtplib.SMTPException:
+        except (smtplib.SMTPException, OSError):
             self.close()
-        if 400 <= code < 500:
+
+    def _fail(self, conn: smtplib.SMTP, code: int, reply: bytes) -> None:
+        """A refusal at RCPT or DATA concerns this recipient or message: 421 closes the
+        connection for everyone; another 4xx defers this recipient; a 5xx rejects it."""
+        text = f"SMTP {code} {reply.decode(errors='replace')}"
+        self._reset(conn)
+        if code == 421:
+            self.close()
             raise ProviderUnavailable(text)
+        if 400 <= code < 500:
+            raise RecipientDeferred(text)
         raise DeliveryRejected(text, bounced=code in BOUNCE_CODES)
 
     def close(self) -> None:

@@ -158,3 +158,34 @@ def test_daily_digest_collects_digest_items_into_one_email(api, database, smtp_s
         statuses = sorted(s.scalars(select(Delivery.status).where(Delivery.user_id == user["id"],
                                                                   Delivery.channel == "email")))
     assert statuses == ["digested", "digested", "sent"]
+
+
+def test_a_greylisted_learner_holds_back_no_one_and_is_sent_once_later(api, database, smtp_server):
+    # Given a course of 10 learners (chunk size 7) and one mailbox that answers 451 for now
+    course_id, users = make_course(database.url, 10)
+    grey = users[2]["email"]
+    smtp_server.recorder.rcpt_replies[grey] = "451 4.7.1 greylisted, try again later"
+    try:
+        # When the instructor announces
+        job = enqueue(api, "announce", {"course_id": course_id, "title": "Lab opens", "body": "Room 4."})
+        assert wait_job(api, job["id"])["state"] == "succeeded"
+        with unit_of_work(database.url) as s:
+            chunk_of = {c.id for c in s.scalars(select(Job).where(Job.parent_id == job["id"]))}
+        # Then every other learner gets their email while the greylisted one's chunk waits to retry
+        others = [u for u in users if u["email"] != grey]
+        wait_for(lambda: all(len(smtp_server.to(u["email"])) == 1 for u in others), message="the others' emails")
+        wait_for(lambda: any(api.get(f"/v1/jobs/{c}").json()["job"]["state"] == "retrying" for c in chunk_of),
+                 message="the chunk with the greylisted learner retrying")
+        assert smtp_server.to(grey) == []
+    finally:
+        # When the mailbox accepts mail again
+        smtp_server.recorder.rcpt_replies.pop(grey, None)
+    # Then the chunk's retry sends that one email, and nobody got a second one
+    for c in chunk_of:
+        assert wait_job(api, c)["state"] == "succeeded"
+    assert len(smtp_server.to(grey)) == 1
+    assert all(len(smtp_server.to(u["email"])) == 1 for u in others)
+    with unit_of_work(database.url) as s:
+        attempts = dict(s.execute(select(Delivery.user_id, Delivery.attempts).where(
+            Delivery.user_id.in_([u["id"] for u in users]), Delivery.channel == "email")).all())
+    assert {attempts[u["id"]] for u in others} == {1} and attempts[users[2]["id"]] >= 2

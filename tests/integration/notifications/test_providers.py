@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 from domain.notifications.message import OutgoingEmail
-from domain.notifications.providers import DeliveryRejected, ProviderUnavailable
+from domain.notifications.providers import DeliveryRejected, ProviderUnavailable, RecipientDeferred
 from domain.notifications.sendgrid import SendGridProvider
 from domain.notifications.smtp import SmtpProvider
+from cli.services import free_port
 
 
 def _email(to: str, delivery_id: str = "d" * 32) -> OutgoingEmail:
@@ -31,14 +32,15 @@ def test_smtp_sends_with_message_id_and_one_click_unsubscribe_headers(smtp_serve
     assert "queued as" in first
 
 
-def test_smtp_5xx_recipient_is_a_bounce_and_4xx_is_transient(smtp_server):
+def test_smtp_5xx_recipient_is_a_bounce_and_4xx_defers_that_recipient_only(smtp_server):
     provider = SmtpProvider("127.0.0.1", smtp_server.port, timeout=5)
     try:
         with pytest.raises(DeliveryRejected) as bounce:
             provider.send(_email("bounce@example.test"))
         assert bounce.value.bounced and "550" in bounce.value.reason
-        with pytest.raises(ProviderUnavailable):
+        with pytest.raises(RecipientDeferred) as deferred:
             provider.send(_email("busy@example.test"))
+        assert "451" in deferred.value.reason
         provider.send(_email("after-refusals@example.test"))       # the connection is still usable
     finally:
         provider.close()
@@ -72,6 +74,29 @@ def test_smtp_a_connection_the_server_dropped_is_replaced_once_before_mail_from(
             server.stop()
 
 
+def test_smtp_refused_login_is_the_channel_not_the_message():
+    # Given an SMTP server that refuses every login
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, auth_require_tls=False,
+                            authenticator=lambda *args: AuthResult(success=False, handled=False))
+    controller.start()
+    try:
+        provider = SmtpProvider("127.0.0.1", port, timeout=5, user="me", password="wrong")
+        # When a message is sent, Then the whole channel is unavailable (not this message rejected)
+        with pytest.raises(ProviderUnavailable) as exc:
+            provider.send(_email("anyone@example.test"))
+        assert "535" in str(exc.value) or "Authentication" in str(exc.value)
+    finally:
+        controller.stop()
+
+
 def test_smtp_unreachable_is_transient():
     from cli.services import free_port
 
@@ -94,6 +119,8 @@ def test_sendgrid_202_returns_the_message_id_and_sends_headers(sendgrid_server):
     (429, {"Retry-After": "7"}, True, 7.0),
     (503, {}, True, None),
     (500, {"Retry-After": "2"}, True, 2.0),
+    (401, {}, True, None),          # a bad API key: the account, not the message
+    (403, {}, True, None),          # a suspended account or a sender not allowed
     (400, {}, False, None),
     (413, {}, False, None),
 ])

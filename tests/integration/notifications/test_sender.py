@@ -18,7 +18,7 @@ from domain.notifications.smtp import SmtpProvider
 from tests.integration.notifications.people import make_course, make_user
 
 CONFIG = sending.SendConfig(sender="Coursework <no-reply@coursework.test>", base_url="https://cw.test",
-                            secret="s3cret", claim_batch=3, stale_after=5)
+                            secret="s3cret", claim_batch=3, stale_after=5, defer_cap=60)
 
 
 def _announce(url: str, users: list[dict], type_name: str = "course_announcement", priority=None) -> str:
@@ -185,7 +185,7 @@ def test_preferences_and_suppressions_are_checked_at_send_time(database, smtp_se
         preferences.set_mode(s, changed_mind["id"], "course_announcement", types.EMAIL, types.OFF)
         preferences.suppress(s, suppressed["email"], "complaint")
     counts = _sender(database.url, smtp_server).send_all(sending.scope(note_id))
-    assert counts == {"sent": 1, "skipped": 2, "bounced": 1, "failed": 0, "digest": 0}
+    assert counts == {"sent": 1, "skipped": 2, "bounced": 1, "failed": 0, "digest": 0, "deferred": 0}
     status = _statuses(database.url, note_id)
     assert status[changed_mind["id"]] == "skipped" and status[suppressed["id"]] == "skipped"
     assert status[bouncing["id"]] == "bounced" and status[fine["id"]] == "sent"
@@ -221,4 +221,109 @@ def test_sendgrid_429_releases_the_claim_and_reports_retry_after(database, sendg
     assert counts["sent"] == 1 and counts["failed"] == 1
     with unit_of_work(database.url) as s:
         failed = s.scalar(select(Delivery).where(Delivery.notification_id == note_id, Delivery.status == "failed"))
-        assert "invalid to" in failed.last_error and failed.attempts == 2
+        # the 429 was the channel's answer, not a try of this message: one attempt counted
+        assert "invalid to" in failed.last_error and failed.attempts == 1
+
+
+def _rows(url, note_id) -> dict[str, Delivery]:
+    with unit_of_work(url) as s:
+        return {r.user_id: r for r in s.scalars(select(Delivery).where(Delivery.notification_id == note_id,
+                                                                      Delivery.channel == types.EMAIL))}
+
+
+def _due_now(url, note_id) -> None:
+    """Time passes: every deferred row of the notification is due."""
+    with unit_of_work(url) as s:
+        s.execute(update(Delivery).where(Delivery.notification_id == note_id, Delivery.next_attempt_at.is_not(None))
+                  .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+
+
+@pytest.fixture
+def greylisted(smtp_server):
+    """A fresh address the SMTP server answers 451 at RCPT for, until the test lets it through."""
+    address = f"grey-{secrets.token_hex(4)}@example.test"
+    smtp_server.recorder.rcpt_replies[address] = "451 4.7.1 greylisted, try again later"
+    yield address
+    smtp_server.recorder.rcpt_replies.pop(address, None)
+
+
+def test_one_recipients_temporary_refusal_defers_it_alone(database, smtp_server, greylisted):
+    # Given an announcement to 7 learners (claimed 3 at a time), one of them greylisted
+    course_id, users = make_course(database.url, 6)
+    grey = make_user(database.url, "Grey Listed", greylisted)
+    note_id = _announce(database.url, [*users, grey])
+    # When it is sent
+    with pytest.raises(TransientError) as exc:
+        _sender(database.url, smtp_server).send_all(sending.scope(note_id))
+    # Then everyone else got their one email at once; only the greylisted row waits, tried once
+    assert 0 < exc.value.retry_after <= CONFIG.defer_cap
+    assert all(len(smtp_server.to(u["email"])) == 1 for u in users)
+    rows = _rows(database.url, note_id)
+    assert rows[grey["id"]].status == "pending" and rows[grey["id"]].attempts == 1
+    assert rows[grey["id"]].next_attempt_at > utcnow() and "451" in rows[grey["id"]].last_error
+    assert all(rows[u["id"]].status == "sent" and rows[u["id"]].attempts == 1 for u in users)
+    # When the job's retry comes before the recipient is due, nothing is tried
+    with pytest.raises(TransientError):
+        _sender(database.url, smtp_server, owner="early").send_all(sending.scope(note_id))
+    assert _rows(database.url, note_id)[grey["id"]].attempts == 1
+    # When the mailbox accepts again and the row is due, it alone is sent, once
+    smtp_server.recorder.rcpt_replies.pop(greylisted)
+    _due_now(database.url, note_id)
+    counts = _sender(database.url, smtp_server, owner="later").send_all(sending.scope(note_id))
+    assert counts["sent"] == 1
+    assert len(smtp_server.to(greylisted)) == 1 and all(len(smtp_server.to(u["email"])) == 1 for u in users)
+    assert _rows(database.url, note_id)[grey["id"]].attempts == 2
+
+
+def test_a_recipient_deferred_max_attempts_times_fails_alone(database, smtp_server, greylisted):
+    # Given a learner whose mailbox never stops refusing, beside two others
+    _, users = make_course(database.url, 2)
+    grey = make_user(database.url, "Always Busy", greylisted)
+    note_id = _announce(database.url, [*users, grey])
+    config = sending.SendConfig(**{**CONFIG.__dict__, "max_attempts": 2})
+    # When the job runs until the row has been tried max_attempts times (each time it is due)
+    for run in range(3):
+        try:
+            sending.Sender(database.url, SmtpProvider("127.0.0.1", smtp_server.port, timeout=5), config,
+                           f"run-{run}").send_all(sending.scope(note_id))
+        except TransientError:
+            _due_now(database.url, note_id)
+    # Then that row alone failed, after exactly its own attempts; the others were sent once
+    rows = _rows(database.url, note_id)
+    assert rows[grey["id"]].status == "failed" and rows[grey["id"]].attempts == 3
+    assert "451" in rows[grey["id"]].last_error
+    assert all(rows[u["id"]].status == "sent" and rows[u["id"]].attempts == 1 for u in users)
+    assert all(len(smtp_server.to(u["email"])) == 1 for u in users)
+
+
+def test_an_account_refusal_pauses_the_channel_and_counts_no_attempt(database, sendgrid_server, redis_server):
+    import redis
+
+    from domain.notifications.ratelimit import RateLimiter
+
+    # Given SendGrid refusing the API key (401) and a channel shared by two senders
+    _, users = make_course(database.url, 3)
+    note_id = _announce(database.url, users)
+    client = redis.Redis.from_url(redis_server.url)
+    name = f"sendgrid-{secrets.token_hex(3)}"
+    provider = SendGridProvider(sendgrid_server.api_key, sendgrid_server.url, timeout=5)
+    sendgrid_server.script.append((401, {}, {"errors": [{"message": "bad key"}]}))
+    first = sending.Sender(database.url, provider, CONFIG, "one", RateLimiter(client, name, 1000, max_wait=0))
+    # When a sender meets it
+    with pytest.raises(ProviderUnavailable):
+        first.send_all(sending.scope(note_id))
+    # Then no row lost an attempt, and the channel is paused for every sender
+    assert {(r.status, r.attempts) for r in _rows(database.url, note_id).values()} == {("pending", 0)}
+    second = sending.Sender(database.url, provider, CONFIG, "two", RateLimiter(client, name, 1000, max_wait=0))
+    asked = len(sendgrid_server.requests)
+    with pytest.raises(ProviderUnavailable) as exc:
+        second.send_all(sending.scope(note_id))
+    assert len(sendgrid_server.requests) == asked, "a paused channel sent a request"
+    assert 0 < exc.value.retry_after <= CONFIG.pause_default
+    assert {(r.status, r.attempts) for r in _rows(database.url, note_id).values()} == {("pending", 0)}
+    # When the pause is over and the account works again, each learner gets one email, one attempt
+    client.delete(RateLimiter(client, name, 1000).paused_key)
+    counts = sending.Sender(database.url, provider, CONFIG, "three",
+                            RateLimiter(client, name, 1000, max_wait=0)).send_all(sending.scope(note_id))
+    assert counts["sent"] == 3
+    assert {(r.status, r.attempts) for r in _rows(database.url, note_id).values()} == {("sent", 1)}
