@@ -7,7 +7,7 @@ FROM python:3.11-slim-bookworm
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ffmpeg bubblewrap gcc g++ nodejs poppler-utils zbar-tools libzbar0 \
-      fonts-noto-core fonts-noto-cjk fonts-dejavu-core \
+      fonts-noto-core fonts-noto-cjk fonts-dejavu-core fonts-droid-fallback fonts-nanum fonts-symbola \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

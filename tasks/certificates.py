@@ -25,6 +25,9 @@ def certify(ctx, payload):
         raise PermanentError("the learner is not eligible for this course's certificate: "
                              + "; ".join(outcome.reasons), code="not_eligible",
                              details=[{"field": "user_id", "message": r} for r in outcome.reasons])
+    if outcome.status == "unprintable":
+        raise PermanentError("the certificate cannot be printed right: " + "; ".join(outcome.reasons),
+                             code="unprintable", details=[{"field": "user_id", "message": r} for r in outcome.reasons])
     return {"certificate_id": outcome.certificate_id, "created": outcome.status == "issued",
             "user_id": payload.user_id, "course_id": payload.course_id}
 

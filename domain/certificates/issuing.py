@@ -38,7 +38,7 @@ def _grade_of(session: Session, user_id: str, course_id: str) -> dict | None:
 @dataclass
 class Outcome:
     user_id: str
-    status: str                       # issued | existing | not_eligible
+    status: str                       # issued | existing | not_eligible | unprintable
     certificate_id: str | None = None
     reasons: list[str] = field(default_factory=list)
 
@@ -84,15 +84,38 @@ class Issuer:
     # ------------------------------------------------------------------ issuing
     def issue_many(self, course_id: str, user_ids: list[str]) -> list[Outcome]:
         outcomes, pending, page_size = self._claim(course_id, user_ids)
+
+        def store(cert: Certificate) -> str | None:
+            try:
+                self._store_files(cert, page_size)
+                return None
+            except render.Unprintable as exc:
+                return str(exc)
+
         if self.threads > 1 and len(pending) > 1:
             with ThreadPoolExecutor(self.threads, thread_name_prefix="certificate-render") as pool:
-                list(pool.map(lambda cert: self._store_files(cert, page_size), pending))
+                problems = list(pool.map(store, pending))
         else:
-            for cert in pending:
-                self._store_files(cert, page_size)
-        if pending:
-            self._finish(pending)
+            problems = [store(cert) for cert in pending]
+        refused = {cert.id: problem for cert, problem in zip(pending, problems) if problem}
+        if refused:
+            self._release(refused)
+            for outcome in outcomes:
+                if outcome.certificate_id in refused:
+                    outcome.status, outcome.reasons = "unprintable", [refused[outcome.certificate_id]]
+                    outcome.certificate_id = None
+        printable = [cert for cert in pending if cert.id not in refused]
+        if printable:
+            self._finish(printable)
         return outcomes
+
+    def _release(self, refused: dict[str, str]) -> None:
+        """Drop the claimed rows of certificates that cannot be printed right: nothing is issued,
+        a later run (after the name or title is fixed) claims them afresh."""
+        with self.uow() as s:
+            for cert in s.scalars(select(Certificate).where(Certificate.id.in_(list(refused)),
+                                                            Certificate.status == "pending").with_for_update()):
+                s.delete(cert)
 
     def _claim(self, course_id: str, user_ids: list[str]) -> tuple[list[Outcome], list[Certificate], str]:
         with self.uow() as s:

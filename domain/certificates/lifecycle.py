@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from domain.certificates import records
+from domain.certificates import records, render
 from domain.certificates.issuing import Issuer
 from domain.certificates.models import Certificate
 from domain.core.models import User
@@ -44,7 +44,10 @@ def reissue(issuer: Issuer, certificate_id: str, force: bool = False) -> dict:
     cert.learner_name = name
     cert.version = old_version + 1
     page_size = _page_size(issuer, cert.course_id)
-    issuer._store_files(cert, page_size)
+    try:
+        issuer._store_files(cert, page_size)
+    except render.Unprintable as exc:    # the issued version stays as it is
+        raise PermanentError(f"the new version cannot be printed right: {exc}", code="unprintable") from None
     with issuer.uow() as s:
         row = s.get(Certificate, certificate_id, with_for_update=True)
         if row.version != old_version or row.status != "issued":

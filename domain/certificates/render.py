@@ -1,5 +1,6 @@
-"""Draw a certificate: a landscape PDF (reportlab, fonts embedded and subset), a vector QR code
-(``qrcode``) pointing at the verification URL, and a PNG preview (poppler's ``pdftoppm``).
+"""Draw a certificate: a landscape PDF (reportlab, text shaped by HarfBuzz, fonts embedded and
+subset), a vector QR code (``qrcode``) pointing at the verification URL, and a PNG preview
+(poppler's ``pdftoppm``).
 
 Output is deterministic for the same input (reportlab ``invariant`` mode), so a rerun writes the
 same bytes under the same storage key."""
@@ -14,7 +15,7 @@ from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import A4, landscape, letter
 from reportlab.pdfgen import canvas
 
-from domain.certificates import fonts
+from domain.certificates import fonts, layout, shaping
 
 PAGE_SIZES = {"A4": landscape(A4), "Letter": landscape(letter)}
 INK = HexColor("#1f2a44")
@@ -40,20 +41,53 @@ class RenderError(RuntimeError):
     pass
 
 
-def _text(c: canvas.Canvas, text: str, x_center: float, y: float, size: float, *, bold: bool = False,
-          max_width: float | None = None, color=INK) -> None:
-    """Centred text in any script: shaped, bidi-ordered, split into font runs, shrunk to fit."""
-    text_runs = fonts.runs(fonts.visual(text), bold=bold)
-    w = fonts.width(text_runs, size)
-    if max_width and w > max_width:
-        size = size * max_width / w
-        w = fonts.width(text_runs, size)
-    x = x_center - w / 2
+class Unprintable(ValueError):
+    """The certificate cannot be printed right (a character no font draws, text too long): a
+    permanent error, never a certificate with empty boxes."""
+
+
+def _draw_line(c: canvas.Canvas, line: shaping.Line, x_center: float, y: float, size: float, color) -> None:
+    x = x_center - line.advance * size / 2
     c.setFillColor(color)
-    for font, chunk in text_runs:
-        c.setFont(font, size)
-        c.drawString(x, y, chunk)
-        x += fonts.width([(font, chunk)], size)
+    for run in line.runs:
+        c.setFont(run.font, size)
+        if run.synthetic_bold:            # no bold file for this script: fill and stroke the outline
+            c.setStrokeColor(color)
+            c.setLineWidth(size * 0.03)
+            c.drawString(x, y, run.text, mode=2)
+        else:
+            c.drawString(x, y, run.text)
+        x += run.advance * size
+
+
+def _block(c: canvas.Canvas, text: str, x_center: float, top: float, *, width: float, height: float,
+           size: float, min_size: float, bold: bool = False, max_lines: int = 3, color=INK,
+           what: str = "text") -> float:
+    """Draw ``text`` wrapped into the box below ``top``, centred in it; returns the box's bottom."""
+    try:
+        block = layout.fit(text, bold=bold, width=width, height=height, size=size, min_size=min_size,
+                           max_lines=max_lines, what=what)
+    except fonts.Uncovered as exc:
+        raise Unprintable(f"the {what} cannot be printed: {exc}") from None
+    except layout.TooLong as exc:
+        raise Unprintable(str(exc)) from None
+    step = block.size * layout.LEADING
+    # centre the lines vertically in the box; the baseline sits ~0.8 of a size under a line's top
+    y = top - (height - block.height) / 2 - step + (step - block.size) / 2 + block.size * 0.2
+    for line in block.lines:
+        _draw_line(c, line, x_center, y, block.size, color)
+        y -= step
+    return top - height
+
+
+def _label(c: canvas.Canvas, text: str, x_center: float, y: float, size: float, *, bold: bool = False,
+           width: float = 10_000, color=INK, what: str = "text") -> None:
+    """One line at ``size``, shrunk to ``width`` if it must (fixed labels, ids, URLs)."""
+    try:
+        line = shaping.shape_line(text, bold)
+    except fonts.Uncovered as exc:
+        raise Unprintable(f"the {what} cannot be printed: {exc}") from None
+    _draw_line(c, line, x_center, y, min(size, width / line.advance) if line.advance else size, color)
 
 
 def _qr(c: canvas.Canvas, data: str, x: float, y: float, size: float) -> None:
@@ -75,6 +109,7 @@ def _qr(c: canvas.Canvas, data: str, x: float, y: float, size: float) -> None:
 
 
 def render_pdf(view: CertificateView, page_size: str = "A4") -> bytes:
+    """The certificate as PDF bytes. Raises ``Unprintable`` when it cannot be printed right."""
     if page_size not in PAGE_SIZES:
         raise RenderError(f"unknown page size {page_size!r}; use one of {', '.join(PAGE_SIZES)}")
     width, height = PAGE_SIZES[page_size]
@@ -91,23 +126,27 @@ def render_pdf(view: CertificateView, page_size: str = "A4") -> bytes:
     c.rect(34, 34, width - 68, height - 68)
     mid = width / 2
     usable = width - 160
-    _text(c, view.issuer_name.upper(), mid, height - 90, 14, bold=True, color=ACCENT)
-    _text(c, "Certificate of Completion", mid, height - 140, 34, bold=True)
-    _text(c, "This certifies that", mid, height - 190, 14, color=MUTED)
-    _text(c, view.learner_name, mid, height - 245, 40, bold=True, max_width=usable)
+    top = height - 56
+    _label(c, view.issuer_name.upper(), mid, top - 14, 14, bold=True, color=ACCENT, width=usable)
+    _label(c, "Certificate of Completion", mid, top - 60, 32, bold=True)
+    _label(c, "This certifies that", mid, top - 96, 14, color=MUTED)
+    bottom = _block(c, view.learner_name, mid, top - 106, width=usable, height=122, size=40, min_size=16,
+                    bold=True, what="learner's name")
     c.setStrokeColor(ACCENT)
-    c.line(mid - 220, height - 260, mid + 220, height - 260)
-    _text(c, "has successfully completed the course", mid, height - 290, 14, color=MUTED)
-    _text(c, view.course_title, mid, height - 330, 24, bold=True, max_width=usable)
+    c.line(mid - 220, bottom - 6, mid + 220, bottom - 6)
+    _label(c, "has successfully completed the course", mid, bottom - 32, 14, color=MUTED)
+    bottom = _block(c, view.course_title, mid, bottom - 42, width=usable, height=84, size=24, min_size=11,
+                    bold=True, what="course title")
     details = [f"Instructor: {view.instructor_name}" if view.instructor_name else "",
                f"Completed on {view.completed_on}"]
     if view.grade_text:
         details.append(f"Grade: {view.grade_text}")
-    _text(c, "   ·   ".join(d for d in details if d), mid, height - 370, 13, max_width=usable)
+    _block(c, "\u2002·\u2002".join(d for d in details if d), mid, bottom - 6, width=usable - 240, height=34,
+           size=13, min_size=9, max_lines=2, color=INK, what="instructor's name")
     # footer: id + verification URL on the left, QR on the right
-    _text(c, f"Certificate ID: {view.certificate_id}", 60 + 170, 80, 11, bold=True)
-    _text(c, f"Verify: {view.verify_url}", 60 + 170, 62, 8, color=MUTED, max_width=340)
-    qr_size = 110
+    _label(c, f"Certificate ID: {view.certificate_id}", 60 + 170, 80, 11, bold=True)
+    _label(c, f"Verify: {view.verify_url}", 60 + 170, 62, 8, color=MUTED, width=340)
+    qr_size = 100
     _qr(c, view.verify_url, width - 60 - qr_size, 50, qr_size)
     c.showPage()
     c.save()

@@ -123,6 +123,11 @@ def test_bad_input_is_refused_at_intake_and_ineligible_learners_fail_clearly(api
         assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == field, r.text
     r = api.post("/v1/jobs", json={"kind": "reissue_certificate", "payload": {"certificate_id": "bad"}})
     assert r.json()["error"]["details"][0]["field"] == "payload.certificate_id"
+    with unit_of_work(database.url) as s:
+        cherokee = make_learner(s, course, lessons, "ᏣᎳᎩ Smith")
+    job = run_job(api, "certify", {"user_id": cherokee.id, "course_id": course.id}, timeout=120)
+    assert job["state"] == "failed" and job["error"]["code"] == "unprintable", job
+    assert job["attempts"] == 1 and "U+13E3" in job["error"]["message"]
     job = run_job(api, "certify", {"user_id": user.id, "course_id": course.id}, timeout=120)
     assert job["state"] == "failed" and job["error"]["code"] == "not_eligible"
     assert "2 required lesson(s) not completed" in job["error"]["message"]

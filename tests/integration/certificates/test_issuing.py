@@ -146,3 +146,25 @@ def test_reissue_after_name_change_makes_a_new_version_and_removes_the_old_file(
     assert body["status"] == "revoked" and body["revoke_reason"] == "academic misconduct"
     with pytest.raises(PermanentError):
         lifecycle.reissue(iss, cid, force=True)
+
+
+def test_a_name_no_font_can_draw_is_refused_and_leaves_no_certificate(database, s3_server):
+    # Given three eligible learners, one with a name in a script the font chain does not cover
+    with unit_of_work(database.url) as s:
+        course, lessons = make_course(s)
+        ok = [make_learner(s, course, lessons, n).id for n in ("श्रीनिवास रामानुजन्", "ኃይለ ሥላሴ")]
+        odd = make_learner(s, course, lessons, "ᏣᎳᎩ Smith").id
+    events: list = []
+    iss = issuer(database, s3_server, events)
+    # When the course is certified in bulk
+    result = bulk.certify_course(iss, course.id, 10)
+    # Then the two others are issued and the third is counted as unprintable, with no row at all
+    assert (result["issued"], result["unprintable"], result["not_eligible"]) == (2, 1, 0)
+    with unit_of_work(database.url) as s:
+        assert s.scalar(select(func.count()).select_from(Certificate).where(Certificate.user_id == odd)) == 0
+        assert s.scalar(select(func.count()).select_from(Certificate)
+                        .where(Certificate.user_id.in_(ok), Certificate.status == "issued")) == 2
+    assert len(events) == 2
+    [outcome] = iss.issue_many(course.id, [odd])
+    assert outcome.status == "unprintable" and outcome.certificate_id is None
+    assert "U+13E3" in outcome.reasons[0] and "learner's name" in outcome.reasons[0]
