@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     ffmpeg_bin: str = "ffmpeg"                # path or name of the ffmpeg binary
     ffprobe_bin: str = "ffprobe"              # path or name of the ffprobe binary
     video_ladder: str = "1080,720,480,360"    # rendition short sides; never upscaled
-    video_segment_seconds: float = 6.0        # HLS segment length (keyframes forced on boundaries)
+    video_segment_seconds: float = 6.0        # CMAF segment length (keyframes forced on boundaries)
     video_thumbnail_interval: float = 10.0    # seconds between sprite-sheet thumbnails
     video_max_duration_seconds: float = 4 * 3600   # longer sources fail permanently (too_long)
     video_max_bytes: int = 10 * 1024**3       # larger uploads are refused at intake and in the worker
@@ -67,7 +67,10 @@ class Settings(BaseSettings):
     video_probe_timeout: float = 120.0        # one ffprobe run
     video_preset: str = "veryfast"            # x264 preset: speed vs size
     video_upload_url_seconds: int = 3600      # presigned PUT lifetime
-    video_playback_url_seconds: int = 3600    # presigned master playlist lifetime
+    video_playback_url_seconds: int = 3600    # lifetime of a learner's signed playback URL
+    video_version_grace_seconds: float = 86400   # a replaced version's files stay this long (> URL lifetime + CDN TTL)
+    video_sweep_interval_seconds: float = 600    # how often the beat sweeps versions past their grace
+    video_sprite_max_side: int = 8192         # sprite sheets are split before a side exceeds this (px)
 
     # --- sandbox (family block) ----------------------------------------------------------
     sandbox_time_limit: float = 10.0             # cap on an exercise's CPU seconds per test case

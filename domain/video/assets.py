@@ -1,15 +1,14 @@
-"""Video asset rows: create for an upload, move through processing, publish renditions."""
+"""Video asset rows: create for an upload, move through processing; to_dict for the API."""
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.core.models import Lesson
-from domain.db import new_id, utcnow
+from domain.db import new_id
 from domain.jobs.errors import InvalidPayload, PermanentError
-from domain.video.models import VideoAsset, VideoRendition
+from domain.video.models import VideoAsset
 
 
 def prefix(asset_id: str) -> str:
@@ -59,44 +58,13 @@ def mark_failed(session: Session, asset_id: str, code: str, message: str, status
         asset.error = {"code": code, "message": message[:2000]}
 
 
-def publish(session: Session, asset_id: str, result: dict) -> VideoAsset:
-    """Record a finished transcode (its master playlist is already uploaded). Safe to run twice:
-    renditions are upserted by (asset, name) and the ones no longer produced are removed."""
-    asset = require(session, asset_id, lock=True)
-    asset.status = "ready"
-    asset.error = None
-    asset.duration_seconds = result["duration"]
-    asset.width, asset.height = result["width"], result["height"]
-    asset.master_key = result["master_key"]
-    asset.poster_key = result["poster_key"]
-    asset.sprite_key = result["sprite_key"]
-    asset.thumbnails_vtt_key = result["thumbnails_vtt_key"]
-    asset.details = result
-    asset.ready_at = utcnow()
-    existing = {r.name: r for r in session.scalars(select(VideoRendition).where(VideoRendition.asset_id == asset_id))}
-    produced = set()
-    for r in result["renditions"]:
-        produced.add(r["name"])
-        row = existing.get(r["name"]) or VideoRendition(asset_id=asset_id, name=r["name"])
-        row.kind, row.width, row.height = r["kind"], r.get("width"), r.get("height")
-        row.bandwidth, row.average_bandwidth = r["bandwidth"], r["average_bandwidth"]
-        row.codecs, row.playlist_key, row.segment_count = r["codecs"], r["playlist_key"], r["segments"]
-        session.add(row)
-    for name, row in existing.items():
-        if name not in produced:
-            session.delete(row)
-    session.flush()
-    session.refresh(asset)
-    return asset
-
-
 def to_dict(asset: VideoAsset) -> dict:
     return {
         "id": asset.id, "lesson_id": asset.lesson_id, "filename": asset.filename,
         "content_type": asset.content_type, "size_bytes": asset.size_bytes, "source_key": asset.source_key,
         "status": asset.status,
         "duration_seconds": asset.duration_seconds, "width": asset.width, "height": asset.height,
-        "master_key": asset.master_key, "poster_key": asset.poster_key, "sprite_key": asset.sprite_key,
+        "version": asset.version, "master_key": asset.master_key, "mpd_key": asset.mpd_key, "poster_key": asset.poster_key, "sprite_key": asset.sprite_key,
         "thumbnails_vtt_key": asset.thumbnails_vtt_key, "error": asset.error,
         "created_at": asset.created_at.isoformat() if asset.created_at else None,
         "ready_at": asset.ready_at.isoformat() if asset.ready_at else None,

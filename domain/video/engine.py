@@ -1,8 +1,10 @@
-"""Transcode one uploaded source: download, probe, plan, encode, verify, thumbnail, publish.
+"""Transcode one uploaded source into one version of its outputs: download, probe, plan,
+encode (CMAF), check, package (HLS + DASH), thumbnail, upload, check the upload.
 
-Nothing is uploaded before every output has been checked with ffprobe, and the master
-playlist is uploaded last: a crash at any point leaves no master pointing at missing files,
-and a rerun writes the same keys again. The temporary folder is removed on every exit path,
+Every run writes under its own version prefix (``videos/<asset>/v/<version>/``), so no key is
+ever written twice and a version being built never mixes with the one being served; the
+manifests go up last. Switching the asset to the new version is the caller's one database
+update (``domain.video.versions.publish``). The temporary folder is removed on every exit path,
 and folders left by a killed worker are swept by the next job.
 """
 from __future__ import annotations
@@ -19,8 +21,7 @@ from PIL import Image
 
 from domain.jobs.errors import JobCancelled, PermanentError, TransientError
 from domain.storage import Storage
-from domain.video import commands, hls, ladder, probe, process
-from domain.video.assets import prefix
+from domain.video import commands, hls, ladder, package, probe, process
 
 SEGMENT_CACHE = "public, max-age=31536000, immutable"
 PLAYLIST_CACHE = "public, max-age=60"
@@ -41,6 +42,7 @@ class Config:
     probe_timeout: float = 120.0
     preset: str = "veryfast"
     tmp_dir: str | None = None
+    sprite_max_side: int = commands.SPRITE_MAX_SIDE
 
 
 Progress = Callable[[float, str], None]
@@ -93,35 +95,34 @@ def _check(ok: bool, message: str) -> None:
 
 def verify_rendition(playlist: Path, cfg: Config, source: probe.MediaInfo, expect: ladder.Rendition | None,
                      cancelled) -> dict:
-    """ffprobe an encoded rendition (never trust the exit code) and measure its bandwidth."""
+    """ffprobe an encoded rendition (never trust the exit code): one track of the planned kind,
+    size and pixel format, as long as the source."""
+    name = playlist.parent.name
     try:
         data = probe.ffprobe_json(playlist, ffprobe_bin=cfg.ffprobe_bin, timeout=cfg.probe_timeout,
                                   cancelled=cancelled)
     except process.ProcessFailed as exc:
-        raise PermanentError(f"output check failed: ffprobe cannot read {playlist.parent.name}",
+        raise PermanentError(f"output check failed: ffprobe cannot read {name}",
                              code="output_invalid", details=[{"field": "ffprobe", "message": exc.stderr_tail}]) from exc
     streams = data.get("streams") or []
     video = [s for s in streams if s.get("codec_type") == "video"]
     audio = [s for s in streams if s.get("codec_type") == "audio"]
-    peak, average, seconds, segments = hls.measure(playlist)
+    seconds = float((data.get("format") or {}).get("duration") or 0)
     _check(abs(seconds - source.duration) <= max(1.0, 0.05 * source.duration),
-           f"{playlist.parent.name} lasts {seconds:.2f}s, the source {source.duration:.2f}s")
-    _check(bool(audio) == source.has_audio, f"{playlist.parent.name}: audio present={bool(audio)}")
-    codecs = [hls.AAC_LC] if audio else []
-    out = {"name": playlist.parent.name, "segments": len(segments), "duration": round(seconds, 3),
-           "bandwidth": peak, "average_bandwidth": average}
+           f"{name} lasts {seconds:.2f}s, the source {source.duration:.2f}s")
     if expect is None:
-        _check(not video, "the audio-only rendition has video")
-        return {**out, "kind": "audio", "width": None, "height": None, "codecs": ",".join(codecs)}
-    _check(len(video) == 1, f"{expect.name} has {len(video)} video streams")
+        _check(len(audio) == 1 and not video, f"the audio track {name} has {len(audio)} audio, {len(video)} video")
+        return {"name": name, "kind": "audio", "width": None, "height": None, "codecs": hls.AAC_LC}
+    _check(len(video) == 1 and not audio, f"{name} has {len(video)} video and {len(audio)} audio streams")
     v = video[0]
-    _check(v.get("codec_name") == "h264", f"{expect.name} codec is {v.get('codec_name')}")
+    _check(v.get("codec_name") == "h264", f"{name} codec is {v.get('codec_name')}")
     _check((v.get("width"), v.get("height")) == (expect.width, expect.height),
-           f"{expect.name} is {v.get('width')}x{v.get('height')}, planned {expect.width}x{expect.height}")
-    _check(v.get("pix_fmt") == "yuv420p", f"{expect.name} pixel format is {v.get('pix_fmt')}")
-    codecs.insert(0, hls.avc1(v.get("profile", "High"), int(v.get("level") or 40)))
-    return {**out, "kind": "video", "width": expect.width, "height": expect.height, "codecs": ",".join(codecs),
-            "frame_rate": ladder.output_fps(source.fps), "video_kbps": expect.video_kbps,
+           f"{name} is {v.get('width')}x{v.get('height')}, planned {expect.width}x{expect.height}")
+    _check(v.get("pix_fmt") == "yuv420p", f"{name} pixel format is {v.get('pix_fmt')}")
+    _check(v.get("field_order") in (None, "progressive", "unknown"), f"{name} is {v.get('field_order')}")
+    return {"name": name, "kind": "video", "width": expect.width, "height": expect.height,
+            "codecs": hls.avc1(v.get("profile", "High"), int(v.get("level") or 40)),
+            "frame_rate": ladder.output_fps(source.max_fps or source.fps), "video_kbps": expect.video_kbps,
             "maxrate_kbps": expect.maxrate_kbps}
 
 
@@ -133,119 +134,149 @@ def _image_size(path: Path) -> tuple[int, int]:
         return img.size
 
 
-def transcode(storage: Storage, asset_id: str, source_key: str, cfg: Config, *,
+def transcode(storage: Storage, asset_id: str, source_key: str, cfg: Config, *, prefix: str,
               progress: Progress = _no_progress, cancelled: Callable[[], bool] = lambda: False) -> dict:
+    """Write one version of the asset's outputs under ``prefix`` (ending in ``/``); returns the result."""
     sweep_stale_tmp(cfg.tmp_dir)
     if cfg.tmp_dir:
         Path(cfg.tmp_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=cfg.tmp_dir) as tmp:
-        return _transcode(storage, asset_id, source_key, cfg, Path(tmp), progress, cancelled)
-
-
-def _stop_if_cancelled(cancelled) -> None:
-    if cancelled():
-        raise JobCancelled("the job was cancelled")
-
-
-def _transcode(storage, asset_id, source_key, cfg, tmp: Path, progress: Progress, cancelled) -> dict:
-    # 1. fetch and probe the source
-    if not storage.exists(source_key):
-        raise PermanentError(f"the source {source_key!r} has not been uploaded", code="source_missing")
-    size = storage.size(source_key)
-    if size > cfg.max_bytes:
-        raise PermanentError(f"the video has {size} bytes, over the {cfg.max_bytes} byte limit", code="too_large")
-    source = tmp / "source"
-    storage.download(source_key, source)
-    progress(2, "downloaded the source")
-    try:
-        info = probe.probe_source(source, ffprobe_bin=cfg.ffprobe_bin, timeout=cfg.probe_timeout,
-                                  max_duration=cfg.max_duration, max_bytes=cfg.max_bytes, cancelled=cancelled)
-    except process.ProcessCancelled as exc:
-        raise JobCancelled("the job was cancelled") from exc
-    except process.ProcessTimeout as exc:
-        raise PermanentError(str(exc), code="ffprobe_timeout") from exc
-    plan = ladder.plan(info.width, info.height, info.fps, cfg.rungs)
-    progress(5, f"{info.width}x{info.height} {info.duration:.1f}s: encoding {', '.join(r.name for r in plan)}"
-                + (" + audio" if info.has_audio else ""))
-
-    # 2. encode every rendition in one ffmpeg run, progress from -progress pipe:1
-    out = tmp / "out"
-    hls_dir = out / "hls"
-    argv = commands.encode_argv(source, hls_dir, info, plan,
-                                commands.EncodeOptions(segment_seconds=cfg.segment_seconds, preset=cfg.preset),
-                                ffmpeg_bin=cfg.ffmpeg_bin)
-
-    def on_encode(block: dict) -> None:
-        done = process.out_time_seconds(block)
-        if done is not None:
-            progress(5 + 75 * min(1.0, done / info.duration), f"encoding {done:.0f}/{info.duration:.0f}s")
-
-    _run(argv, cfg, cancelled, on_encode)
-    _stop_if_cancelled(cancelled)
-
-    # 3. check the outputs with ffprobe, measure bandwidth
-    todo = [(r.name, r) for r in plan] + ([(commands.AUDIO_NAME, None)] if info.has_audio else [])
-    with ThreadPoolExecutor(max_workers=4) as pool:   # one ffprobe each, side by side
-        checked = list(pool.map(lambda t: verify_rendition(hls_dir / t[0] / commands.PLAYLIST, cfg, info, t[1],
-                                                           cancelled), todo))
-    progress(82, "renditions checked")
-
-    # 4. poster + sprite sheet + WebVTT
-    thumbs = out / "thumbs"
-    thumbs.mkdir(parents=True)
-    grid = commands.sprite_grid(info, cfg.thumbnail_interval)
-    _run(commands.thumbnails_argv(source, thumbs, info, grid, ffmpeg_bin=cfg.ffmpeg_bin), cfg, cancelled)
-    _check(_image_size(thumbs / "sprite.jpg") == (grid.width, grid.height),
-           f"sprite sheet is not {grid.width}x{grid.height}")
-    poster_size = _image_size(thumbs / "poster.jpg")
-    (thumbs / "thumbnails.vtt").write_text(hls.sprite_vtt(grid, info.duration, "sprite.jpg"))
-    progress(88, "thumbnails made")
-    _stop_if_cancelled(cancelled)
-
-    # 5. upload: segments and playlists, thumbnails, and the master playlist last
-    base = prefix(asset_id)
-    uploaded: set[str] = set()
-
-    def put(key: str, path: Path, cache: str) -> None:
-        storage.put_file(key, path, cache_control=cache)
-        uploaded.add(key)
-
-    files = [p for p in sorted(hls_dir.rglob("*")) if p.is_file()]
-    segments = [(base + p.relative_to(out).as_posix(), p, SEGMENT_CACHE) for p in files if p.suffix != ".m3u8"]
-    playlists = [(base + p.relative_to(out).as_posix(), p, PLAYLIST_CACHE) for p in files if p.suffix == ".m3u8"]
-    images = [(f"{base}thumbs/{name}", thumbs / name, IMAGE_CACHE)
-              for name in ("poster.jpg", "sprite.jpg", "thumbnails.vtt")]
-    total, done = len(files) + len(images), 0
-    with ThreadPoolExecutor(max_workers=8) as pool:   # segments before the playlists that list them
-        for batch in (segments, playlists + images):
-            for fut in as_completed([pool.submit(put, *item) for item in batch]):
-                fut.result()
-                done += 1
-                progress(88 + 10 * done / total, f"uploaded {done}/{total} files")
-            _stop_if_cancelled(cancelled)
-    variants = [hls.Variant(uri=f"{r['name']}/{commands.PLAYLIST}", bandwidth=r["bandwidth"],
-                            average_bandwidth=r["average_bandwidth"], codecs=r["codecs"],
-                            resolution=(r["width"], r["height"]) if r["kind"] == "video" else None,
-                            frame_rate=r.get("frame_rate")) for r in checked]
-    master_key = f"{base}hls/master.m3u8"
-    _stop_if_cancelled(cancelled)
-    storage.put_bytes(master_key, hls.master_playlist(variants).encode(), cache_control=PLAYLIST_CACHE)
-    uploaded.add(master_key)
-    # outputs of an earlier run that this one no longer produced (a smaller ladder...)
-    stale = [k for k in storage.list(base + "hls/") + storage.list(base + "thumbs/") if k not in uploaded]
-    for key in stale:
-        storage.delete_prefix(key)
-    progress(99, "published")
+        job = _Job(storage, cfg, Path(tmp), progress, cancelled)
+        info = job.fetch_and_probe(source_key)
+        plan = ladder.plan(info.width, info.height, info.fps, cfg.rungs)
+        checked = job.encode(info, plan)
+        manifests = package.write_manifests(job.cmaf, checked, info.duration)
+        progress(84, "packaged: HLS and DASH manifests written")
+        grid, poster_size = job.thumbnails(info)
+        job.upload(prefix, grid)
+        job.check_upload(prefix)
+        progress(99, "uploaded and checked")
     for r in checked:
-        r["playlist_key"] = f"{base}hls/{r['name']}/{commands.PLAYLIST}"
+        r["playlist_key"] = f"{prefix}cmaf/{r['name']}/{commands.PLAYLIST}"
     return {
-        "asset_id": asset_id, "duration": round(info.duration, 3), "width": info.width, "height": info.height,
-        "source": {"width": info.width, "height": info.height, "rotation": info.rotation, "fps": round(info.fps, 3),
-                   "pix_fmt": info.pix_fmt, "video_codec": info.video_codec, "has_audio": info.has_audio,
-                   "size_bytes": info.size_bytes},
-        "master_key": master_key, "poster_key": f"{base}thumbs/poster.jpg", "poster_size": list(poster_size),
-        "sprite_key": f"{base}thumbs/sprite.jpg", "thumbnails_vtt_key": f"{base}thumbs/thumbnails.vtt",
-        "sprite": {"columns": grid.columns, "rows": grid.rows, "tile_width": grid.tile_width,
+        "asset_id": asset_id, "prefix": prefix, "duration": round(info.duration, 3),
+        "width": info.width, "height": info.height,
+        "source": {"width": info.width, "height": info.height, "coded_width": info.coded_width,
+                   "coded_height": info.coded_height, "sample_aspect_ratio": str(info.sar),
+                   "rotation": info.rotation, "fps": round(info.fps, 3), "max_fps": round(info.max_fps, 3),
+                   "interlaced": info.interlaced, "pix_fmt": info.pix_fmt, "video_codec": info.video_codec,
+                   "has_audio": info.has_audio, "size_bytes": info.size_bytes},
+        "master_key": f"{prefix}cmaf/{manifests['master']}", "mpd_key": f"{prefix}cmaf/{manifests['mpd']}",
+        "poster_key": f"{prefix}thumbs/poster.jpg", "poster_size": list(poster_size),
+        "sprite_key": f"{prefix}thumbs/{grid.sheet_name(0)}",
+        "sprite_keys": [f"{prefix}thumbs/{grid.sheet_name(i)}" for i in range(grid.sheets)],
+        "thumbnails_vtt_key": f"{prefix}thumbs/thumbnails.vtt",
+        "sprite": {"columns": grid.columns, "rows": grid.rows, "sheets": grid.sheets, "tile_width": grid.tile_width,
                    "tile_height": grid.tile_height, "interval": grid.interval, "count": grid.count},
-        "segment_seconds": cfg.segment_seconds, "renditions": checked, "stale_deleted": len(stale),
+        "segment_seconds": cfg.segment_seconds, "renditions": checked,
     }
+
+
+class _Job:
+    """The steps of one transcode, sharing its storage, settings, folder and callbacks."""
+
+    def __init__(self, storage: Storage, cfg: Config, tmp: Path, progress: Progress, cancelled):
+        self.storage, self.cfg, self.tmp, self.progress, self.cancelled = storage, cfg, tmp, progress, cancelled
+        self.source = tmp / "source"
+        self.cmaf = tmp / "out" / "cmaf"
+        self.thumbs = tmp / "out" / "thumbs"
+
+    def stop_if_cancelled(self) -> None:
+        if self.cancelled():
+            raise JobCancelled("the job was cancelled")
+
+    def fetch_and_probe(self, source_key: str) -> probe.MediaInfo:
+        """Download the source and refuse, before any encoding, what cannot be transcoded right."""
+        cfg = self.cfg
+        if not self.storage.exists(source_key):
+            raise PermanentError(f"the source {source_key!r} has not been uploaded", code="source_missing")
+        size = self.storage.size(source_key)
+        if size > cfg.max_bytes:
+            raise PermanentError(f"the video has {size} bytes, over the {cfg.max_bytes} byte limit", code="too_large")
+        self.storage.download(source_key, self.source)
+        self.progress(2, "downloaded the source")
+        try:
+            return probe.probe_source(self.source, ffprobe_bin=cfg.ffprobe_bin, timeout=cfg.probe_timeout,
+                                      max_duration=cfg.max_duration, max_bytes=cfg.max_bytes, cancelled=self.cancelled)
+        except process.ProcessCancelled as exc:
+            raise JobCancelled("the job was cancelled") from exc
+        except process.ProcessTimeout as exc:
+            raise PermanentError(str(exc), code="ffprobe_timeout") from exc
+
+    def encode(self, info: probe.MediaInfo, plan: list[ladder.Rendition]) -> list[dict]:
+        """Every rendition and the audio track in one ffmpeg run, then each checked with ffprobe."""
+        cfg = self.cfg
+        self.progress(5, f"{info.width}x{info.height} {info.duration:.1f}s: encoding {', '.join(r.name for r in plan)}"
+                         + (" + audio" if info.has_audio else ""))
+        argv = commands.encode_argv(self.source, self.cmaf, info, plan,
+                                    commands.EncodeOptions(segment_seconds=cfg.segment_seconds, preset=cfg.preset),
+                                    ffmpeg_bin=cfg.ffmpeg_bin)
+
+        def on_encode(block: dict) -> None:
+            done = process.out_time_seconds(block)
+            if done is not None:
+                self.progress(5 + 75 * min(1.0, done / info.duration), f"encoding {done:.0f}/{info.duration:.0f}s")
+
+        _run(argv, cfg, self.cancelled, on_encode)
+        self.stop_if_cancelled()
+        todo = [(r.name, r) for r in plan] + ([(commands.AUDIO_NAME, None)] if info.has_audio else [])
+        with ThreadPoolExecutor(max_workers=4) as pool:   # one ffprobe each, side by side
+            checked = list(pool.map(lambda t: verify_rendition(self.cmaf / t[0] / commands.PLAYLIST, cfg, info, t[1],
+                                                               self.cancelled), todo))
+        self.progress(82, "renditions checked")
+        return checked
+
+    def thumbnails(self, info: probe.MediaInfo) -> tuple[commands.SpriteGrid, tuple[int, int]]:
+        """Poster, sprite sheets (split when one would be too large) and their WebVTT."""
+        self.thumbs.mkdir(parents=True)
+        grid = commands.sprite_grid(info, self.cfg.thumbnail_interval, max_side=self.cfg.sprite_max_side)
+        _run(commands.thumbnails_argv(self.source, self.thumbs, info, grid, ffmpeg_bin=self.cfg.ffmpeg_bin),
+             self.cfg, self.cancelled)
+        for sheet in range(grid.sheets):
+            _check(_image_size(self.thumbs / grid.sheet_name(sheet)) == (grid.width, grid.height),
+                   f"sprite sheet {sheet} is not {grid.width}x{grid.height}")
+        _check(not (self.thumbs / grid.sheet_name(grid.sheets)).exists(), "ffmpeg wrote more sprite sheets than planned")
+        poster_size = _image_size(self.thumbs / "poster.jpg")
+        (self.thumbs / "thumbnails.vtt").write_text(hls.sprite_vtt(grid, info.duration))
+        self.progress(88, "thumbnails made")
+        self.stop_if_cancelled()
+        return grid, poster_size
+
+    def files(self, prefix: str) -> list[tuple[str, Path, str]]:
+        """(key, file, Cache-Control) of every output, in upload order: media first, manifests last."""
+        out = self.tmp / "out"
+        media, playlists, manifests = [], [], []
+        for p in sorted(out.rglob("*")):
+            if not p.is_file():
+                continue
+            key = prefix + p.relative_to(out).as_posix()
+            if p.parent == self.cmaf:
+                manifests.append((key, p, PLAYLIST_CACHE))
+            elif p.suffix == ".m3u8":
+                playlists.append((key, p, PLAYLIST_CACHE))
+            else:
+                media.append((key, p, IMAGE_CACHE if p.parent == self.thumbs else SEGMENT_CACHE))
+        return media + playlists + manifests
+
+    def upload(self, prefix: str, grid: commands.SpriteGrid) -> None:
+        files = self.files(prefix)
+        batches = [[f for f in files if f[2] != PLAYLIST_CACHE], [f for f in files if f[2] == PLAYLIST_CACHE
+                                                                    and f[1].parent != self.cmaf],
+                   [f for f in files if f[1].parent == self.cmaf]]
+        done = 0
+        with ThreadPoolExecutor(max_workers=8) as pool:   # what a manifest lists goes up before it
+            for batch in batches:
+                for fut in as_completed([pool.submit(self.storage.put_file, key, path, cache_control=cache)
+                                         for key, path, cache in batch]):
+                    fut.result()
+                    done += 1
+                    self.progress(88 + 10 * done / len(files), f"uploaded {done}/{len(files)} files")
+                self.stop_if_cancelled()
+
+    def check_upload(self, prefix: str) -> None:
+        """Every file is listed in storage, and the manifests have their sizes, before the version
+        may be switched to (one listing, plus a HEAD per manifest: not one per segment)."""
+        stored = set(self.storage.list(prefix))
+        for key, path, _ in self.files(prefix):
+            if key not in stored or (path.parent == self.cmaf and self.storage.size(key) != path.stat().st_size):
+                raise TransientError(f"the upload of {key} did not arrive whole", code="upload_incomplete")

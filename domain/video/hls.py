@@ -1,7 +1,9 @@
-"""HLS playlists and the thumbnail WebVTT: write the master, read media playlists back, measure.
+"""HLS playlists and the thumbnail WebVTT: write the master and the I-frame playlists, read
+media playlists back.
 
 ``BANDWIDTH`` is the peak segment bit rate and ``AVERAGE-BANDWIDTH`` the mean, both measured
-from the segments actually written (RFC 8216 §4.3.4.2), not guessed from encoder settings.
+from the segments actually written (RFC 8216 §4.3.4.2), rounded up, not guessed from encoder
+settings; a variant's figures include its audio rendition's, which plays along with it.
 """
 from __future__ import annotations
 
@@ -32,6 +34,27 @@ class Variant:
     codecs: str
     resolution: tuple[int, int] | None = None
     frame_rate: float | None = None
+    audio_group: str | None = None
+    iframe_uri: str | None = None
+    iframe_bandwidth: int | None = None
+    iframe_average_bandwidth: int | None = None
+    video_codecs: str | None = None
+
+
+@dataclass(frozen=True)
+class AudioRendition:
+    uri: str
+    group: str = "audio"
+    name: str = "Main"
+    channels: int = 2
+
+
+@dataclass(frozen=True)
+class IFrame:
+    uri: str                # the media segment holding it
+    offset: int             # byte range of its fragment's moof and the frame's data
+    length: int
+    duration: float         # until the next I-frame
 
 
 def avc1(profile: str, level: int) -> str:
@@ -72,31 +95,40 @@ def parse_master(text: str) -> list[dict]:
     return out
 
 
-def measure(playlist: Path) -> tuple[int, int, float, list[Segment]]:
-    """(peak bit/s, average bit/s, total seconds, segments) of a media playlist on disk."""
-    _, segments = parse_media(playlist.read_text())
-    if not segments:
-        raise ValueError(f"{playlist} lists no segments")
-    peak, total_bits, total_seconds = 0, 0, 0.0
-    for seg in segments:
-        bits = (playlist.parent / seg.uri).stat().st_size * 8
-        total_bits += bits
-        total_seconds += seg.duration
-        if seg.duration >= 0.5:   # a short last segment would overstate the rate
-            peak = max(peak, int(bits / seg.duration))
-    average = int(total_bits / max(total_seconds, 0.001))
-    return max(peak, average), average, total_seconds, segments
-
-
-def master_playlist(variants: list[Variant]) -> str:
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+def master_playlist(variants: list[Variant], audio: AudioRendition | None = None) -> str:
+    """A version 7 master playlist: the audio rendition group, the variants, their I-frame streams."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    if audio:
+        lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{audio.group}",NAME="{audio.name}",DEFAULT=YES,'
+                     f'AUTOSELECT=YES,CHANNELS="{audio.channels}",URI="{audio.uri}"')
     for v in variants:
         attrs = [f"BANDWIDTH={v.bandwidth}", f"AVERAGE-BANDWIDTH={v.average_bandwidth}", f'CODECS="{v.codecs}"']
         if v.resolution:
             attrs.append(f"RESOLUTION={v.resolution[0]}x{v.resolution[1]}")
         if v.frame_rate:
             attrs.append(f"FRAME-RATE={v.frame_rate:.3f}")
+        if v.audio_group:
+            attrs.append(f'AUDIO="{v.audio_group}"')
         lines += [f"#EXT-X-STREAM-INF:{','.join(attrs)}", v.uri]
+    for v in variants:
+        if v.iframe_uri:
+            attrs = [f"BANDWIDTH={v.iframe_bandwidth}", f"AVERAGE-BANDWIDTH={v.iframe_average_bandwidth}",
+                     f'CODECS="{v.video_codecs}"']
+            if v.resolution:
+                attrs.append(f"RESOLUTION={v.resolution[0]}x{v.resolution[1]}")
+            lines.append(f'#EXT-X-I-FRAME-STREAM-INF:{",".join(attrs)},URI="{v.iframe_uri}"')
+    return "\n".join(lines) + "\n"
+
+
+def iframe_playlist(frames: list[IFrame], init_uri: str) -> str:
+    """An I-frame-only playlist (RFC 8216 §4.3.3.6) of byte ranges into the fMP4 media segments."""
+    target = max((f.duration for f in frames), default=1.0)
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{max(1, round(target))}",
+             "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-I-FRAMES-ONLY",
+             f'#EXT-X-MAP:URI="{init_uri}"']
+    for f in frames:
+        lines += [f"#EXTINF:{f.duration:.6f},", f"#EXT-X-BYTERANGE:{f.length}@{f.offset}", f.uri]
+    lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
 
 
@@ -108,16 +140,16 @@ def _ts(seconds: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
 
 
-def sprite_vtt(grid: SpriteGrid, duration: float, sprite_uri: str) -> str:
-    """WebVTT cues mapping each interval to its tile: ``sprite.jpg#xywh=x,y,w,h``."""
+def sprite_vtt(grid: SpriteGrid, duration: float) -> str:
+    """WebVTT cues mapping each interval to its tile: ``sprite_000.jpg#xywh=x,y,w,h``; the last
+    cue runs to the end of the video, every cue's tile is a frame the video has."""
     lines = ["WEBVTT", ""]
     for i in range(grid.count):
         start = i * grid.interval
-        if start >= duration:
-            break
-        end = min((i + 1) * grid.interval, duration)
-        x, y = (i % grid.columns) * grid.tile_width, (i // grid.columns) * grid.tile_height
-        lines += [f"{_ts(start)} --> {_ts(end)}", f"{sprite_uri}#xywh={x},{y},{grid.tile_width},{grid.tile_height}", ""]
+        end = duration if i == grid.count - 1 else min((i + 1) * grid.interval, duration)
+        sheet, x, y = grid.place(i)
+        lines += [f"{_ts(start)} --> {_ts(end)}",
+                  f"{grid.sheet_name(sheet)}#xywh={x},{y},{grid.tile_width},{grid.tile_height}", ""]
     return "\n".join(lines)
 
 

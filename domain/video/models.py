@@ -24,7 +24,10 @@ class VideoAsset(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)          # the one served
+    versions_started: Mapped[int] = mapped_column(Integer, default=0)           # version numbers handed out
     master_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    mpd_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
     poster_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
     sprite_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
     thumbnails_vtt_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
@@ -52,3 +55,20 @@ class VideoRendition(Base):
     playlist_key: Mapped[str] = mapped_column(String(500))
     segment_count: Mapped[int] = mapped_column(Integer)
     asset: Mapped[VideoAsset] = relationship(back_populates="renditions")
+
+
+# building → live → retired → deleted; building → failed → deleted; building → retired (superseded)
+VERSION_STATUSES = ("building", "live", "retired", "failed", "deleted")
+
+
+class VideoVersion(Base):
+    """One transcode's outputs under their own prefix. Old ones are deleted after a grace period."""
+    __tablename__ = "video_versions"
+    __table_args__ = (UniqueConstraint("asset_id", "number"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("video_assets.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    prefix: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="building", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(nullable=True)
