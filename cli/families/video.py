@@ -70,7 +70,8 @@ def register(subparsers) -> None:
 
 
 def demo(d) -> bool:
-    """A lesson gets a 4 s clip: upload URL, PUT, transcode (360p/240p + audio), playback URL."""
+    """A lesson gets a 4 s clip: upload URL, PUT, transcode (360p/240p + audio, CMAF), a learner's
+    signed playback URLs."""
     import httpx
 
     from domain.core.models import Course, Lesson, LessonType, Module
@@ -105,7 +106,10 @@ def demo(d) -> bool:
         size = f"{r['width']}x{r['height']}" if r["width"] else "audio only"
         d.say(f"  {r['name']:>6} {size:>11} {r['bandwidth'] / 1000:7.0f} kbit/s peak  {r['codecs']:<24} "
               f"{r['segments']} segments")
-    master = httpx.get(view["playback_url"], timeout=30).text
-    d.say(f"master playlist ({len(hls.parse_master(master))} variants): {view['playback_url'][:90]}...")
+    urls = d.client.request("POST", f"/v1/videos/{asset_id}/playback", json={"learner_id": "demo-learner"})
+    master = httpx.get(urls["hls_url"], timeout=30).text
+    mpd = httpx.get(urls["dash_url"], timeout=30)
+    d.say(f"HLS master ({len(hls.parse_master(master))} variants) and DASH MPD ({mpd.status_code}) for one learner, "
+          f"version {urls['version']}: {urls['hls_url'][:70]}...")
     d.say(f"poster, sprite + WebVTT: {view['asset']['poster_key']}, {view['asset']['thumbnails_vtt_key']}")
     return view["asset"]["status"] == "ready"

@@ -21,12 +21,14 @@ from PIL import Image
 
 from domain.jobs.errors import JobCancelled, PermanentError, TransientError
 from domain.storage import Storage
-from domain.video import commands, hls, ladder, package, probe, process
+from domain.video import commands, fmp4, hls, ladder, package, probe, process
 
 SEGMENT_CACHE = "public, max-age=31536000, immutable"
 PLAYLIST_CACHE = "public, max-age=60"
 IMAGE_CACHE = "public, max-age=86400"
 TMP_PREFIX = "cw-video-"
+CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".mpd": "application/dash+xml", ".mp4": "video/mp4",
+                 ".m4s": "video/iso.segment", ".jpg": "image/jpeg", ".vtt": "text/vtt"}
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def verify_rendition(playlist: Path, cfg: Config, source: probe.MediaInfo, expec
            f"{name} lasts {seconds:.2f}s, the source {source.duration:.2f}s")
     if expect is None:
         _check(len(audio) == 1 and not video, f"the audio track {name} has {len(audio)} audio, {len(video)} video")
-        return {"name": name, "kind": "audio", "width": None, "height": None, "codecs": hls.AAC_LC}
+        return {"name": name, "kind": "audio", "width": None, "height": None, "codecs": _codecs(playlist)}
     _check(len(video) == 1 and not audio, f"{name} has {len(video)} video and {len(audio)} audio streams")
     v = video[0]
     _check(v.get("codec_name") == "h264", f"{name} codec is {v.get('codec_name')}")
@@ -121,9 +123,18 @@ def verify_rendition(playlist: Path, cfg: Config, source: probe.MediaInfo, expec
     _check(v.get("pix_fmt") == "yuv420p", f"{name} pixel format is {v.get('pix_fmt')}")
     _check(v.get("field_order") in (None, "progressive", "unknown"), f"{name} is {v.get('field_order')}")
     return {"name": name, "kind": "video", "width": expect.width, "height": expect.height,
-            "codecs": hls.avc1(v.get("profile", "High"), int(v.get("level") or 40)),
+            "codecs": _codecs(playlist),
             "frame_rate": ladder.output_fps(source.max_fps or source.fps), "video_kbps": expect.video_kbps,
             "maxrate_kbps": expect.maxrate_kbps}
+
+
+def _codecs(playlist: Path) -> str:
+    """The codec string from the init segment's sample entry (avcC / esds), exact by construction."""
+    try:
+        return fmp4.codec_string(playlist.parent / commands.INIT)
+    except (OSError, ValueError, IndexError) as exc:
+        raise PermanentError(f"output check failed: {playlist.parent.name}/{commands.INIT}: {exc}",
+                             code="output_invalid") from exc
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -266,7 +277,8 @@ class _Job:
         done = 0
         with ThreadPoolExecutor(max_workers=8) as pool:   # what a manifest lists goes up before it
             for batch in batches:
-                for fut in as_completed([pool.submit(self.storage.put_file, key, path, cache_control=cache)
+                for fut in as_completed([pool.submit(self.storage.put_file, key, path, cache_control=cache,
+                                                     content_type=CONTENT_TYPES.get(path.suffix))
                                          for key, path, cache in batch]):
                     fut.result()
                     done += 1

@@ -155,3 +155,47 @@ def read_fragments(path: Path, track: Track) -> list[Fragment]:
             for traf, traf_stop, _ in _walk(data, ["traf"], body, stop):
                 out.append(_traf(data, at, traf, traf_stop, track))
     return out
+
+
+def _descriptor(data: bytes, p: int) -> tuple[int, int, int]:
+    """(tag, payload start, payload end) of an MPEG-4 descriptor (ISO/IEC 14496-1) at ``p``."""
+    tag, size, p = data[p], 0, p + 1
+    for _ in range(4):
+        b = data[p]
+        p += 1
+        size = (size << 7) | (b & 0x7F)
+        if not b & 0x80:
+            break
+    return tag, p, p + size
+
+
+def _mp4a(data: bytes, esds: int) -> str:
+    _, _, p = _full(data, esds)
+    tag, p, _ = _descriptor(data, p)                       # ES_Descriptor
+    if tag != 3:
+        raise ValueError("esds without an ES descriptor")
+    flags = data[p + 2]
+    p += 3 + (2 if flags & 0x80 else 0) + (1 + data[p + 3] if flags & 0x40 else 0) + (2 if flags & 0x20 else 0)
+    tag, p, _ = _descriptor(data, p)                       # DecoderConfigDescriptor
+    object_type = data[p]
+    tag, q, _ = _descriptor(data, p + 13)                  # DecoderSpecificInfo
+    audio_object = data[q] >> 3 if tag == 5 else 0
+    return f"mp4a.{object_type:02x}.{audio_object}" if audio_object else f"mp4a.{object_type:02x}"
+
+
+def codec_string(path: Path) -> str:
+    """The RFC 6381 ``codecs`` value of an init segment's one track, read from its sample entry:
+    ``avc1.PPCCLL`` from avcC (profile, constraint flags, level), ``mp4a.40.N`` from esds."""
+    data = Path(path).read_bytes()
+    for stsd, stop, _ in _walk(data, ["moov", "trak", "mdia", "minf", "stbl", "stsd"]):
+        for kind, body, end, _ in boxes(data, stsd + 8, stop):
+            if kind in ("avc1", "avc3"):
+                for child, cbody, _, _ in boxes(data, body + 78, end):
+                    if child == "avcC":
+                        return f"{kind}.{data[cbody + 1:cbody + 4].hex()}"
+            if kind == "mp4a":
+                for child, cbody, _, _ in boxes(data, body + 28, end):
+                    if child == "esds":
+                        return _mp4a(data, cbody)
+            raise ValueError(f"no codec string for a {kind!r} sample entry")
+    raise ValueError(f"{Path(path).name} has no sample description")

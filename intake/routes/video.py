@@ -1,10 +1,12 @@
-"""Video intake: an upload URL for a new asset, start its transcode, read it back with a playback URL."""
+"""Video intake: an upload URL for a new asset, start its transcode, read it back; a learner's
+signed playback URLs and the tokenised paths they point at."""
 from __future__ import annotations
 
 from typing import Annotated
+import time
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -12,13 +14,13 @@ from celeryconfig import settings
 from domain.core.fields import id_field, int_field, line, number
 from domain.db import session_factory, unit_of_work
 from domain.jobs.errors import InvalidPayload
-from domain.video import assets
+from domain.video import assets, playback
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
 from intake.openapi import answers
 from intake.schemas.jobs import JobAccepted
-from intake.schemas.learning import VideoCreated, VideoView
+from intake.schemas.learning import VideoCreated, VideoPlayback, VideoView
 from intake.routes.jobs import accept, accepted_response
 from workers.base import get_storage
 
@@ -103,17 +105,75 @@ async def transcode_video(asset_id: str, request: Request, caller: Caller = requ
 
 def _view(asset_id: str) -> dict:
     asset = _load(asset_id)
-    storage = get_storage()
-    ttl = settings.video_playback_url_seconds
-    urls = {}
+    links = {"self": f"/v1/videos/{asset_id}", "transcode": f"/v1/videos/{asset_id}/transcode"}
     if asset["status"] == "ready":
-        urls = {"playback_url": storage.presigned_get(asset["master_key"], expires=ttl),
-                "poster_url": storage.presigned_get(asset["poster_key"], expires=ttl),
-                "sprite_url": storage.presigned_get(asset["sprite_key"], expires=ttl),
-                "thumbnails_vtt_url": storage.presigned_get(asset["thumbnails_vtt_key"], expires=ttl)}
-    return {"asset": asset, **urls, "expires_in": ttl if urls else None}
+        links["playback"] = f"/v1/videos/{asset_id}/playback"
+    return {"asset": asset, "links": links}
 
 
-@router.get("/v1/videos/{asset_id}", responses=answers(VideoView), summary="A video asset, its renditions and a playback URL when ready")
+@router.get("/v1/videos/{asset_id}", responses=answers(VideoView), summary="A video asset and its renditions")
 async def get_video(asset_id: str, caller: Caller = require("read")):
     return await run_in_threadpool(_view, asset_id)
+
+
+class PlaybackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    learner_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$",
+                            description="the learner the URLs are for (the web tier has checked the enrollment)")
+    lesson_id: str | None = Field(default=None, max_length=32,
+                                  description="if given, must be the asset's lesson (a check for the caller)")
+
+
+def _playback(asset_id: str, body: PlaybackRequest) -> dict:
+    asset = _load(asset_id)
+    if body.lesson_id is not None and body.lesson_id != asset["lesson_id"]:
+        raise ApiError(422, "invalid_payload", "the video belongs to another lesson",
+                       [{"field": "lesson_id", "message": f"the asset's lesson is {asset['lesson_id']}"}])
+    if asset["status"] != "ready" and asset["version"] is None:
+        raise ApiError(409, "not_ready", f"the video is {asset['status']}, not ready to play")
+    ttl = settings.video_playback_url_seconds
+    expires_at = int(time.time()) + ttl
+    token = playback.mint(playback.playback_key(settings.signing_secret), playback.Claims(
+        asset_id, asset["version"], body.learner_id, asset["lesson_id"], expires_at))
+    base = f"{settings.public_base_url.rstrip('/')}/v1/play/{token}/"
+    prefix = f"{assets.prefix(asset_id)}v/{asset['version']}/"
+    rel = lambda key: base + key[len(prefix):]   # noqa: E731
+    return {"hls_url": rel(asset["master_key"]), "dash_url": rel(asset["mpd_key"]),
+            "poster_url": rel(asset["poster_key"]), "thumbnails_vtt_url": rel(asset["thumbnails_vtt_key"]),
+            "version": asset["version"], "expires_at": expires_at, "expires_in": ttl}
+
+
+@router.post("/v1/videos/{asset_id}/playback", responses=answers(VideoPlayback), summary="Signed playback URLs (HLS, DASH, poster, thumbnails) "
+             "for one learner, expiring", openapi_extra=openapi_body(PlaybackRequest))
+async def video_playback(asset_id: str, request: Request, caller: Caller = require("read")):
+    body = await parse_json(request, PlaybackRequest)
+    return await run_in_threadpool(_playback, asset_id, body)
+
+
+MANIFESTS = {".m3u8": "application/vnd.apple.mpegurl", ".mpd": "application/dash+xml", ".vtt": "text/vtt"}
+
+
+def _play(token: str, path: str):
+    try:
+        claims = playback.verify(playback.playback_key(settings.signing_secret), token)
+        playback.check_path(path)
+    except playback.InvalidToken as exc:
+        raise ApiError(403, "forbidden", f"the playback URL is invalid or expired ({exc})") from None
+    key = f"{assets.prefix(claims.asset_id)}v/{claims.version}/{path}"
+    storage = get_storage()
+    suffix = path[path.rfind("."):]
+    if suffix in MANIFESTS:      # small, and what the player resolves relative URIs against
+        try:
+            data = storage.get_bytes(key)
+        except Exception:
+            raise ApiError(404, "not_found", "no such file in this video version") from None
+        return Response(data, media_type=MANIFESTS[suffix], headers={"Cache-Control": "private, max-age=60"})
+    left = max(1, claims.expires_at - int(time.time()))
+    return RedirectResponse(storage.presigned_get(key, expires=min(left, 3600)), status_code=302,
+                            headers={"Cache-Control": "private, no-store"})
+
+
+@router.get("/v1/play/{token}/{path:path}", include_in_schema=False)
+def play(token: str, path: str):
+    """A tokenised playback path: manifests are served, media files redirect to storage."""
+    return _play(token, path)

@@ -34,11 +34,13 @@ class VideoAsset(BaseModel):
     duration_seconds: float | None = F("probed duration", 125.4)
     width: int | None = F("source width", 1920)
     height: int | None = F("source height", 1080)
-    master_key: str | None = F("storage key of the HLS master playlist", "videos/9b2d/v1/master.m3u8")
+    version: int | None = F("the output version served (each transcode makes a new one)", 1)
+    master_key: str | None = F("storage key of the HLS master playlist", "videos/9b2d/v/1/cmaf/master.m3u8")
+    mpd_key: str | None = F("storage key of the DASH MPD", "videos/9b2d/v/1/cmaf/manifest.mpd")
     poster_key: str | None = F("storage key of the poster image", "videos/9b2d/v1/poster.jpg")
     sprite_key: str | None = F("storage key of the thumbnail sprite", "videos/9b2d/v1/sprite.jpg")
     thumbnails_vtt_key: str | None = F("storage key of the thumbnails WebVTT", "videos/9b2d/v1/thumbs.vtt")
-    error: str | None = F("why the last transcode failed", None)
+    error: dict[str, Any] | None = F("why the last transcode failed: {code, message}", None)
     created_at: str | None = F("ISO 8601", "2026-01-05T10:00:00+00:00")
     ready_at: str | None = F("ISO 8601 time the last transcode finished", None)
     renditions: list[Rendition] = F("renditions, highest bandwidth first", [])
@@ -54,6 +56,7 @@ class UploadTarget(BaseModel):
 class VideoLinks(BaseModel):
     self: str = F("the asset", "/v1/videos/9b2d4c55a1e2f3a4")
     transcode: str = F("POST here once uploaded", "/v1/videos/9b2d4c55a1e2f3a4/transcode")
+    playback: str | None = F("POST here for a learner's signed playback URLs, once ready", None)
 
 
 class VideoCreated(BaseModel):
@@ -64,11 +67,19 @@ class VideoCreated(BaseModel):
 
 class VideoView(BaseModel):
     asset: VideoAsset = F("the asset")
-    playback_url: str | None = F("presigned HLS master playlist URL, when ready", None)
-    poster_url: str | None = F("presigned poster URL, when ready", None)
-    sprite_url: str | None = F("presigned sprite URL, when ready", None)
-    thumbnails_vtt_url: str | None = F("presigned thumbnails WebVTT URL, when ready", None)
-    expires_in: int | None = F("seconds the URLs stay valid", None)
+    links: VideoLinks = F("what to call next")
+
+
+class VideoPlayback(BaseModel):
+    hls_url: str = F("HLS master playlist under the learner's token path",
+                     "https://api.example/v1/play/eyJh.c2ln/cmaf/master.m3u8")
+    dash_url: str = F("DASH MPD under the same token path", "https://api.example/v1/play/eyJh.c2ln/cmaf/manifest.mpd")
+    poster_url: str = F("poster image", "https://api.example/v1/play/eyJh.c2ln/thumbs/poster.jpg")
+    thumbnails_vtt_url: str = F("sprite thumbnails WebVTT (its cues name sheets beside it)",
+                                "https://api.example/v1/play/eyJh.c2ln/thumbs/thumbnails.vtt")
+    version: int = F("the output version the token is bound to", 1)
+    expires_at: int = F("Unix time the URLs stop working", 1767225600)
+    expires_in: int = F("seconds the URLs stay valid", 3600)
 
 
 class Submission(BaseModel):

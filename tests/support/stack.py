@@ -132,6 +132,7 @@ class Stack:
 
     def start_intake(self, **env: str) -> str:
         port = free_port()
+        env.setdefault("COURSEWORK_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")   # links it mints point at it
         child = Child(coursework_argv("intake", "--port", str(port)), self.env(**env),
                       LOG_DIR / f"intake-{port}.log").start()
         self.children.append(child)

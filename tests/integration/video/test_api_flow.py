@@ -64,21 +64,35 @@ def test_upload_transcode_and_play(api, db, lesson_id, video_sources):
     assert job["attempts"] == 1 and job["progress"] == 100
     view = api.get(f"/v1/videos/{asset_id}").json()
     asset = view["asset"]
-    assert asset["status"] == "ready" and abs(asset["duration_seconds"] - 2.0) < 0.1
+    assert asset["status"] == "ready" and abs(asset["duration_seconds"] - 2.0) < 0.1 and asset["version"] == 1
     assert [(r["name"], r["width"], r["height"]) for r in asset["renditions"]] == [
         ("180p", 320, 180), ("audio", None, None)]
-    # And the presigned playback URL serves a master playlist listing both renditions
-    master = httpx.get(view["playback_url"], timeout=30)
-    assert master.status_code == 200
-    assert [v["URI"] for v in hls.parse_master(master.text)] == ["180p/index.m3u8", "audio/index.m3u8"]
-    assert httpx.get(view["thumbnails_vtt_url"], timeout=30).text.startswith("WEBVTT")
+    # And a learner's signed playback URLs serve the master playlist, the MPD and, through them, the segments
+    urls = api.post(f"/v1/videos/{asset_id}/playback", json={"learner_id": "learner-1", "lesson_id": lesson_id})
+    assert urls.status_code == 200, urls.text
+    urls = urls.json()
+    master = httpx.get(urls["hls_url"], timeout=30)
+    assert master.status_code == 200 and master.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+    assert [v["URI"] for v in hls.parse_master(master.text)] == ["180p/index.m3u8"]
+    assert httpx.get(urls["dash_url"], timeout=30).headers["content-type"].startswith("application/dash+xml")
+    media = httpx.get(urls["hls_url"].replace("master.m3u8", "180p/index.m3u8"), timeout=30)
+    segment = httpx.get(urls["hls_url"].replace("master.m3u8", "180p/seg_00000.m4s"), timeout=30,
+                        follow_redirects=True)
+    assert "#EXT-X-MAP" in media.text and segment.status_code == 200 and segment.content[4:8] == b"styp"
+    assert httpx.get(urls["thumbnails_vtt_url"], timeout=30).text.startswith("WEBVTT")
+    # And a tampered, misrouted or expired token gets 403, another lesson 422
+    token = urls["hls_url"].split("/v1/play/")[1].split("/")[0]
+    assert httpx.get(urls["hls_url"].replace(token, token[:-2] + "AA"), timeout=30).status_code == 403
+    assert httpx.get(urls["hls_url"].replace("master.m3u8", "../../source/x.mp4"), timeout=30).status_code in (403, 404)
+    assert api.post(f"/v1/videos/{asset_id}/playback", json={"learner_id": "l", "lesson_id": "other"}
+                    ).status_code == 422
     # And progress and the video.ready event were recorded
     with db() as s:
         events = list(s.scalars(select(JobEvent).where(JobEvent.job_id == job["id"]).order_by(JobEvent.id)))
     progress = [e.data["progress"] for e in events if e.type == "job.progress"]
     assert progress and progress == sorted(progress)
     ready = [e.data for e in events if e.type == "video.ready"]
-    assert ready == [{"asset_id": asset_id, "lesson_id": lesson_id}]
+    assert ready == [{"asset_id": asset_id, "lesson_id": lesson_id, "version": 1}]
     # And a second transcode request with the same key is the same job
     again = api.post(f"/v1/videos/{asset_id}/transcode", json={"ladder": [180], "segment_seconds": 1,
                                                                "thumbnail_interval": 1},
@@ -120,7 +134,8 @@ def test_a_text_file_fails_permanently_without_retries(api, lesson_id, video_sou
     assert job["error"]["code"] == "corrupt_source"
     asset = api.get(f"/v1/videos/{asset_id}").json()
     assert asset["asset"]["status"] == "failed" and asset["asset"]["error"]["code"] == "corrupt_source"
-    assert "playback_url" not in asset
+    assert "playback" not in asset["links"]
+    assert api.post(f"/v1/videos/{asset_id}/playback", json={"learner_id": "l"}).status_code == 409
 
 
 def test_cancel_stops_ffmpeg_and_publishes_nothing(api, lesson_id, tmp_path, s3):
@@ -145,21 +160,23 @@ def test_cancel_stops_ffmpeg_and_publishes_nothing(api, lesson_id, tmp_path, s3)
         time.sleep(0.1)
     assert ffmpeg_running_jobs() == []
     assert api.get(f"/v1/videos/{asset_id}").json()["asset"]["status"] == "cancelled"
-    assert not s3.exists(f"videos/{asset_id}/hls/master.m3u8")
+    assert not [k for k in s3.list(f"videos/{asset_id}/") if k.endswith(("master.m3u8", "manifest.mpd"))]
 
 
-def test_two_transcodes_of_one_asset_at_once_leave_one_consistent_asset(api, db, lesson_id, video_sources, s3):
+def test_two_transcodes_of_one_asset_at_once_serve_the_later_version(api, db, lesson_id, video_sources, s3):
     # Given an uploaded asset
     asset_id = create_and_upload(api, lesson_id, video_sources["normal"])
     payload = {"asset_id": asset_id, "ladder": [180, 120], "segment_seconds": 1, "force": True}
     # When two transcode jobs for it run at the same time (two worker processes)
     jobs = [enqueue(api, "transcode", payload, **{"Idempotency-Key": f"{asset_id}-{i}"}) for i in range(2)]
     done = [wait_job(api, j["id"], timeout=180) for j in jobs]
-    # Then both succeed, and the asset has each rendition once and one set of objects
+    # Then both succeed, each built its own version, and the asset serves the higher one
     assert [j["state"] for j in done] == ["succeeded", "succeeded"], [j["error"] for j in done]
+    assert sorted(j["result"]["version"] for j in done) == [1, 2]
     asset = api.get(f"/v1/videos/{asset_id}").json()["asset"]
-    assert asset["status"] == "ready"
+    assert asset["status"] == "ready" and asset["version"] == 2
+    assert asset["master_key"] == f"videos/{asset_id}/v/2/cmaf/master.m3u8"
     assert sorted(r["name"] for r in asset["renditions"]) == ["120p", "180p", "audio"]
-    keys = s3.list(f"videos/{asset_id}/")
-    assert len(keys) == len(set(keys))
-    assert {k.split("/")[3] for k in keys if "/hls/" in k and k.count("/") == 4} == {"120p", "180p", "audio"}
+    # And both versions' files are whole in storage (the older one waits for the sweep)
+    for n in (1, 2):
+        assert s3.exists(f"videos/{asset_id}/v/{n}/cmaf/master.m3u8")

@@ -38,7 +38,8 @@ def test_cancel_while_encoding_kills_ffmpeg_and_cleans_temp(tmp_path, upload, s3
 
     # When the job is cancelled while ffmpeg runs
     with pytest.raises(JobCancelled):
-        engine.transcode(s3, asset_id, key, small_config, progress=progress, cancelled=lambda: state["cancel"])
+        engine.transcode(s3, asset_id, key, small_config, prefix=f"videos/{asset_id}/v/1/", progress=progress,
+                         cancelled=lambda: state["cancel"])
     # Then ffmpeg was running and is gone, the temp folder is empty, and nothing was published
     assert seen_running and seen_running[0], "ffmpeg was not seen running"
     assert ffmpeg_processes_using(work) == []
@@ -56,6 +57,7 @@ def test_temp_folders_of_dead_workers_are_swept(video_sources, upload, s3, small
     live.mkdir()
     # When the next transcode starts
     asset_id, key = upload(video_sources["normal"])
-    engine.transcode(s3, asset_id, key, engine.Config(**{**small_config.__dict__, "rungs": [120]}))
+    engine.transcode(s3, asset_id, key, engine.Config(**{**small_config.__dict__, "rungs": [120]}),
+                     prefix=f"videos/{asset_id}/v/1/")
     # Then the dead worker's folder is gone, a live process's folder is kept, and the job left nothing
     assert sorted(p.name for p in work.iterdir()) == [live.name]

@@ -38,13 +38,14 @@ def test_killed_worker_leaves_nothing_half_published_and_the_job_completes(api, 
     os.kill(pid, signal.SIGKILL)
     # Then no master playlist is published meanwhile, and its ffmpeg does not outlive it
     time.sleep(1)
-    assert not s3.exists(f"videos/{asset_id}/hls/master.m3u8")
+    assert not [k for k in s3.list(f"videos/{asset_id}/") if k.endswith("master.m3u8")]
     assert not [p for p in ffmpegs if Path(f"/proc/{p}").exists() and "Z" not in state_of(p)]
     # And the job completes on a second attempt, and the dead process's temp folder is swept
     done = wait_job(api, job["id"], timeout=240)
     assert done["state"] == "succeeded" and done["attempts"] == 2, done
-    assert api.get(f"/v1/videos/{asset_id}").json()["asset"]["status"] == "ready"
-    assert s3.exists(f"videos/{asset_id}/hls/master.m3u8")
+    asset = api.get(f"/v1/videos/{asset_id}").json()["asset"]
+    assert asset["status"] == "ready" and asset["version"] == 2     # the killed attempt's version is not served
+    assert s3.exists(asset["master_key"]) and asset["master_key"].startswith(f"videos/{asset_id}/v/2/")
     assert not list(Path(tempfile.gettempdir()).glob(f"cw-video-{pid}-*"))
 
 
