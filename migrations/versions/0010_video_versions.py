@@ -1,14 +1,14 @@
 """video: versioned outputs (video_versions; the asset's served version and its DASH manifest)
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: video_versions
+Revises: deliveries_next_attempt
 """
 from alembic import op
 import sqlalchemy as sa
 import domain.db
 
-revision = "0009"
-down_revision = "0008"
+revision = "video_versions"
+down_revision = "deliveries_next_attempt"
 branch_labels = None
 depends_on = None
 
