@@ -33,7 +33,8 @@ def create(session: Session, lesson_id: str, filename: str, content_type: str, s
 
 
 def get(session: Session, asset_id: str, *, lock: bool = False) -> VideoAsset | None:
-    return session.get(VideoAsset, asset_id, with_for_update=lock)
+    # a locked read refreshes what this session may already hold: the row may have changed since
+    return session.get(VideoAsset, asset_id, with_for_update=lock, populate_existing=lock)
 
 
 def require(session: Session, asset_id: str, *, lock: bool = False) -> VideoAsset:

@@ -118,9 +118,9 @@ async def get_video(asset_id: str, caller: Caller = require("read")):
 
 class PlaybackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    learner_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$",
+    learner_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$", examples=["learner-42"],
                             description="the learner the URLs are for (the web tier has checked the enrollment)")
-    lesson_id: str | None = Field(default=None, max_length=32,
+    lesson_id: str | None = Field(default=None, max_length=32, examples=["lesson-1"],
                                   description="if given, must be the asset's lesson (a check for the caller)")
 
 
