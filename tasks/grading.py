@@ -66,13 +66,6 @@ def regrade_course(ctx, payload):
     def emitter(s):
         return lambda name, data, user_id: ctx.emit(name, data, user_id=user_id, session=s)
 
-    rescored = {"attempts": 0}
-
-    def rescore(s, chunk):
-        if payload.rescore_quizzes:
-            rescored["attempts"] += quizzes.rescore_course_attempts(s, payload.course_id, chunk)
-
-    result = recompute.regrade_course(ctx.uow, payload.course_id, ctx.settings.grading_chunk_size, emitter,
-                                      progress=ctx.progress, check_cancelled=ctx.check_cancelled,
-                                      before_recompute=rescore)
-    return result | {"rescored_attempts": rescored["attempts"]}
+    return recompute.regrade_course(ctx.uow, payload.course_id, ctx.settings.grading_chunk_size, emitter,
+                                    progress=ctx.progress, check_cancelled=ctx.check_cancelled,
+                                    rescore=payload.rescore_quizzes)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.db import new_id, utcnow
 from domain.grading import peers, policies
-from domain.grading.gradebook import dialect_insert, upsert_item
+from domain.grading.gradebook import dialect_insert, lock_learners, upsert_item
 from domain.grading.models import Assignment, PeerReview, Submission
 from domain.grading.rubrics import Rubric, RubricError, score_rubric
 from domain.jobs.errors import InvalidPayload
@@ -94,13 +94,7 @@ def check_grading(session: Session, submission_id: str, choices: dict[str, str])
 
 
 def _final_points(sub: Submission, assignment: Assignment) -> float:
-    """Instructor score after the late penalty, blended with the peer score by ``peer_weight``."""
-    if sub.score is None or not sub.max_score:
-        return 0.0
-    if assignment.peer_weight and sub.peer_score is not None:
-        pct = (1 - assignment.peer_weight) * (sub.score / sub.max_score) + assignment.peer_weight * sub.peer_score / 100
-        return pct * sub.max_score
-    return sub.score
+    return policies.assignment_points(sub.score, sub.max_score, sub.peer_score, assignment.peer_weight)
 
 
 def _put_in_gradebook(session: Session, sub: Submission, assignment: Assignment) -> None:
@@ -109,8 +103,18 @@ def _put_in_gradebook(session: Session, sub: Submission, assignment: Assignment)
                 max_score=sub.max_score)
 
 
+def _lock_author(session: Session, submission_id: str) -> None:
+    """Take the submission author's gradebook lock before anything of theirs is read."""
+    author = session.execute(select(Submission.user_id, Assignment.course_id)
+                             .join(Assignment, Assignment.id == Submission.assignment_id)
+                             .where(Submission.id == submission_id)).first()
+    if author is not None:
+        lock_learners(session, author.course_id, [author.user_id])
+
+
 def grade(session: Session, submission_id: str, choices: dict[str, str], feedback: str,
           request_revision: bool) -> dict:
+    _lock_author(session, submission_id)
     sub, assignment = check_grading(session, submission_id, choices)
     if sub.status == "graded" and sub.rubric_choices == choices and sub.feedback == feedback and not request_revision:
         return {"submission_id": sub.id, "already_graded": True, "score": sub.score, "events": [],
@@ -136,30 +140,51 @@ def grade(session: Session, submission_id: str, choices: dict[str, str], feedbac
 
 
 def assign_reviews(session: Session, assignment_id: str, k: int) -> dict:
-    """Give each handed-in submission k reviewers among the other submitters (idempotent)."""
-    if session.get(Assignment, assignment_id) is None:
+    """Give each handed-in submission at least k reviewers among the other submitters, keeping
+    the pairs that exist (see peers.py). One run at a time per assignment (its row is locked);
+    a rerun with nothing new adds nothing. The result is counted from the database."""
+    if session.get(Assignment, assignment_id, with_for_update=True) is None:
         raise InvalidPayload("assignment_id", f"no assignment {assignment_id!r}")
     subs = {s.user_id: s.id for s in session.scalars(select(Submission).where(
         Submission.assignment_id == assignment_id, Submission.submitted_at.is_not(None)))}
-    plan = peers.assign_reviewers(assignment_id, list(subs), k)
+    author_of = {sub_id: user for user, sub_id in subs.items()}
+    existing: dict[str, list[str]] = {}
+    for sub_id, reviewer in session.execute(
+            select(PeerReview.submission_id, PeerReview.reviewer_id)
+            .join(Submission, Submission.id == PeerReview.submission_id)
+            .where(Submission.assignment_id == assignment_id).order_by(PeerReview.id)):
+        if sub_id in author_of:
+            existing.setdefault(author_of[sub_id], []).append(reviewer)
+    plan = peers.assign_reviewers(assignment_id, list(subs), k, existing)
     rows = [{"id": new_id(), "submission_id": subs[author], "reviewer_id": reviewer, "feedback": ""}
-            for author, reviewers in plan.items() for reviewer in reviewers]
+            for author, reviewers in plan.items() for reviewer in reviewers
+            if reviewer not in existing.get(author, ())]
     if rows:
         stmt = dialect_insert(session, PeerReview).on_conflict_do_nothing(index_elements=["submission_id", "reviewer_id"])
         session.execute(stmt, rows)
-    loads: dict[str, int] = {}
-    for reviewers in plan.values():
-        for r in reviewers:
-            loads[r] = loads.get(r, 0) + 1
-    return {"assignment_id": assignment_id, "submissions": len(subs), "reviews": len(rows),
-            "per_reviewer": sorted(set(loads.values()))}
+    return {"assignment_id": assignment_id, "submissions": len(subs), "added": len(rows)} | review_counts(
+        session, assignment_id)
+
+
+def review_counts(session: Session, assignment_id: str) -> dict:
+    """What the database holds: reviews in all, the loads per reviewer and per submission (distinct values)."""
+    mine = (select(PeerReview.reviewer_id, PeerReview.submission_id)
+            .join(Submission, Submission.id == PeerReview.submission_id)
+            .where(Submission.assignment_id == assignment_id).subquery())
+    per_reviewer = list(session.scalars(select(func.count()).select_from(mine).group_by(mine.c.reviewer_id)))
+    per_submission = list(session.scalars(select(func.count()).select_from(mine).group_by(mine.c.submission_id)))
+    return {"reviews": sum(per_reviewer), "per_reviewer": sorted(set(per_reviewer)),
+            "per_submission": sorted(set(per_submission))}
 
 
 def record_review(session: Session, review_id: str, rating: float, feedback: str) -> dict:
-    """Store a peer review and refresh the submission's peer score (and its grade if it counts)."""
-    review = session.get(PeerReview, review_id, with_for_update=True)
-    if review is None:
+    """Store a peer review and refresh the submission's peer score (and its gradebook item when the
+    submission has been graded and peers count)."""
+    submission_id = session.scalar(select(PeerReview.submission_id).where(PeerReview.id == review_id))
+    if submission_id is None:
         raise InvalidPayload("review_id", f"no peer review {review_id!r}")
+    _lock_author(session, submission_id)
+    review = session.get(PeerReview, review_id, with_for_update=True)
     review.rating, review.feedback, review.completed_at = rating, feedback, review.completed_at or utcnow()
     session.flush()
     sub = session.get(Submission, review.submission_id, with_for_update=True)
@@ -167,7 +192,7 @@ def record_review(session: Session, review_id: str, rating: float, feedback: str
                                                                    PeerReview.rating.is_not(None))))
     sub.peer_score = peers.peer_percent(ratings)
     assignment = session.get(Assignment, sub.assignment_id)
-    counts = sub.status == "graded" and bool(assignment.peer_weight)
+    counts = sub.score is not None and bool(assignment.peer_weight)
     if counts:
         _put_in_gradebook(session, sub, assignment)
     return {"review_id": review.id, "submission_id": sub.id, "peer_score": sub.peer_score, "reviews": len(ratings),

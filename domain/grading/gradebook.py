@@ -6,12 +6,20 @@ enqueues a ``recompute_course_grade`` job, due ``grading_recompute_delay`` secon
 by the row's new generation; changes while it is pending find the row already dirty and add
 nothing. The recompute clears ``dirty`` under a row lock before it reads the items, so a change
 that lands during a recompute makes the row dirty again and schedules one more.
+
+Serialising: every job that reads and then writes a learner's gradebook in a course (grading an
+attempt, a submission, a peer review, a code score, a recompute, a regrade chunk) first takes
+``lock_learners`` on the learner's ``course_grades`` row, and only then reads what it derives
+the items from. Two jobs of the same learner therefore run one after the other, each reading
+what the other committed: any interleaving leaves the gradebook as grading one by one would.
 """
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, update
+from typing import Iterable
+
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,6 +33,25 @@ def dialect_insert(session: Session, model):
     """``INSERT`` with ``on_conflict_*`` for the session's dialect (PostgreSQL or SQLite)."""
     name = session.get_bind().dialect.name
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
+
+
+def lock_learners(session: Session, course_id: str, user_ids: Iterable[str]) -> None:
+    """Lock the learners' gradebook in the course until the transaction ends (in id order, so
+    chunks and single learners never wait on each other in a cycle).
+
+    Creates the ``course_grades`` rows that do not exist yet, then ``SELECT ... FOR UPDATE``s them.
+    On SQLite (the demo) the insert alone takes the database's single write lock, which
+    serialises writers the same way.
+    """
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    session.execute(dialect_insert(session, CourseGrade).on_conflict_do_nothing(
+        index_elements=["user_id", "course_id"]),
+        [{"id": new_id(), "user_id": u, "course_id": course_id, "passed": False, "dirty": False, "generation": 0}
+         for u in ids])
+    session.execute(select(CourseGrade.id).where(CourseGrade.course_id == course_id, CourseGrade.user_id.in_(ids))
+                    .order_by(CourseGrade.user_id).with_for_update())
 
 
 def upsert_item(session: Session, *, user_id: str, course_id: str, category: str, source_type: str,

@@ -22,10 +22,13 @@ class _Payload(BaseModel):
 
 class Answer(_Payload):
     question_id: str = Id("the question", "q1")
-    value: JsonValue = Field(default=None, description="the answer: a choice id, a list of them, a number or text "
-                             "as the question type takes", examples=["b"])
-    answered_at: When | None = Field(default=None, examples=["2026-01-05T10:00:00Z"],
-                                     description="server time the web tier recorded; default: submission time")
+    value: JsonValue = Field(default=None, description="the answer: a choice index, a list of them, a number, "
+                             "text, an ordering or a matching, as the question type takes; null (or left out) "
+                             "= not answered", examples=[1])
+    answered_at: When | None = Field(
+        default=None, examples=["2026-01-05T10:00:00Z"],
+        description="when the web tier recorded the answer (with a time zone; within the attempt: not before its "
+                    "start, not after the hand-in); default: the hand-in time")
 
 
 class GradeQuizPayload(_Payload):

@@ -74,3 +74,14 @@ def late_penalty_percent(due_at: datetime | None, policy: LatePolicy, submitted_
 def apply_penalty(score: float, penalty_percent: float) -> float:
     """A late penalty never raises a score and never makes it negative."""
     return max(0.0, score * (1 - min(100.0, max(0.0, penalty_percent)) / 100))
+
+
+def assignment_points(score: float | None, max_score: float | None, peer_score: float | None,
+                      peer_weight: float) -> float:
+    """An assignment's points in the gradebook: the instructor's score (late penalty applied),
+    blended with the peer score (a percent) by ``peer_weight`` once there is one."""
+    if score is None or not max_score:
+        return 0.0
+    if peer_weight and peer_score is not None:
+        return ((1 - peer_weight) * (score / max_score) + peer_weight * peer_score / 100) * max_score
+    return score

@@ -6,11 +6,15 @@ A question's ``spec`` is one of the pydantic models below (discriminated on ``ty
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from domain.grading import patterns
+from domain.grading.patterns import normalise_text
+
+MAX_TEXT_ANSWER = 2000
 
 
 class _Spec(BaseModel):
@@ -57,12 +61,13 @@ class Numeric(_Spec):
 
     type: Literal["numeric"] = "numeric"
     value: float = Field(allow_inf_nan=False)
-    abs_tolerance: float = Field(default=0.0, ge=0)
+    abs_tolerance: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     rel_tolerance: float = Field(default=0.0, ge=0, le=1)
 
 
 class ShortText(_Spec):
-    """Case and whitespace are normalised; right when it equals an accepted answer or matches ``pattern``."""
+    """Right when the answer equals an accepted answer or matches ``pattern`` (RE2 syntax, whole
+    answer), both sides normalised the same way (NFC, case folding, white space: see patterns.py)."""
 
     type: Literal["short_text"] = "short_text"
     accepted: list[str] = Field(default_factory=list, max_length=100)
@@ -73,7 +78,10 @@ class ShortText(_Spec):
         if not self.accepted and not self.pattern:
             raise ValueError("give accepted answers or a pattern")
         if self.pattern:
-            re.compile(self.pattern)
+            try:
+                patterns.check(self.pattern)
+            except patterns.PatternError as exc:
+                raise ValueError(f"pattern: {exc}") from None
         return self
 
 
@@ -82,6 +90,12 @@ class Ordering(_Spec):
 
     type: Literal["ordering"] = "ordering"
     items: list[str] = Field(min_length=2, max_length=50)     # listed in the correct order
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        if len(set(self.items)) != len(self.items):
+            raise ValueError("ordering items must be distinct")
+        return self
 
 
 class Matching(_Spec):
@@ -118,44 +132,82 @@ class BadAnswer(ValueError):
     """An answer of the wrong shape for its question (e.g. text for a numeric question)."""
 
 
-def normalise_text(text: str) -> str:
-    return " ".join(text.split()).casefold()
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _option_index(value: Any, options: list[str], what: str) -> None:
+    _require(_is_int(value), what)
+    if not 0 <= value < len(options):
+        raise BadAnswer(f"option {value} does not exist: this question has options 0 to {len(options) - 1}")
+
+
+def check_answer(spec: Any, answer: Any) -> None:
+    """Raise BadAnswer unless the answer has the question's shape. ``None`` is "not answered".
+
+    Cheap and bounded (no pattern is run): intake calls it for every answer."""
+    if answer is None:
+        return
+    if isinstance(spec, SingleChoice):
+        _option_index(answer, spec.options, "an option index")
+    elif isinstance(spec, MultipleChoice):
+        _require(isinstance(answer, list), "a list of option indexes")
+        for value in answer:
+            _option_index(value, spec.options, "a list of option indexes")
+        if len(set(answer)) != len(answer):
+            raise BadAnswer("an option is picked twice")
+    elif isinstance(spec, TrueFalse):
+        _require(isinstance(answer, bool), "true or false")
+    elif isinstance(spec, Numeric):
+        _require(isinstance(answer, (int, float)) and not isinstance(answer, bool), "a number")
+        try:
+            finite = math.isfinite(float(answer))
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise BadAnswer("the answer must be a finite number within the range of a double (about ±1.8e308)")
+    elif isinstance(spec, ShortText):
+        _require(isinstance(answer, str), "a text")
+        if len(answer) > MAX_TEXT_ANSWER or "\x00" in answer:
+            raise BadAnswer(f"the answer must be a text of at most {MAX_TEXT_ANSWER} characters, without NUL")
+    elif isinstance(spec, Ordering):
+        _require(isinstance(answer, list) and all(isinstance(i, str) for i in answer), "a list of items")
+        if sorted(answer) != sorted(spec.items):
+            raise BadAnswer("the answer must list each of the question's items exactly once")
+    elif isinstance(spec, Matching):
+        _require(isinstance(answer, dict) and all(isinstance(v, str) for v in answer.values()),
+                 "an object left → right")
+        extra = sorted(set(answer) - set(spec.pairs))
+        if extra:
+            raise BadAnswer(f"{extra[0]!r} is not a left-hand item of this question")
+    else:
+        raise TypeError(f"unknown question spec {type(spec).__name__}")
 
 
 def fraction(spec: Any, answer: Any) -> float:
-    """The share of the question's points this answer earns, in [0, 1]."""
+    """The share of the question's points a (checked, not None) answer earns, in [0, 1].
+    Runs in the worker: it is where answer patterns are matched."""
+    check_answer(spec, answer)
     if isinstance(spec, SingleChoice):
-        _require(isinstance(answer, int) and not isinstance(answer, bool), "an option index")
         return 1.0 if answer == spec.correct else 0.0
     if isinstance(spec, MultipleChoice):
-        _require(isinstance(answer, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in answer),
-                 "a list of option indexes")
         picks = set(answer)
         right = len(picks & set(spec.correct))
         wrong = len(picks - set(spec.correct))
         return max(0.0, (right - spec.wrong_pick_penalty * wrong) / len(spec.correct))
     if isinstance(spec, TrueFalse):
-        _require(isinstance(answer, bool), "true or false")
         return 1.0 if answer == spec.correct else 0.0
     if isinstance(spec, Numeric):
-        _require(isinstance(answer, (int, float)) and not isinstance(answer, bool), "a number")
-        if not math.isfinite(answer):
-            return 0.0
         tolerance = max(spec.abs_tolerance, spec.rel_tolerance * abs(spec.value))
         return 1.0 if abs(float(answer) - spec.value) <= tolerance + 1e-12 else 0.0
     if isinstance(spec, ShortText):
-        _require(isinstance(answer, str), "a text")
         given = normalise_text(answer)
         if any(given == normalise_text(a) for a in spec.accepted):
             return 1.0
-        if spec.pattern and re.fullmatch(spec.pattern, given, flags=re.IGNORECASE):
-            return 1.0
-        return 0.0
+        return 1.0 if spec.pattern and patterns.matches(spec.pattern, answer) else 0.0
     if isinstance(spec, Ordering):
-        _require(isinstance(answer, list) and all(isinstance(i, str) for i in answer), "a list of items")
-        return sum(1 for i, item in enumerate(spec.items) if i < len(answer) and answer[i] == item) / len(spec.items)
+        return sum(1 for i, item in enumerate(spec.items) if answer[i] == item) / len(spec.items)
     if isinstance(spec, Matching):
-        _require(isinstance(answer, dict) and all(isinstance(v, str) for v in answer.values()), "an object left → right")
         return sum(1 for left, right in spec.pairs.items() if answer.get(left) == right) / len(spec.pairs)
     raise TypeError(f"unknown question spec {type(spec).__name__}")
 

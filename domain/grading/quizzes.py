@@ -5,17 +5,17 @@ job runs it again before writing anything (a permanent error, nothing half-writt
 """
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.db import utcnow
 from domain.grading import policies
-from domain.grading.gradebook import upsert_item
+from domain.grading.gradebook import lock_learners, upsert_item
 from domain.grading.models import Quiz, QuizAttempt, QuizQuestion
-from domain.grading.questions import BadAnswer, fraction, parse_spec, score
+from domain.grading.questions import BadAnswer, check_answer, parse_spec, score
 from domain.jobs.errors import InvalidPayload
 
 
@@ -45,8 +45,18 @@ def questions_of(session: Session, quiz_id: str) -> list[QuizQuestion]:
                                 .order_by(QuizQuestion.position)))
 
 
-def check_submission(session: Session, attempt_id: str, answers: list[Any]) -> tuple[QuizAttempt, Quiz, list]:
-    """Raise InvalidPayload / AttemptLimitReached for anything wrong; return what scoring needs."""
+# how far ahead of our clock an ``answered_at`` recorded by the web tier's clock may be
+CLOCK_SKEW = timedelta(seconds=60)
+
+
+def check_submission(session: Session, attempt_id: str, answers: list[Any],
+                     submitted_at: datetime | None = None) -> tuple[QuizAttempt, Quiz, list]:
+    """Raise InvalidPayload / AttemptLimitReached for anything wrong; return what scoring needs.
+
+    ``submitted_at``: when the answers were handed in (intake: now; the worker: the job's
+    creation time). Every ``answered_at`` must lie within [the attempt's start, that + CLOCK_SKEW].
+    """
+    submitted_at = submitted_at or utcnow()
     attempt = session.get(QuizAttempt, attempt_id)
     if attempt is None:
         raise InvalidPayload("attempt_id", f"no quiz attempt {attempt_id!r}")
@@ -65,10 +75,23 @@ def check_submission(session: Session, attempt_id: str, answers: list[Any]) -> t
             raise InvalidPayload(f"answers.{i}.question_id", "answered twice")
         seen.add(answer.question_id)
         try:
-            fraction(parse_spec(question.spec), answer.value)
+            check_answer(parse_spec(question.spec), answer.value)
         except BadAnswer as exc:
             raise InvalidPayload(f"answers.{i}.value", str(exc)) from None
+        _check_answered_at(answer.answered_at, attempt.started_at, submitted_at, f"answers.{i}.answered_at")
     return attempt, quiz, questions
+
+
+def _check_answered_at(answered_at: datetime | None, started_at: datetime, submitted_at: datetime,
+                       field: str) -> None:
+    if answered_at is None:
+        return
+    if answered_at.tzinfo is None or answered_at.utcoffset() is None:
+        raise InvalidPayload(field, "answered_at needs a time zone (e.g. 2026-01-01T10:00:00Z)")
+    if answered_at < started_at:
+        raise InvalidPayload(field, f"answered before the attempt started ({started_at.isoformat()})")
+    if answered_at > submitted_at + CLOCK_SKEW:
+        raise InvalidPayload(field, "answered after the answers were handed in")
 
 
 def score_attempt(quiz: Quiz, questions: list[QuizQuestion], started_at: datetime, answers: list[Any],
@@ -94,23 +117,39 @@ def score_attempt(quiz: Quiz, questions: list[QuizQuestion], started_at: datetim
     return min(maximum, round(total, 6)), maximum, results
 
 
+def counted_score(policy: str, attempts: Iterable[tuple[float | None, float | None]]) -> tuple[float, float] | None:
+    """(score, max) the quiz counts for, from its graded attempts' (score, max) in attempt order:
+    the policy (best / last / average) over the attempts' fractions, on the last attempt's max."""
+    rows = list(attempts)
+    if not rows:
+        return None
+    maximum = rows[-1][1] or 0.0
+    fractions = [(score or 0.0) / most if most else 1.0 for score, most in rows]
+    return policies.combine_attempts(policy, fractions) * maximum, maximum
+
+
 def refresh_quiz_item(session: Session, quiz: Quiz, user_id: str) -> None:
-    """Put the quiz's counted score (best / last / average of graded attempts) in the gradebook."""
+    """Put the quiz's counted score (best / last / average of graded attempts) in the gradebook.
+    The caller holds the learner's lock (``lock_learners``), so the attempts read are all committed ones."""
     rows = session.execute(select(QuizAttempt.score, QuizAttempt.max_score)
                            .where(QuizAttempt.quiz_id == quiz.id, QuizAttempt.user_id == user_id,
                                   QuizAttempt.status == "graded").order_by(QuizAttempt.number)).all()
-    if not rows:
+    counted = counted_score(quiz.attempt_policy, [(r.score, r.max_score) for r in rows])
+    if counted is None:
         return
-    maximum = rows[-1].max_score or 0.0
-    percents = [(r.score / r.max_score if r.max_score else 1.0) for r in rows]
-    counted = policies.combine_attempts(quiz.attempt_policy, percents)
     upsert_item(session, user_id=user_id, course_id=quiz.course_id, category=quiz.category, source_type="quiz",
-                source_id=quiz.id, score=counted * maximum, max_score=maximum)
+                source_id=quiz.id, score=counted[0], max_score=counted[1])
 
 
 def grade_attempt(session: Session, attempt_id: str, answers: list[Any], submitted_at: datetime) -> dict:
-    """Score and store one attempt. A rerun of an already graded attempt changes nothing."""
-    attempt, quiz, questions = check_submission(session, attempt_id, answers)
+    """Score and store one attempt. A rerun of an already graded attempt changes nothing.
+
+    Takes the learner's gradebook lock first, then reads the attempt and the others it combines with."""
+    learner = session.execute(select(QuizAttempt.user_id, Quiz.course_id).join(Quiz, Quiz.id == QuizAttempt.quiz_id)
+                              .where(QuizAttempt.id == attempt_id)).first()
+    if learner is not None:
+        lock_learners(session, learner.course_id, [learner.user_id])
+    attempt, quiz, questions = check_submission(session, attempt_id, answers, submitted_at)
     if attempt.status == "graded":
         return {"attempt_id": attempt.id, "already_graded": True, "score": attempt.score,
                 "max_score": attempt.max_score, "events": []}
@@ -129,9 +168,17 @@ def grade_attempt(session: Session, attempt_id: str, answers: list[Any], submitt
             "events": [("quiz.graded", event)]}
 
 
+def _stored_time(text: str | None) -> datetime | None:
+    """An ``answered_at`` as stored on an attempt (older rows may lack the zone: they were UTC)."""
+    if not text:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
 def rescore_course_attempts(session: Session, course_id: str, user_ids: list[str]) -> int:
     """After an answer-key change: rescore the chunk's graded attempts from their stored answers
-    and refresh their quiz items. Returns how many attempts changed score."""
+    (the caller rebuilds the items: ``regrade.sync_items``). Returns how many attempts changed score."""
     from types import SimpleNamespace
 
     quizzes = {q.id: q for q in session.scalars(select(Quiz).where(Quiz.course_id == course_id))}
@@ -144,10 +191,10 @@ def rescore_course_attempts(session: Session, course_id: str, user_ids: list[str
     attempts = session.scalars(select(QuizAttempt).where(QuizAttempt.quiz_id.in_(list(quizzes)),
                                                          QuizAttempt.user_id.in_(user_ids),
                                                          QuizAttempt.status == "graded"))
-    changed, touched = 0, set()
+    changed = 0
     for attempt in attempts:
         answers = [SimpleNamespace(question_id=a["question_id"], value=a["value"],
-                                   answered_at=datetime.fromisoformat(a["answered_at"]) if a.get("answered_at") else None)
+                                   answered_at=_stored_time(a.get("answered_at")))
                    for a in attempt.answers or []]
         quiz = quizzes[attempt.quiz_id]
         total, maximum, results = score_attempt(quiz, questions[quiz.id], attempt.started_at, answers,
@@ -155,8 +202,5 @@ def rescore_course_attempts(session: Session, course_id: str, user_ids: list[str
         if total != attempt.score or maximum != attempt.max_score:
             attempt.score, attempt.max_score, attempt.results = total, maximum, results
             changed += 1
-            touched.add((quiz.id, attempt.user_id))
     session.flush()
-    for quiz_id, user_id in touched:
-        refresh_quiz_item(session, quizzes[quiz_id], user_id)
     return changed

@@ -1,12 +1,16 @@
 """Course-grade recompute: one learner (the coalesced job) or a whole course in chunks (regrade).
 
-Both read items and write grades with set-based SQL: one query for a chunk's items, one
-for its current grades, one bulk upsert for the grades that changed. Events are handed to
-``emit(name, data, user_id)`` inside the same unit of work as the change.
+Both run under the learners' gradebook locks (``gradebook.lock_learners``) and read the scheme
+after taking them, so the last writer of a learner's grade always read what the previous one
+committed. A regrade chunk rebuilds the chunk's items from their attempts and submissions
+(``regrade.sync_items``), then recomputes the grades set-based: one query for the chunk's
+items, one for its current grades, one bulk upsert for the grades that changed. Events are
+handed to ``emit(name, data, user_id)`` inside the same unit of work as the change.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import select, union
@@ -14,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from domain.core.models import Enrollment
 from domain.db import new_id, utcnow
-from domain.grading import course_grades
-from domain.grading.gradebook import dialect_insert
+from domain.grading import course_grades, quizzes, regrade
+from domain.grading.gradebook import dialect_insert, lock_learners
 from domain.grading.models import CourseGrade, GradeItem, GradingScheme
 
 Emit = Callable[[str, dict, str | None], None]
@@ -59,11 +63,9 @@ def grade_events(user_id: str, course_id: str, old_percent: float | None, old_pa
 
 def recompute_learner(session: Session, user_id: str, course_id: str, emit: Emit) -> dict:
     """The coalesced recompute: lock the row, clear ``dirty``, then read items and write the grade."""
+    lock_learners(session, course_id, [user_id])
     row = session.scalar(select(CourseGrade).where(CourseGrade.user_id == user_id, CourseGrade.course_id == course_id)
-                         .with_for_update())
-    if row is None:
-        row = CourseGrade(id=new_id(), user_id=user_id, course_id=course_id, passed=False, dirty=False, generation=0)
-        session.add(row)
+                         .execution_options(populate_existing=True))
     row.dirty = False
     session.flush()
     grade = course_grades.compute(load_scheme(session, course_id),
@@ -89,15 +91,27 @@ def chunks(values: list[str], size: int) -> Iterator[list[str]]:
         yield values[start:start + size]
 
 
-def regrade_chunk(session: Session, course_id: str, user_ids: list[str], scheme: course_grades.Scheme,
-                  emit: Emit) -> int:
-    """Recompute a sorted chunk of learners in three statements. Returns how many grades changed."""
+@dataclass
+class ChunkResult:
+    grades: list[dict] = field(default_factory=list)          # {user_id, old, new} per grade that changed
+    items: list[regrade.ItemChange] = field(default_factory=list)
+    rescored_attempts: int = 0
+
+
+def regrade_chunk(session: Session, course_id: str, user_ids: list[str], emit: Emit,
+                  rescore: bool = False) -> ChunkResult:
+    """Lock a sorted chunk of learners, rescore their attempts (``rescore``), rebuild their items,
+    recompute their grades; write and announce only what changed."""
+    lock_learners(session, course_id, user_ids)
+    scheme = load_scheme(session, course_id)
+    result = ChunkResult()
+    if rescore:
+        result.rescored_attempts = quizzes.rescore_course_attempts(session, course_id, user_ids)
+    result.items = regrade.sync_items(session, course_id, user_ids)
     items = _items_by_user(session, course_id, user_ids)
-    # locked (in id order) so a concurrent single-learner recompute cannot announce the same change
     current = {r.user_id: r for r in session.execute(
         select(CourseGrade.user_id, CourseGrade.percent, CourseGrade.passed, CourseGrade.letter)
-        .where(CourseGrade.course_id == course_id, _in_chunk(CourseGrade.user_id, user_ids))
-        .order_by(CourseGrade.user_id).with_for_update())}
+        .where(CourseGrade.course_id == course_id, _in_chunk(CourseGrade.user_id, user_ids)))}
     now = utcnow()
     rows, pending_events = [], []
     for user_id in user_ids:
@@ -110,6 +124,7 @@ def regrade_chunk(session: Session, course_id: str, user_ids: list[str], scheme:
         rows.append({"id": new_id(), "user_id": user_id, "course_id": course_id, "percent": grade.percent,
                      "letter": grade.letter, "passed": grade.passed, "computed_at": now, "dirty": False,
                      "generation": 0})
+        result.grades.append({"user_id": user_id, "old": old_percent, "new": grade.percent})
         pending_events.extend((user_id, e) for e in
                               grade_events(user_id, course_id, old_percent, bool(old and old.passed), grade))
     if rows:
@@ -120,26 +135,32 @@ def regrade_chunk(session: Session, course_id: str, user_ids: list[str], scheme:
                   "computed_at": stmt.excluded.computed_at}), rows)
     for user_id, (name, data) in pending_events:
         emit(name, data, user_id)
-    return len(rows)
+    return result
 
 
 def regrade_course(unit_of_work: Callable[[], Iterable], course_id: str, chunk_size: int, emit_factory,
                    progress: Callable[[float, str], None] = lambda pct, msg: None,
-                   check_cancelled: Callable[[], None] = lambda: None,
-                   before_recompute: Callable[[Session, list[str]], None] | None = None) -> dict:
-    """Recompute every learner of a course, one unit of work per chunk (a rerun redoes nothing
-    that is already right: unchanged grades are neither written nor announced)."""
+                   check_cancelled: Callable[[], None] = lambda: None, rescore: bool = False,
+                   report_limit: int = 50) -> dict:
+    """Recompute every learner of a course from their attempts and submissions, one unit of work
+    per chunk; a rerun redoes nothing that is already right (unchanged items and grades are
+    neither written nor announced). Reports the counts and the first ``report_limit`` changes."""
     with unit_of_work() as s:
         learners = course_learners(s, course_id)
-        scheme = load_scheme(s, course_id)
-    changed = 0
+    report = {"course_id": course_id, "learners": len(learners), "changed": 0, "items_changed": 0,
+              "rescored_attempts": 0, "grade_changes": [], "item_changes": []}
     total = len(learners)
     for done, chunk in enumerate(chunks(learners, chunk_size), start=1):
         check_cancelled()
         with unit_of_work() as s:
-            if before_recompute is not None:
-                before_recompute(s, chunk)
-            changed += regrade_chunk(s, course_id, chunk, scheme, emit_factory(s))
+            result = regrade_chunk(s, course_id, chunk, emit_factory(s), rescore=rescore)
+        report["changed"] += len(result.grades)
+        report["items_changed"] += len(result.items)
+        report["rescored_attempts"] += result.rescored_attempts
+        room = report_limit - len(report["grade_changes"])
+        report["grade_changes"].extend(result.grades[:max(0, room)])
+        room = report_limit - len(report["item_changes"])
+        report["item_changes"].extend(c.to_dict() for c in result.items[:max(0, room)])
         processed = min(total, done * chunk_size)
         progress(100.0 * processed / max(1, total), f"{processed}/{total} learners")
-    return {"course_id": course_id, "learners": total, "changed": changed}
+    return report

@@ -95,7 +95,13 @@ def test_regrade_after_an_answer_key_change_rescores_and_recomputes_everyone(api
     job = run_job(api, "regrade_course", {"course_id": course.course_id})
     # Then every attempt is rescored and every learner's grade moved to 100 %, with events
     assert job["state"] == "succeeded", job
-    assert job["result"] == {"course_id": course.course_id, "learners": 3, "changed": 3, "rescored_attempts": 3}
+    result = job["result"]
+    assert {k: result[k] for k in ("course_id", "learners", "changed", "items_changed", "rescored_attempts")} == {
+        "course_id": course.course_id, "learners": 3, "changed": 3, "items_changed": 3, "rescored_attempts": 3}
+    assert sorted(c["user_id"] for c in result["grade_changes"]) == sorted(course.learners)
+    assert {(c["old"], c["new"]) for c in result["grade_changes"]} == {(50.0, 100.0)}
+    assert {(c["source_type"], c["source_id"], c["old"], c["new"]) for c in result["item_changes"]} == {
+        ("quiz", quiz.id, 1.0, 2.0)}
     assert job["progress"] == 100
     with unit_of_work(course.url) as s:
         assert {a.score for a in s.scalars(select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id))} == {2.0}
@@ -111,6 +117,7 @@ def test_regrade_after_an_answer_key_change_rescores_and_recomputes_everyone(api
     # And a second regrade finds nothing to change and announces nothing
     again = run_job(api, "regrade_course", {"course_id": course.course_id})
     assert again["result"]["changed"] == 0 and again["result"]["rescored_attempts"] == 0
+    assert again["result"]["items_changed"] == 0 and again["result"]["grade_changes"] == []
     assert len(events(course.url, "course_grade.changed", course.learners[0])) == 2
     # And an unknown course is refused at intake
     r = api.post("/v1/jobs", json={"kind": "regrade_course", "payload": {"course_id": "nope"}})
@@ -133,7 +140,7 @@ def test_regrade_walks_the_course_in_chunks_with_progress(database):
     result = recompute.regrade_course(lambda: unit_of_work(course.url), course.course_id, 2, emit_factory,
                                       progress=lambda pct, msg: seen.append((round(pct), msg)))
     # Then three chunks report progress, every learner has a grade and one change event
-    assert result == {"course_id": course.course_id, "learners": 5, "changed": 5}
+    assert (result["learners"], result["changed"], result["items_changed"]) == (5, 5, 0)
     assert seen == [(40, "2/5 learners"), (80, "4/5 learners"), (100, "5/5 learners")]
     with unit_of_work(course.url) as s:
         percents = sorted(g.percent for g in s.scalars(select(CourseGrade)
