@@ -135,3 +135,37 @@ def test_peer_reviews_are_assigned_balanced_and_aggregate_into_the_peer_score(ap
     assert r.status_code == 422
     r = api.post("/v1/jobs", json={"kind": "submit_peer_review", "payload": {"review_id": mine[0], "rating": 6}})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "payload.rating"
+
+
+def test_late_submissions_join_the_peer_review_balanced(api, database):
+    # Given six learners of whom four handed in and got k = 2 reviewers each
+    course = make_course(database.url, learners=6)
+    assignment_id = _assignment(course, 24, peer_weight=0.5)
+    subs = {u: _submit(course, assignment_id, u) for u in course.learners[:4]}
+    first = run_job(api, "assign_peer_reviews", {"assignment_id": assignment_id, "k": 2})["result"]
+    assert (first["added"], first["reviews"], first["per_reviewer"], first["per_submission"]) == (8, 8, [2], [2])
+
+    def pairs():
+        with unit_of_work(course.url) as s:
+            return {(r.submission_id, r.reviewer_id) for r in s.scalars(
+                select(PeerReview).join(Submission, PeerReview.submission_id == Submission.id)
+                .where(Submission.assignment_id == assignment_id))}
+    before = pairs()
+    # When two more hand in late and reviews are assigned again (then once more: a rerun)
+    subs |= {u: _submit(course, assignment_id, u) for u in course.learners[4:]}
+    late = run_job(api, "assign_peer_reviews", {"assignment_id": assignment_id, "k": 2})["result"]
+    rerun = run_job(api, "assign_peer_reviews", {"assignment_id": assignment_id, "k": 2})["result"]
+    # Then the earlier pairs are all kept, the late ones have 2 reviewers, loads are within one
+    after = pairs()
+    assert before <= after
+    owner = {sid: u for u, sid in subs.items()}
+    per_submission = Counter(sid for sid, _ in after)
+    per_reviewer = Counter(r for _, r in after)
+    assert all(owner[sid] != reviewer for sid, reviewer in after)
+    assert min(per_submission[subs[u]] for u in course.learners) >= 2
+    assert max(per_reviewer[u] for u in course.learners) - min(per_reviewer[u] for u in course.learners) <= 1
+    # And the job's result is what the database holds, not the plan
+    assert late["reviews"] == len(after) and late["added"] == len(after) - len(before)
+    assert late["per_reviewer"] == sorted(set(per_reviewer.values()))
+    assert late["per_submission"] == sorted(set(per_submission.values()))
+    assert rerun["added"] == 0 and rerun["reviews"] == len(after)
