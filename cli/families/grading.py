@@ -126,7 +126,9 @@ def demo(d) -> bool:
         authoring.update_question_spec(s, q[2], {"type": "short_text", "accepted": ["standard deviation", "variance"]})
     job = d.run("regrade_course", {"course_id": ids["course"]})
     ok &= job["state"] == "succeeded"
-    d.say(f"regrade_course {job['state']}: {job['result']}")
+    r = job["result"]
+    d.say(f"regrade_course {job['state']}: {r['learners']} learners, {r['rescored_attempts']} attempts rescored, "
+          f"{r['items_changed']} items and {r['changed']} grades changed {r['grade_changes']}")
     grade = _wait_grade(d.db_url, ids["bob"], ids["course"])
     d.say(f"course grade bob after regrade: {grade}")
     return bool(ok)
