@@ -9,10 +9,10 @@ import secrets
 from dataclasses import dataclass, field
 from email import policy
 from email.charset import QP, Charset
-from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formatdate, parseaddr
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
 
 
@@ -22,10 +22,43 @@ class _WirePolicy(type(policy.compat32)):
     else (non-ASCII, encoded words, long or multi-line values) goes the usual way."""
 
     def _fold(self, name, value, sanitize):
+        if isinstance(value, Folded):
+            return f"{name}: {value}{self.linesep}"
         if (isinstance(value, str) and value.isascii() and "\n" not in value and "\r" not in value
                 and "=?" not in value and len(name) + len(value) + 2 <= self.max_line_length):
             return f"{name}: {value}{self.linesep}"
         return super()._fold(name, value, sanitize)
+
+
+class Folded(str):
+    """A header value already encoded and folded for the wire (see ``folded``)."""
+
+
+ADDRESS_HEADERS = {"From", "To", "Reply-To"}
+WORD_LINE = 76      # a folded line of one encoded word: a space and at most 75 characters (RFC 2047)
+
+
+@lru_cache(maxsize=256)
+def folded(name: str, value: str) -> Folded:
+    """A header value with non-ASCII text as RFC 2047 encoded words of at most 75 characters on
+    folded lines; in an address header the display name alone is encoded and the address stays
+    readable. What the standard library's modern parser (``email.policy.default``) reads back is
+    the value itself. (The modern policy's own folder drops a space at some fold points on
+    Python 3.11, so the words are made by ``email.header.Header``, whose words carry their spaces.)
+    Line breaks in the value become spaces: a header is one logical line."""
+    value = " ".join(value.splitlines())
+    if name in ADDRESS_HEADERS:
+        display, addr = parseaddr(value)
+        if not display or display.isascii():
+            return Folded(formataddr((display, addr)))
+        words = Header(display, "utf-8", maxlinelen=WORD_LINE, header_name=name).encode(linesep="\r\n")
+        return Folded(f"{words}\r\n <{addr}>")
+    return Folded(Header(value, "utf-8", maxlinelen=WORD_LINE, header_name=name).encode(linesep="\r\n"))
+
+
+def header_value(name: str, value: str) -> str:
+    """ASCII values as they are (the fast path); anything else through the modern policy."""
+    return value if value.isascii() and "\n" not in value and "\r" not in value else folded(name, value)
 
 
 # CRLF line ends (what SMTP DATA expects), headers up to RFC 5322's 998 characters
@@ -70,9 +103,9 @@ class OutgoingEmail:
         # our own random boundary: the generator would otherwise compile a regex per message
         # to pick one that the text cannot contain
         msg = MIMEMultipart("alternative", boundary=f"==cw-{secrets.token_hex(16)}==")
-        msg["From"] = self.sender
-        msg["To"] = self.to
-        msg["Subject"] = Header(self.subject, "utf-8") if not self.subject.isascii() else self.subject
+        msg["From"] = header_value("From", self.sender)
+        msg["To"] = header_value("To", self.to)
+        msg["Subject"] = header_value("Subject", self.subject)
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = self.message_id
         for name, value in self.all_headers().items():

@@ -32,7 +32,8 @@ class _Recorder:
         msg = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             for rcpt in envelope.rcpt_tos:
-                self.messages.append({"to": rcpt, "message_id": msg["Message-ID"], "subject": msg["Subject"],
+                self.messages.append({"to": rcpt, "raw": envelope.original_content or envelope.content,
+                                      "message_id": msg["Message-ID"], "subject": msg["Subject"],
                                       "headers": dict(msg.items()), "text": msg.get_body(("plain",)).get_content(),
                                       "html": msg.get_body(("html",)).get_content()})
         return f"250 2.0.0 Ok: queued as {uuid.uuid4().hex[:12]}"
