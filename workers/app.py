@@ -20,6 +20,7 @@ app.config_from_object("celeryconfig")
 app.conf.include = TASK_MODULES
 
 import workers.signals  # noqa: E402,F401  (per-process setup, logging context)
+import workers.queue_control  # noqa: E402,F401  (paused queues, pause/resume commands)
 
 from schedules.beat import beat_schedule  # noqa: E402
 

@@ -17,6 +17,8 @@ class Job(Base):
         UniqueConstraint("caller", "idempotency_key", name="uq_jobs_caller_idempotency_key"),
         Index("ix_jobs_state_lease", "state", "lease_expires_at"),
         Index("ix_jobs_kind_state", "kind", "state"),
+        Index("ix_jobs_state_finished", "state", "finished_at"),             # ops: endings per minute
+        Index("ix_jobs_state_queue_created", "state", "queue", "created_at"),  # ops: oldest waiting job
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(64))
