@@ -14,6 +14,7 @@ import sys
 from domain.jobs.kinds import FAMILIES
 
 ALL_QUEUES = "video,sandbox,grading,certificates,notifications,tutor,analytics,maintenance"
+POOLS = ["prefork", "threads", "solo"]      # those installed and tested here (gevent/eventlet are not)
 
 
 def _settings():
@@ -110,45 +111,6 @@ def cmd_keys(args) -> int:
     return 0
 
 
-def cmd_jobs(args) -> int:
-    from sqlalchemy import select
-
-    from domain.db import unit_of_work
-    from domain.jobs import service, states
-    from domain.jobs.models import Job
-    with unit_of_work(_settings().database_url) as s:
-        if args.action in ("list", "dead-letters"):
-            stmt = select(Job).order_by(Job.created_at.desc()).limit(args.limit)
-            state = states.DEAD_LETTERED if args.action == "dead-letters" else args.state
-            if state:
-                stmt = stmt.where(Job.state == state)
-            if args.kind:
-                stmt = stmt.where(Job.kind == args.kind)
-            for job in s.scalars(stmt):
-                err = (job.error or {}).get("message", "")
-                print(f"{job.id}  {job.kind:18} {job.state:14} attempts={job.attempts}/{job.max_attempts} "
-                      f"progress={job.progress:3}%  {err[:80]}")
-            return 0
-        job = s.get(Job, args.id) if args.id else None
-        if job is None:
-            print(f"no job {args.id}", file=sys.stderr)
-            return 1
-        if args.action == "show":
-            print(json.dumps(job.to_dict(), indent=2, default=str))
-        elif args.action == "cancel":
-            if not service.cancel(s, job):
-                print(f"job is already {job.state}", file=sys.stderr)
-                return 1
-            print(f"cancel requested for {job.id}")
-        elif args.action == "retry":
-            if job.state not in (states.FAILED, states.DEAD_LETTERED):
-                print(f"only failed or dead-lettered jobs can be retried; this one is {job.state}", file=sys.stderr)
-                return 1
-            service.requeue(s, job)
-            print(f"requeued {job.id}")
-    return 0
-
-
 def cmd_demo(args) -> int:
     from cli.demo import run_demo
 
@@ -166,55 +128,53 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=cmd_demo)
 
     i = sub.add_parser("intake", help="serve the intake HTTP API")
-    i.add_argument("--host", default="127.0.0.1")
-    i.add_argument("--port", type=int, default=8000)
-    i.add_argument("--workers", type=int, default=1)
-    i.add_argument("--access-log", action="store_true")
+    i.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    i.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    i.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    i.add_argument("--access-log", action="store_true", help="log every request")
     i.set_defaults(fn=cmd_intake)
 
     w = sub.add_parser("worker", help="run a Celery worker")
-    w.add_argument("--queues", "-Q", default=ALL_QUEUES)
-    w.add_argument("--concurrency", "-c", type=int, default=_settings().worker_concurrency)
-    w.add_argument("--pool", "-P", default="prefork", choices=["prefork", "threads", "solo", "gevent"])
-    w.add_argument("--hostname", "-n", default=None)
-    w.add_argument("--max-tasks-per-child", type=int, default=None)
+    w.add_argument("--queues", "-Q", default=ALL_QUEUES, help=f"comma-separated queues to consume (default: all: {ALL_QUEUES})")
+    w.add_argument("--concurrency", "-c", type=int, default=_settings().worker_concurrency,
+                   help="processes (prefork) or threads running jobs at once (default COURSEWORK_WORKER_CONCURRENCY)")
+    w.add_argument("--pool", "-P", default="prefork", choices=POOLS,
+                   help="prefork (default; CPU-heavy queues), threads (I/O queues) or solo (one job at a time)")
+    w.add_argument("--hostname", "-n", default=None, help="worker name, e.g. video1@%%h (default celery@host)")
+    w.add_argument("--max-tasks-per-child", type=int, default=None, help="replace a prefork process after this many jobs")
     w.add_argument("--fast-start", action="store_true",
                    help="skip mingle/gossip with other workers (quicker start; used by the tests)")
     w.set_defaults(fn=cmd_worker)
 
     b = sub.add_parser("beat", help="run the beat scheduler (one fires each entry, even if two run)")
-    b.add_argument("--scheduler", "-S", default=None)
+    b.add_argument("--scheduler", "-S", default=None, help="beat scheduler class (default COURSEWORK_BEAT_SCHEDULER: RedBeat)")
     b.set_defaults(fn=cmd_beat)
 
     f = sub.add_parser("flower", help="run Flower (basic auth from COURSEWORK_FLOWER_BASIC_AUTH)")
-    f.add_argument("--port", type=int, default=None)
-    f.add_argument("--address", default="127.0.0.1")
+    f.add_argument("--port", type=int, default=None, help="port (default COURSEWORK_FLOWER_PORT, 5555)")
+    f.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     f.set_defaults(fn=cmd_flower)
 
     r = sub.add_parser("relay", help="run the outbox relay and stuck-job reaper loop")
-    r.add_argument("--interval", type=float, default=None)
-    r.add_argument("--once", action="store_true")
+    r.add_argument("--interval", type=float, default=None, help="seconds between passes (default COURSEWORK_RELAY_INTERVAL)")
+    r.add_argument("--once", action="store_true", help="one pass, print what it did, exit")
     r.set_defaults(fn=cmd_relay)
 
     m = sub.add_parser("migrate", help="apply Alembic migrations")
-    m.add_argument("--url", default=None)
-    m.add_argument("--revision", default="head")
+    m.add_argument("--url", default=None, help="database URL (default COURSEWORK_DATABASE_URL)")
+    m.add_argument("--revision", default="head", help="Alembic revision to migrate to (default head)")
     m.set_defaults(fn=cmd_migrate)
 
     k = sub.add_parser("keys", help="create / list / revoke API keys")
-    k.add_argument("action", choices=["create", "list", "revoke"])
-    k.add_argument("--name", default="web")
-    k.add_argument("--scopes", default="enqueue,read")
-    k.add_argument("--id", default=None)
+    k.add_argument("action", choices=["create", "list", "revoke"], help="create a key (printed once), list keys, revoke one")
+    k.add_argument("--name", default="web", help="who uses the key (create; default web)")
+    k.add_argument("--scopes", default="enqueue,read", help="comma-separated scopes (create; default enqueue,read)")
+    k.add_argument("--id", default=None, help="the key id to revoke")
     k.set_defaults(fn=cmd_keys)
 
-    j = sub.add_parser("jobs", help="list, show, retry, cancel jobs; dead letters")
-    j.add_argument("action", choices=["list", "show", "retry", "cancel", "dead-letters"])
-    j.add_argument("id", nargs="?", default=None)
-    j.add_argument("--state", default=None)
-    j.add_argument("--kind", default=None)
-    j.add_argument("--limit", type=int, default=50)
-    j.set_defaults(fn=cmd_jobs)
+    from cli import jobs
+
+    jobs.register(sub)
 
     from cli import config_table
 
@@ -235,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     from workers import events
 
     events.install()   # jobs a command enqueues are published right after its commit
-    return args.fn(args) or 0
+    from cli.jobs import run
+
+    return run(args.fn, args) or 0
 
 
 if __name__ == "__main__":

@@ -113,3 +113,25 @@ def _check_again(sender=None, **_kw):
         return
     for queue in stopped:
         sender.cancel_task_queue(queue)
+
+
+def report(db_url: str | None = None) -> list[dict]:
+    """Every queue's health: the database's view (``domain.jobs.ops.queue_health``), the broker's
+    depth and whether it is paused."""
+    from domain.db import session_factory
+    from domain.jobs import ops
+
+    with session_factory(db_url or settings.database_url)() as s:
+        health = ops.queue_health(s, list(QUEUES))
+    r = _redis()
+    try:
+        pipe = r.pipeline()
+        for queue in QUEUES:
+            pipe.llen(queue)
+        pipe.smembers(PAUSED_KEY)
+        *depths, stopped = pipe.execute()
+        stopped = {q.decode() for q in stopped}
+    except redis.RedisError as exc:
+        log.warning("broker depths unavailable: %s", exc)
+        depths, stopped = [None] * len(QUEUES), set()
+    return [{"queue": q, "paused": q in stopped, "broker_depth": d, **health[q]} for q, d in zip(QUEUES, depths)]

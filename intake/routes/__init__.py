@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 MODULES = ["health", "jobs", "files", "video", "sandbox", "grading", "certificates", "notifications",
-           "tutor", "analytics"]
+           "tutor", "analytics", "ops"]
 
 
 def routers():

@@ -18,7 +18,7 @@ def test_jobs_show_dead_letters_and_retry(stack, api):
     job = wait_job(api, enqueue(api, "ping", {"fail_permanent": True, "echo": "cli"})["id"])
     assert job["state"] == "failed"
     # When an operator looks at it, Then `show` prints the stored row
-    shown = json.loads(cw(stack, "jobs", "show", job["id"]).stdout)
+    shown = json.loads(cw(stack, "jobs", "show", job["id"], "--json").stdout)
     assert shown["id"] == job["id"] and shown["state"] == "failed" and shown["error"]["code"] == "ping_failed"
     # and `list --state failed` includes it
     assert job["id"] in cw(stack, "jobs", "list", "--state", "failed", "--kind", "ping", "--limit", "200").stdout
