@@ -1,12 +1,12 @@
 """ops: indexes for the queue health view (endings in a window, oldest waiting job per queue)
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: ops_indexes
+Revises: video_versions
 """
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "ops_indexes"
+down_revision = "video_versions"
 branch_labels = None
 depends_on = None
 
