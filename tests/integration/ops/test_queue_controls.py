@@ -27,6 +27,11 @@ def _consumed(broker_url: str) -> dict[str, set[str]]:
     return {name.split("@")[0]: {q["name"] for q in queues} for name, queues in replies.items()}
 
 
+def _wait_consumed(broker_url: str, expected: dict[str, set[str]]) -> None:
+    wait_for(lambda: _consumed(broker_url) == expected, timeout=30, interval=0.5,
+             message=f"workers consuming {expected}")
+
+
 def _health(client) -> dict[str, dict]:
     r = client.get("/v1/ops/queues")
     assert r.status_code == 200, r.text
@@ -36,13 +41,13 @@ def _health(client) -> dict[str, dict]:
 def test_a_paused_queue_is_left_by_every_worker_even_one_started_later_and_resumed_by_all(two_workers):
     st = two_workers
     with st.client(st.key) as client:
-        assert _consumed(st.redis_url) == {"alpha": {"maintenance", "grading"}, "beta": {"maintenance", "grading"}}
+        _wait_consumed(st.redis_url, {"alpha": {"maintenance", "grading"}, "beta": {"maintenance", "grading"}})
         # Given an operator pauses the maintenance queue
         r = client.post("/v1/ops/queues/maintenance/pause")
         assert r.status_code == 200, r.text
-        assert r.json()["paused"] is True and len(r.json()["workers"]) == 2, r.json()
+        assert r.json()["paused"] is True, r.json()
         # Then neither worker consumes it, and both still consume grading
-        assert _consumed(st.redis_url) == {"alpha": {"grading"}, "beta": {"grading"}}
+        _wait_consumed(st.redis_url, {"alpha": {"grading"}, "beta": {"grading"}})
         # When jobs arrive for it, intake still accepts them and they wait in the broker
         ids = [client.post("/v1/jobs", json={"kind": "ping", "payload": {"echo": str(i)}}).json()["job"]["id"]
                for i in range(3)]
@@ -54,14 +59,13 @@ def test_a_paused_queue_is_left_by_every_worker_even_one_started_later_and_resum
         st.workers["beta"].stop()
         st.workers["gamma"] = st.start_worker(queues="maintenance,grading", concurrency=1, name="gamma")
         # Then the new worker leaves the paused queue out too, and nothing has run
-        wait_for(lambda: _consumed(st.redis_url) == {"alpha": {"grading"}, "gamma": {"grading"}}, timeout=15,
-                 interval=0.5, message="alpha and gamma consuming grading only")
+        _wait_consumed(st.redis_url, {"alpha": {"grading"}, "gamma": {"grading"}})
         assert all(client.get(f"/v1/jobs/{i}").json()["job"]["state"] == "queued" for i in ids)
         # When the operator resumes it
         r = client.post("/v1/ops/queues/maintenance/resume")
         assert r.status_code == 200 and r.json()["paused"] is False, r.text
         # Then both live workers consume it again and the waiting jobs run
-        assert _consumed(st.redis_url) == {"alpha": {"maintenance", "grading"}, "gamma": {"maintenance", "grading"}}
+        _wait_consumed(st.redis_url, {"alpha": {"maintenance", "grading"}, "gamma": {"maintenance", "grading"}})
         wait_for(lambda: all(client.get(f"/v1/jobs/{i}").json()["job"]["state"] == "succeeded" for i in ids),
                  timeout=60, interval=0.3, message="the waiting pings to succeed")
         health = _health(client)["maintenance"]
