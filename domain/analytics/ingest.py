@@ -39,30 +39,44 @@ def user_timezones(session: Session, user_ids: Iterable[str]) -> dict[str, str]:
     return zones
 
 
-def rows_for(events: list, zones: dict[str, str], now: datetime | None = None) -> list[tuple]:
+MAX_REPORTED = 20     # rejected events listed by event_id in a job's result (all are counted)
+
+
+def rows_for(events: list, zones: dict[str, str], now: datetime | None = None) -> tuple[list[tuple], list[dict]]:
+    """The rows to write, and the events that cannot be written (with why): intake refuses such
+    events, but a batch that meets one anyway keeps its good events."""
     now = now or datetime.now(timezone.utc)
-    rows = []
-    for ev in events:
-        at = ev.occurred_at.astimezone(timezone.utc)
-        rows.append((ev.event_id, ev.type, ev.user_id, ev.course_id, ev.lesson_id, ev.exercise_id, ev.topic,
-                     ev.coupon_code, ev.seconds, ev.score, at, at.date(), local_day(at, zones.get(ev.user_id)), now))
-    return rows
+    rows, rejected = [], []
+    for i, ev in enumerate(events):
+        try:
+            at = ev.occurred_at.astimezone(timezone.utc)
+            rows.append((ev.event_id, ev.type, ev.user_id, ev.course_id, ev.lesson_id, ev.exercise_id, ev.topic,
+                         ev.coupon_code, ev.seconds, ev.score, at, at.date(), local_day(at, zones.get(ev.user_id)),
+                         now))
+        except (OverflowError, ValueError, TypeError, AttributeError) as exc:
+            rejected.append({"index": i, "event_id": getattr(ev, "event_id", None),
+                             "error": f"{type(exc).__name__}: {exc}"[:200]})
+    return rows, rejected
 
 
 def ingest(session: Session, events: list) -> dict:
     """Insert the batch; returns counts. Safe to run twice (unique ``event_id``)."""
     if not events:
-        return {"received": 0, "inserted": 0, "duplicates": 0}
-    if session.bind.dialect.name == "postgresql":
+        return {"received": 0, "inserted": 0, "duplicates": 0, "rejected": 0}
+    rows, rejected = rows_for(events, user_timezones(session, (e.user_id for e in events)))
+    inserted = 0
+    if rows and session.bind.dialect.name == "postgresql":
         _begin_pg(session)
-    rows = rows_for(events, user_timezones(session, (e.user_id for e in events)))
-    if session.bind.dialect.name == "postgresql":
         inserted = _copy_insert(session, rows)
-    else:
+    elif rows:
         stmt = (sqlite_insert(LearningEvent).on_conflict_do_nothing(index_elements=["event_id"])
                 .returning(LearningEvent.seq))
         inserted = len(session.execute(stmt, [dict(zip(COLUMNS, r)) for r in rows]).all())
-    return {"received": len(rows), "inserted": inserted, "duplicates": len(rows) - inserted}
+    out = {"received": len(events), "inserted": inserted, "duplicates": len(rows) - inserted,
+           "rejected": len(rejected)}
+    if rejected:
+        out["rejected_events"] = rejected[:MAX_REPORTED]
+    return out
 
 
 _CREATE_TMP = (f"CREATE TEMP TABLE IF NOT EXISTS analytics_ingest_tmp ON COMMIT DELETE ROWS "

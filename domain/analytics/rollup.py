@@ -194,7 +194,10 @@ def _recompute_learners(s: Session, user_ids: list[str] | None) -> int:
     L = LearnerDay.__table__
     if user_ids is None and s.bind.dialect.name == "postgresql":   # the full path: one set-based INSERT
         sel = aggregates.learner_stats()
-        return s.execute(insert(LearnerStats).from_select(list(sel.selected_columns.keys()), sel)).rowcount
+        s.execute(insert(LearnerStats).from_select(list(sel.selected_columns.keys()), sel))
+        # the table was emptied first: what it holds now is what was written (an INSERT ... SELECT's
+        # rowcount is -1 through this driver)
+        return s.scalar(select(func.count()).select_from(LearnerStats))
     batches = [None] if user_ids is None else list(_chunks(user_ids))
     done = 0
     for chunk in batches:

@@ -48,7 +48,7 @@ def test_events_to_rollups_to_read_api_and_report(api, database, db):
     # Then the worker wrote it in bulk; a resent batch adds nothing
     assert job["state"] == "succeeded" and job["result"]["inserted"] == 14, job
     again = wait_job(api, api.post("/v1/events", json={"events": batch}).json()["job"]["id"])
-    assert again["result"] == {"received": 14, "inserted": 0, "duplicates": 14}
+    assert again["result"] == {"received": 14, "inserted": 0, "duplicates": 14, "rejected": 0}
     assert stored(db, fx.tag) == 14
 
     # When a rollup job runs

@@ -89,11 +89,11 @@ def test_incremental_full_and_rerun_give_identical_tables(database, db):
 def test_redelivered_batch_is_counted_once(database, db):
     fx = Fixture(database.url)
     batch = fx.first_batch()
-    assert fx.ingest(batch) == {"received": 14, "inserted": 14, "duplicates": 0}
-    assert fx.ingest(batch) == {"received": 14, "inserted": 0, "duplicates": 14}
+    assert fx.ingest(batch) == {"received": 14, "inserted": 14, "duplicates": 0, "rejected": 0}
+    assert fx.ingest(batch) == {"received": 14, "inserted": 0, "duplicates": 14, "rejected": 0}
     # a batch overlapping an earlier one, and repeating an event of its own, adds only what is new
     new = [fx.ev("login", fx.utc, "2026-03-06T10:00:00Z"), fx.ev("login", fx.la, "2026-03-06T11:00:00Z")]
-    assert fx.ingest(batch[:5] + new + new[:1]) == {"received": 8, "inserted": 2, "duplicates": 6}
+    assert fx.ingest(batch[:5] + new + new[:1]) == {"received": 8, "inserted": 2, "duplicates": 6, "rejected": 0}
     with db() as s:
         n = len(s.scalars(select(LearningEvent.seq).where(LearningEvent.event_id.like(f"{fx.tag}-%"))).all())
     assert n == 16
