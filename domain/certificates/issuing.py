@@ -12,11 +12,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from domain.certificates import records, render
+from domain.certificates import records, render, status_list
 from domain.certificates.eligibility import Rule, decide
 from domain.certificates.models import Certificate, CertificateRule
 from domain.certificates.signing import SigningKey
@@ -136,6 +136,7 @@ class Issuer:
             existing = {c.user_id: c for c in s.scalars(
                 select(Certificate).where(Certificate.course_id == course_id, Certificate.user_id.in_(user_ids)))}
             outcomes, pending = [], []
+            issued_so_far: int | None = None
             for uid in user_ids:
                 cert = existing.get(uid)
                 if cert is None and uid not in users:
@@ -154,21 +155,38 @@ class Issuer:
                                        completed_at=max(dates) if dates else utcnow(),
                                        grade_percent=round(grade["percent"], 2) if rule.show_grade else None,
                                        grade_letter=grade.get("letter") if rule.show_grade else None)
-                    try:
-                        with s.begin_nested():
-                            s.add(cert)
-                            s.flush()
-                    except IntegrityError:           # a concurrent job claimed it first
-                        cert = s.scalar(select(Certificate).where(Certificate.user_id == uid,
-                                                                  Certificate.course_id == course_id))
-                        outcomes.append(Outcome(uid, "existing", cert.id))
+                    if issued_so_far is None:
+                        issued_so_far = s.scalar(select(func.count()).select_from(Certificate)) or 0
+                    claimed = self._insert(s, cert, issued_so_far)
+                    if claimed is not cert:          # a concurrent job claimed it first
+                        outcomes.append(Outcome(uid, "existing", claimed.id))
                         continue
+                    issued_so_far += 1
                     outcomes.append(Outcome(uid, "issued", cert.id))
                 else:
                     outcomes.append(Outcome(uid, "existing", cert.id))
                 if cert.status == "pending":         # new, or left half-done by a crashed run
                     pending.append(cert)
             return outcomes, pending, rule.page_size or self.page_size
+
+    @staticmethod
+    def _insert(s: Session, cert: Certificate, issued_so_far: int, tries: int = 32) -> Certificate:
+        """Insert the claimed row with a free status list slot; returns the row another job
+        inserted first for the same learner and course, if one did."""
+        for _ in range(tries):
+            cert.status_list, cert.status_index = status_list.pick_slot(issued_so_far)
+            try:
+                with s.begin_nested():
+                    s.add(cert)
+                    s.flush()
+                return cert
+            except IntegrityError:
+                existing = s.scalar(select(Certificate).where(Certificate.user_id == cert.user_id,
+                                                              Certificate.course_id == cert.course_id))
+                if existing is not None:
+                    return existing
+                # the random slot was taken: draw another
+        raise RuntimeError(f"no free status list slot after {tries} tries")
 
     def _store_files(self, cert: Certificate, page_size: str) -> None:
         pdf_key, png_key = records.storage_keys(cert.id, cert.version)

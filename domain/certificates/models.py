@@ -20,7 +20,8 @@ def new_certificate_id() -> str:
 
 class Certificate(Base):
     __tablename__ = "certificates"
-    __table_args__ = (UniqueConstraint("user_id", "course_id", name="uq_certificates_user_course"),)
+    __table_args__ = (UniqueConstraint("user_id", "course_id", name="uq_certificates_user_course"),
+                      UniqueConstraint("status_list", "status_index", name="uq_certificates_status_slot"))
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_certificate_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     course_id: Mapped[str] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
@@ -41,6 +42,9 @@ class Certificate(Base):
     issued_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoke_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # its bit in a W3C Bitstring Status List (status_list.py): list number, random index
+    status_list: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -2,24 +2,53 @@
 and (with a key) lookup with presigned downloads and revocation."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import STATE_DIR, settings
-from domain.certificates import credential, keys, lifecycle
+from domain.certificates import credential, keys, lifecycle, status_list
 from domain.core.fields import text
 from domain.certificates.models import Certificate
-from domain.db import session_factory, unit_of_work
+from domain.db import session_factory, unit_of_work, utcnow
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
+from intake.schemas import F
 from intake.openapi import answers
 from intake.schemas.other import CertificateList, CertificateView, Credential, PublicKeys, Verification
 from workers.base import get_storage
 
 router = APIRouter(tags=["certificates"])
+
+
+ISSUER = "https://learn.example/v1/certificates/issuer"
+STATUS = "https://learn.example/v1/certificates/status/0"
+
+
+class ControllerDocument(BaseModel):
+    """A W3C controller document: the issuer's keys as Multikey verification methods."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    id: str = F("the issuer's id: this document's URL", ISSUER)
+    verificationMethod: list[dict[str, str]] = F(
+        "every published key: id (issuer#kid), type Multikey, controller, publicKeyMultibase",
+        [{"id": f"{ISSUER}#kid", "type": "Multikey", "controller": ISSUER, "publicKeyMultibase": "z6Mk..."}])
+    assertionMethod: list[str] = F("the methods that may sign credentials", [f"{ISSUER}#kid"])
+
+
+class StatusListCredential(BaseModel):
+    """A W3C BitstringStatusListCredential (statusPurpose revocation) with a DataIntegrityProof."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    id: str = F("this list's URL", STATUS)
+    type: list[str] = F("credential types", ["VerifiableCredential", "BitstringStatusListCredential"])
+    credentialSubject: dict[str, str] = F("the list: encodedList is the GZIP-compressed bitstring, base64url, "
+                                          "prefix u; bit statusListIndex set = revoked",
+                                          {"type": "BitstringStatusList", "statusPurpose": "revocation"})
+    proof: list[dict[str, str]] = F("the eddsa-jcs-2022 proof", [{"type": "DataIntegrityProof"}])
 WELL_KNOWN = "/.well-known/coursework-certificates.json"
 
 
@@ -51,7 +80,8 @@ def public_keys():
             "keys": key_ring().jwks(),
             "signature": {"alg": "EdDSA", "canonicalization": "RFC 8785 (JSON Canonicalization Scheme)",
                           "signed": "the 'record' of GET /v1/certificates/{id}/verify"},
-            "credential_proof": "DataIntegrityProof, cryptosuite eddsa-jcs-2022"}
+            "credential_proof": "DataIntegrityProof, cryptosuite eddsa-jcs-2022",
+            "controller_document": credential.issuer_id(_issuer_url())}
 
 
 @router.get("/v1/certificates/{certificate_id}/verify", responses=answers(Verification), summary="Verify a certificate (public, no key)")
@@ -61,13 +91,50 @@ def verify(certificate_id: str):
     return body
 
 
-@router.get("/v1/certificates/{certificate_id}/credential", responses=answers(Credential),
+@router.get("/v1/certificates/issuer", responses=answers(ControllerDocument),
+            summary="The issuer's controller document: its Multikey verification methods (public)")
+def issuer_document():
+    issuer = credential.issuer_id(_issuer_url())
+    return credential.controller_document(issuer, key_ring().multikeys(issuer))
+
+
+@router.get("/v1/certificates/status/{number}", responses=answers(StatusListCredential, errors=(404,)),
+            summary="A signed Bitstring Status List credential of revoked certificates (public)")
+def status_list_credential(number: int = Path(ge=0, le=1_000_000, description="the list number (from statusListCredential)")):
+    def build() -> dict:
+        with session_factory(settings.database_url)() as s:
+            if number > 0 and s.scalar(select(Certificate.id).where(Certificate.status_list == number).limit(1)) is None:
+                raise ApiError(404, "not_found", f"no status list {number}")
+            revoked = list(s.scalars(select(Certificate.status_index).where(
+                Certificate.status_list == number, Certificate.status == "revoked")))
+        base, key = _issuer_url(), key_ring().current
+        issuer = credential.issuer_id(base)
+        now = utcnow().replace(microsecond=0)
+        doc = status_list.credential(base, issuer, number, revoked, credential.date_time(now))
+        return credential.sign(doc, key, credential.verification_method(issuer, key.key_id), created=now)
+
+    return JSONResponse(build(), headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/v1/certificates/{certificate_id}/credential", responses=answers(Credential, errors=(404, 410)),
             summary="Open Badges 3.0 / W3C Verifiable Credential of a certificate (public)")
 def export_credential(certificate_id: str):
     cert = _issued(certificate_id)
-    key = key_ring().current
-    doc = credential.build(cert.record, _issuer_url())
-    return credential.sign(doc, key, f"{_issuer_url()}{WELL_KNOWN}#{key.key_id}",
+    if cert.status == "revoked":
+        raise ApiError(410, "revoked", f"certificate {cert.id} was revoked on "
+                       f"{credential.date_time(cert.revoked_at)}: {cert.revoke_reason}",
+                       [{"field": "certificate_id", "message": f"revoked: {cert.revoke_reason}"}])
+    return certificate_credential(cert)
+
+
+def certificate_credential(cert: Certificate) -> dict:
+    """The signed OpenBadgeCredential of an issued certificate."""
+    base, key = _issuer_url(), key_ring().current
+    status = (status_list.entry(base, cert.status_list, cert.status_index)
+              if cert.status_index is not None else None)
+    doc = credential.certificate_credential(cert.record, base, cert.completed_at, status)
+    issuer = credential.issuer_id(base)
+    return credential.sign(doc, key, credential.verification_method(issuer, key.key_id),
                            created=cert.record["issued_at"])
 
 

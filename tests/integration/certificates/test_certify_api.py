@@ -1,5 +1,6 @@
 """End to end: intake → worker → PostgreSQL + S3 → public verification, as a stranger would."""
 import base64
+import gzip
 import io
 import subprocess
 
@@ -18,6 +19,8 @@ from domain.db import unit_of_work
 from domain.jobs import service
 from domain.jobs.models import Job, JobEvent
 from tests.integration.certificates.factory import make_course, make_learner
+from tests.support.specs import ob3_errors
+from tests.unit.certificates.test_credential import outsider_verifies as outsider_verifies_proof
 from tests.support.jobs import enqueue, run_job, wait_job
 from tests.support.stack import wait_for
 
@@ -31,6 +34,30 @@ def outsider_verifies(record: dict, signature_b64url: str, jwk: dict) -> bool:
         return True
     except InvalidSignature:
         return False
+
+
+def resolve(client: httpx.Client, method_id: str) -> dict:
+    """Dereference a verification method: fetch the controller document, find the method in it."""
+    document_url, _, _ = method_id.partition("#")
+    doc = client.get(document_url.replace(settings.public_base_url, "")).json()
+    assert doc["id"] == document_url
+    [method] = [m for m in doc["verificationMethod"] if m["id"] == method_id]
+    assert method_id in doc["assertionMethod"] and method["controller"] == doc["id"]
+    return method
+
+
+def status_bit(client: httpx.Client, entry: dict) -> bool:
+    """Fetch the status list credential, check its proof, read the entry's bit (spec: gzip, base64url, MSB first)."""
+    assert entry["type"] == "BitstringStatusListEntry" and entry["statusPurpose"] == "revocation"
+    listed = client.get(entry["statusListCredential"].replace(settings.public_base_url, ""))
+    assert listed.status_code == 200, listed.text
+    vc = listed.json()
+    assert vc["id"] == entry["statusListCredential"] and "BitstringStatusListCredential" in vc["type"]
+    assert outsider_verifies_proof(vc, resolve(client, vc["proof"][0]["verificationMethod"]))
+    encoded = vc["credentialSubject"]["encodedList"]
+    bits = gzip.decompress(base64.urlsafe_b64decode(encoded[1:] + "=" * (-len(encoded[1:]) % 4)))
+    index = int(entry["statusListIndex"])
+    return bool(bits[index // 8] & (0x80 >> (index % 8)))
 
 
 def test_certify_through_intake_then_verify_without_our_database(api, database):
@@ -72,6 +99,13 @@ def test_certify_through_intake_then_verify_without_our_database(api, database):
     assert not outsider_verifies(tampered, answer["signature"]["value"], jwk)
     vc = public.get(f"/v1/certificates/{cid}/credential").json()
     assert credential.verify_credential(vc, jwk)
+    # And the Open Badges 3.0 credential is valid against 1EdTech's schema; its proof verifies
+    # with the key its verificationMethod resolves to, through the issuer's controller document
+    assert ob3_errors(vc) == []
+    method = resolve(public, vc["proof"][0]["verificationMethod"])
+    assert vc["issuer"]["id"] == method["controller"]
+    assert outsider_verifies_proof(vc, method)
+    assert status_bit(public, vc["credentialStatus"]) is False
     assert public.get(f"/v1/certificates/{cid}").status_code == 401          # details need a key
     assert public.get("/v1/certificates/CW-0000-0000-0000-0000/verify").json()["status"] == "unknown"
 
@@ -80,13 +114,26 @@ def test_revoke_then_verification_says_revoked(api, database):
     with unit_of_work(database.url) as s:
         course, lessons = make_course(s)
         user = make_learner(s, course, lessons, "דוד כהן")
+        second = make_learner(s, course, lessons, "Ada Lima")
     cid = run_job(api, "certify", {"user_id": user.id, "course_id": course.id}, timeout=120)["result"]["certificate_id"]
+    other = run_job(api, "certify", {"user_id": second.id, "course_id": course.id}, timeout=120)["result"]["certificate_id"]
+    # Given a holder kept a copy of the credential
+    held = httpx.get(f"{api.base_url}/v1/certificates/{cid}/credential", timeout=30).json()
+    assert status_bit(httpx.Client(base_url=api.base_url, timeout=30), held["credentialStatus"]) is False
     # When an operator revokes it with a reason
     r = api.post(f"/v1/certificates/{cid}/revoke", json={"reason": "plagiarism confirmed"})
     assert r.status_code == 200, r.text
     # Then public verification says revoked, with the reason
-    answer = httpx.get(f"{api.base_url}/v1/certificates/{cid}/verify", timeout=30).json()
+    public = httpx.Client(base_url=api.base_url, timeout=30)
+    answer = public.get(f"/v1/certificates/{cid}/verify").json()
     assert (answer["status"], answer["revoke_reason"]) == ("revoked", "plagiarism confirmed")
+    # And the credential export says so, and an offline holder's copy is revoked by the status list
+    gone = public.get(f"/v1/certificates/{cid}/credential")
+    assert gone.status_code == 410 and gone.json()["error"]["code"] == "revoked", gone.text
+    assert "plagiarism confirmed" in gone.json()["error"]["message"]
+    assert status_bit(public, held["credentialStatus"]) is True
+    # the other learner's bit stays clear
+    assert status_bit(public, public.get(f"/v1/certificates/{other}/credential").json()["credentialStatus"]) is False
     assert api.post(f"/v1/certificates/{cid}/revoke", json={"reason": ""}).json()["error"]["details"][0]["field"] == "reason"
 
 
