@@ -1,7 +1,7 @@
 """certificates: each certificate's slot in a Bitstring Status List (revocation)
 
 Revision ID: certificate_status
-Revises: deliveries_next_attempt
+Revises: video_versions
 """
 import secrets
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "certificate_status"
-down_revision = "deliveries_next_attempt"
+down_revision = "video_versions"
 branch_labels = None
 depends_on = None
 
