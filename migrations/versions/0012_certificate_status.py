@@ -1,7 +1,7 @@
 """certificates: each certificate's slot in a Bitstring Status List (revocation)
 
 Revision ID: certificate_status
-Revises: video_versions
+Revises: ops_indexes
 """
 import secrets
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "certificate_status"
-down_revision = "video_versions"
+down_revision = "ops_indexes"
 branch_labels = None
 depends_on = None
 
