@@ -25,9 +25,15 @@ processes, file size, open files, no core files) as the only child of the case's
 reports the program's own CPU time and peak RSS (a forked worker's RSS survives exec, so
 ``wait4`` from out here would report the worker's size). When that init exits, the kernel kills
 whatever is left in the case's PID namespace (daemons included) and the reply comes only then.
-Signals from inside cannot reach anything outside the case. A wall clock or an exhausted output
-budget kills the whole sandbox (bwrap's process group, then every process of the slot uid);
-the next case gets a new ``Session``.
+The case's init also watches the whole process tree while it runs (``runner.c``), and where the
+host allows, the slot's cgroup holds the tree too (``cgroups.py``). Signals from inside cannot
+reach anything outside the case. A wall clock or an exhausted output budget kills the whole
+sandbox (bwrap's process group, then every process of the slot uid); the next case gets a new
+``Session``.
+
+Zombies: the process that runs sessions makes itself a child subreaper, so a ``runner`` orphaned
+by the kill of its bwrap is reparented to it (not to PID 1 of the worker's PID namespace, which in
+a container may be the worker itself and never reap it) and the sweep reaps it at once.
 """
 from __future__ import annotations
 
@@ -43,10 +49,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from domain.sandbox.cgroups import SlotGroup
 from domain.sandbox.errors import ProgramNotStarted, SandboxUnavailable  # noqa: F401  (re-exported)
 from domain.sandbox.helpers import Helpers
 from domain.sandbox.slots import Slot
-from domain.sandbox.sweep import kill_uid
+from domain.sandbox.sweep import become_subreaper, kill_uid
 
 SANDBOX_UID = 65534
 PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -60,6 +67,7 @@ class Limits:
     address_space_bytes: int | None = None  # RLIMIT_AS; None = memory_bytes
     processes: int = 64                     # RLIMIT_NPROC (threads count too)
     file_bytes: int = 16 * 1024 * 1024      # RLIMIT_FSIZE and the /tmp tmpfs size
+    tmp_inodes: int = 4096                  # files + folders in /tmp (and in /dev/shm)
     open_files: int = 64
     output_bytes: int = 1_000_000           # stdout budget; stderr keeps a tail of 64 KiB
 
@@ -75,7 +83,10 @@ class RunResult:
     stderr: bytes
     timed_out: bool = False        # killed by the wall clock
     output_exceeded: bool = False  # killed for writing more than the output budget
-    cpu_exceeded: bool = False
+    cpu_exceeded: bool = False     # the case's processes together used more CPU time than the limit
+    memory_exceeded: bool = False  # the kernel's OOM killer acted for the case's cgroup, or (no cgroup)
+    #                                the case's processes together held more resident memory than the limit
+    file_limit: bool = False       # a file reached the size limit, or /tmp or /dev/shm filled up
     extra: dict = field(default_factory=dict)
 
     @property
@@ -119,17 +130,21 @@ def bwrap_argv(box: Path, argv: list[str], *, writable_box: bool, runner: Path, 
     return [*cmd, "--", RUNNER_PATH, str(ctl_fd), *argv]
 
 
-def _launch_argv(helpers: Helpers, processes: int, uid: int | None) -> list[str]:
+def _launch_argv(helpers: Helpers, processes: int, uid: int | None, group: SlotGroup | None) -> list[str]:
     """Outer limits, for bwrap and runner; each case's own limits are set by runner."""
     big = str(1 << 62)
-    return [str(helpers.launch), str(-1 if uid is None else uid), str(1 << 30), big, str(processes + 8), big, "256"]
+    groups = ":".join(str(p) for p in group.procs) if group else "-"
+    return [str(helpers.launch), str(-1 if uid is None else uid), groups, str(1 << 30), big, str(processes + 8),
+            big, "256"]
 
 
-def _request(limits: Limits) -> bytes:
-    cpu = max(1, math.ceil(limits.cpu_seconds))   # SIGXCPU; the verdict compares the measured time
+def _request(limits: Limits, tree_memory: bool) -> bytes:
+    """The case's limits for runner (see runner.c); ``tree_memory``: runner enforces the memory
+    limit on the tree itself (no cgroup does)."""
+    cpu_ms = max(1, math.ceil(limits.cpu_seconds * 1000))
     address_space = limits.address_space_bytes or limits.memory_bytes
-    return (f"{cpu} {address_space} {limits.processes} {limits.file_bytes} {limits.open_files} "
-            f"{limits.file_bytes}").encode()
+    return (f"{cpu_ms} {address_space} {limits.processes} {limits.file_bytes} {limits.open_files} "
+            f"{limits.file_bytes} {limits.tmp_inodes} {limits.memory_bytes if tree_memory else 0}").encode()
 
 
 def _kill_group(pid: int) -> None:
@@ -153,10 +168,11 @@ def _which(bwrap: str) -> str | None:
 
 
 def run(box: Path, argv: list[str], limits: Limits, slot: Slot, helpers: Helpers, *, stdin: bytes = b"",
-        writable_box: bool = False, env: dict[str, str] | None = None, bwrap: str = "bwrap") -> RunResult:
+        writable_box: bool = False, env: dict[str, str] | None = None, bwrap: str = "bwrap",
+        group: SlotGroup | None = None) -> RunResult:
     """Run ``argv`` once inside a sandbox of its own with ``box`` mounted at /box. Blocks until it is over."""
     with Session(box, argv, slot, helpers, writable_box=writable_box, env=env, bwrap=bwrap,
-                 processes=limits.processes) as session:
+                 processes=limits.processes, group=group) as session:
         return session.run(stdin, limits)
 
 
@@ -167,13 +183,15 @@ class Session:
     False) and the caller starts a new one. ``close`` (or the ``with`` block) ends it."""
 
     def __init__(self, box: Path, argv: list[str], slot: Slot, helpers: Helpers, *, writable_box: bool = False,
-                 env: dict[str, str] | None = None, bwrap: str = "bwrap", processes: int = 64):
+                 env: dict[str, str] | None = None, bwrap: str = "bwrap", processes: int = 64,
+                 group: SlotGroup | None = None):
         path = _which(bwrap)
         if path is None:
             raise SandboxUnavailable(f"{bwrap!r} is not installed (apt-get install bubblewrap)")
-        self.slot = slot
+        become_subreaper()
+        self.slot, self.group = slot, group
         self._ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        cmd = _launch_argv(helpers, processes, slot.uid) + bwrap_argv(
+        cmd = _launch_argv(helpers, processes, slot.uid, group) + bwrap_argv(
             box, argv, writable_box=writable_box, runner=helpers.runner, ctl_fd=theirs.fileno(), env=env, bwrap=path)
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -225,6 +243,11 @@ class Session:
     def run(self, stdin: bytes, limits: Limits) -> RunResult:
         if not self.alive:
             raise SandboxUnavailable("this sandbox session is over")
+        if self.group is not None:
+            try:
+                self.group.prepare(limits.memory_bytes, limits.processes)
+            except OSError as exc:
+                raise SandboxUnavailable(f"the slot's cgroup could not be set: {exc}") from None
         stdin_fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -233,7 +256,7 @@ class Session:
             os.lseek(stdin_fd, 0, os.SEEK_SET)
             started = time.monotonic()
             try:
-                socket.send_fds(self._ctl, [_request(limits)], [stdin_fd, out_w, err_w])
+                socket.send_fds(self._ctl, [_request(limits, self.group is None)], [stdin_fd, out_w, err_w])
             except OSError:   # runner is gone: bwrap could not set the sandbox up (reason on its stderr)
                 raise self._unavailable() from None
         finally:
@@ -242,10 +265,10 @@ class Session:
         deadline = started + limits.wall_seconds
         out, err, timed_out, exceeded = _collect(out_r, err_r, deadline, limits.output_bytes)
         reply = None if (timed_out or exceeded) else _reply(self._ctl, deadline)
+        wall = time.monotonic() - started   # up to the verdict's event: the teardown below is not the program's
         timed_out = timed_out or (reply is None and not exceeded and time.monotonic() >= deadline)
         if timed_out or exceeded:
             self._kill()
-        wall = time.monotonic() - started
         if reply is None and not (timed_out or exceeded):
             raise self._unavailable()
         if reply is not None and reply[0] == b"X":   # the program never started
@@ -254,18 +277,24 @@ class Session:
             self._kill()
             raise SandboxUnavailable(f"sandbox set-up failed at {reply[1].decode()}: "
                                      f"{os.strerror(int(reply[2])) if len(reply) > 2 else ''}")
-        if reply is not None:   # the program's own status and usage, measured by its parent inside
-            status, utime, stime, maxrss = (int(x) for x in reply[1:5])
+        flags = 0
+        if reply is not None:   # the case's usage, measured by its init inside (see runner.c)
+            status, cpu_us, maxrss, tree_rss, flags = (int(x) for x in reply[1:6])
             code = os.waitstatus_to_exitcode(status)
-            cpu, rss = (utime + stime) / 1e6, maxrss * 1024
+            cpu, rss = cpu_us / 1e6, max(maxrss, tree_rss) * 1024
         else:                   # killed before it could report (wall clock / output budget)
             code, cpu, rss = -signal.SIGKILL, 0.0, 0
+        oom = False
+        if self.group is not None:   # the whole tree, from the kernel; known for a killed case too
+            usage = self.group.usage()
+            cpu = max(cpu, usage.cpu_seconds) if reply is None else cpu
+            rss = max(maxrss * 1024, usage.peak_bytes) if reply is not None else usage.peak_bytes
+            oom = usage.oom_kills > 0
         sig = -code if code < 0 else None
-        result = RunResult(exit_code=None if sig else code, signal=sig, cpu_seconds=cpu, wall_seconds=wall,
-                           max_rss_bytes=rss, stdout=out, stderr=err, timed_out=timed_out,
-                           output_exceeded=exceeded)
-        result.cpu_exceeded = cpu > limits.cpu_seconds or sig == signal.SIGXCPU
-        return result
+        return RunResult(exit_code=None if sig else code, signal=sig, cpu_seconds=cpu, wall_seconds=wall,
+                         max_rss_bytes=rss, stdout=out, stderr=err, timed_out=timed_out, output_exceeded=exceeded,
+                         cpu_exceeded=cpu > limits.cpu_seconds or bool(flags & 1),
+                         memory_exceeded=oom or bool(flags & 2), file_limit=bool(flags & 4))
 
 
 def _write_all(fd: int, data: bytes) -> None:

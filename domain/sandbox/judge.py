@@ -9,11 +9,12 @@ import functools
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from domain.sandbox import jail, languages, slots
+from domain.sandbox import cgroups, jail, languages, slots, sweep
 from domain.sandbox.feedback import feedback_for, trim
 from domain.sandbox.helpers import Helpers, build_helpers
 from domain.sandbox.verdicts import Comparison, Verdict, classify, describe_exit, outputs_match
@@ -37,15 +38,22 @@ class JudgeConfig:
 
     work_dir: Path = Path(tempfile.gettempdir()) / "coursework-sandbox"
     base_uid: int = 61000
-    slots: int = 16
+    slots: int = 0                    # concurrent runs per host; 0: the cores this worker may use
+    slot_wait_seconds: float = 300.0  # how long a run waits for a free slot (then NoFreeSlot: retried)
     max_processes: int = 64
     max_output_bytes: int = 1_000_000
     max_file_bytes: int = 16_000_000
+    tmp_inodes: int = 4096            # files and folders in a case's /tmp (and /dev/shm)
     open_files: int = 64
     compile_seconds: float = 10.0
     compile_memory_mb: int = 1024
     wall_factor: float = 2.0          # wall clock = cpu limit * factor + 1 s
+    cgroups: bool = True              # use cgroups where the host allows (False: runner's own accounting)
     bwrap: str = "bwrap"
+
+    @property
+    def slot_count(self) -> int:
+        return self.slots or slots.usable_cores()
 
 
 @dataclass
@@ -60,8 +68,12 @@ class CaseResult:
     output: str = field(default="", repr=False)   # the program's stdout, trimmed (not stored for hidden cases)
 
     def public(self) -> dict:
+        """What is stored and shown: a hidden case shows its verdict and nothing more (its input
+        could be read back through an exit code, a signal, a time or a memory figure)."""
         data = asdict(self)
         data.pop("output")
+        if self.hidden:
+            data.update(time_ms=None, memory_kb=None, detail="")
         return data
 
 
@@ -96,20 +108,47 @@ def score(cases: list[CaseResult]) -> int:
 def _workspace(config: JudgeConfig, slot: slots.Slot) -> Path:
     config.work_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(config.work_dir, 0o711)
-    box = Path(tempfile.mkdtemp(prefix="box-", dir=config.work_dir))
+    box = Path(tempfile.mkdtemp(prefix=sweep.box_name(slot.number), dir=config.work_dir))
+    slots.mark(slot, box.name)   # a sweep leaves the box its slot's holder is using alone
     if slot.uid is not None:
         os.chown(box, slot.uid, slot.uid)
     os.chmod(box, 0o700)
     return box
 
 
+def longest_run_seconds(config: JudgeConfig, max_time_ms: int, cases: int = 100) -> float:
+    """An upper bound on how long one submission holds its box (compile + every case's wall clock)."""
+    return config.compile_seconds * 2 + cases * (max_time_ms / 1000 * config.wall_factor + 1)
+
+
+_SWEPT: dict[Path, float] = {}
+
+
+def sweep_now(config: JudgeConfig, older_than: float, every: float = 600.0) -> list[str]:
+    """Sweep boxes left behind, at a worker's first use and then every ``every`` seconds."""
+    now = time.monotonic()
+    if now - _SWEPT.get(config.work_dir, -every) < every:
+        return []
+    _SWEPT[config.work_dir] = now
+    return sweep.sweep_boxes(config.work_dir, older_than)
+
+
 def _compile(lang: languages.Language, box: Path, config: JudgeConfig, slot: slots.Slot,
-             helper: Helpers) -> jail.RunResult:
+             helper: Helpers, group: cgroups.SlotGroup | None) -> jail.RunResult:
     limits = jail.Limits(cpu_seconds=config.compile_seconds, wall_seconds=config.compile_seconds * 2,
                          memory_bytes=config.compile_memory_mb * MB, processes=config.max_processes,
                          file_bytes=max(config.max_file_bytes, 64 * MB), open_files=256,
                          output_bytes=256 * 1024)
-    return jail.run(box, lang.compile, limits, slot, helper, writable_box=True, bwrap=config.bwrap)
+    return jail.run(box, lang.compile, limits, slot, helper, writable_box=True, bwrap=config.bwrap, group=group)
+
+
+def _group(config: JudgeConfig, slot: slots.Slot) -> cgroups.SlotGroup | None:
+    if slot.uid is None:
+        return None
+    try:
+        return cgroups.tree(config.cgroups).slot(slot.uid)
+    except OSError as exc:
+        raise jail.SandboxUnavailable(f"the slot's cgroup could not be made: {exc}") from None
 
 
 def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: int, memory_limit_mb: int,
@@ -117,14 +156,16 @@ def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: 
              cancelled: Callable[[], bool] = lambda: False) -> Evaluation:
     lang = languages.get(language)
     helper = build_helpers(config.work_dir)
-    with slots.claim(config.work_dir / "slots", config.base_uid, config.slots) as slot:
+    with slots.claim(config.work_dir / "slots", config.base_uid, config.slot_count,
+                     wait_seconds=config.slot_wait_seconds) as slot:
+        group = _group(config, slot)
         box = _workspace(config, slot)
         try:
             (box / lang.source).write_text(code)
             os.chmod(box / lang.source, 0o644)
             if lang.compile:
                 try:
-                    built = _compile(lang, box, config, slot, helper)
+                    built = _compile(lang, box, config, slot, helper, group)
                 except jail.ProgramNotStarted as exc:   # no compiler on this worker
                     return _all(cases, Verdict.internal_error, f"the compiler could not start: {exc}")
                 if not built.ok:
@@ -135,7 +176,8 @@ def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: 
                     return _all(cases, Verdict.compilation_error, message)
             results = []
             limits = _case_limits(lang, time_limit_ms, memory_limit_mb, config)
-            new_session = functools.partial(_session, box, lang.run(memory_limit_mb), slot, helper, config, limits)
+            new_session = functools.partial(_session, box, lang.run(memory_limit_mb), slot, helper, config, limits,
+                                            group)
             session: jail.Session | None = None
             try:
                 for i, case in enumerate(cases, 1):
@@ -162,13 +204,14 @@ def _case_limits(lang: languages.Language, time_limit_ms: int, memory_limit_mb: 
     return jail.Limits(cpu_seconds=cpu, wall_seconds=cpu * config.wall_factor + 1, memory_bytes=memory,
                        address_space_bytes=memory + lang.address_space_headroom,
                        processes=config.max_processes, file_bytes=config.max_file_bytes,
-                       open_files=config.open_files, output_bytes=config.max_output_bytes)
+                       tmp_inodes=config.tmp_inodes, open_files=config.open_files,
+                       output_bytes=config.max_output_bytes)
 
 
 def _session(box: Path, argv: list[str], slot: slots.Slot, helper: Helpers, config: JudgeConfig,
-             limits: jail.Limits) -> jail.Session | OSError:
+             limits: jail.Limits, group: cgroups.SlotGroup | None) -> jail.Session | OSError:
     try:
-        return jail.Session(box, argv, slot, helper, bwrap=config.bwrap, processes=limits.processes)
+        return jail.Session(box, argv, slot, helper, bwrap=config.bwrap, processes=limits.processes, group=group)
     except OSError as exc:   # could not even start it: not the learner's fault (IE below)
         return exc
 
@@ -219,11 +262,11 @@ def _case_result(lang: languages.Language, number: int, case: CaseSpec, run: jai
     if verdict is None:
         ok = outputs_match(output, case.expected, case.comparison, case.tolerance)
         verdict = Verdict.accepted if ok else Verdict.wrong_answer
-    detail = describe_exit(run) if verdict is Verdict.runtime_error else ""
+    detail = ""
     if verdict is Verdict.runtime_error and not case.hidden:
-        detail += "\n" + trim(run.stderr.decode(errors="replace"), 600)
-    # a run stopped by the wall clock could not report its CPU time: show how long it was let run
-    seconds = run.wall_seconds if run.timed_out else run.cpu_seconds
+        detail = describe_exit(run) + "\n" + trim(run.stderr.decode(errors="replace"), 600)
+    # a run stopped by the wall clock shows how long it was let run (up to the kill, not the teardown)
+    seconds = max(run.wall_seconds, run.cpu_seconds) if run.timed_out else run.cpu_seconds
     return CaseResult(case=number, verdict=verdict.value, time_ms=round(seconds * 1000),
                       memory_kb=run.max_rss_bytes // 1024, hidden=case.hidden, weight=case.weight,
                       detail=detail.strip(), output="" if case.hidden else trim(output, 2000))

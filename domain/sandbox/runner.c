@@ -7,16 +7,26 @@
  * reaches the next one. Costs: one clone and three mounts per case instead of exec'ing bwrap
  * (and two helpers around it) for every case.
  *   usage: runner CTL_FD PROGRAM [ARGS...]
- * CTL_FD is a SOCK_SEQPACKET socket. Request: "cpu_s as_bytes nproc fsize_bytes nofile tmp_bytes"
+ * CTL_FD is a SOCK_SEQPACKET socket. Request:
+ *   "cpu_ms as_bytes nproc fsize_bytes nofile tmp_bytes tmp_inodes tree_rss_bytes"
  * with three fds (stdin, stdout, stderr of the program). Reply, once every process of the case
- * is gone: "R status utime_us stime_us maxrss_kb" (the program's own usage, from its parent
- * inside), "X errno" (the program could not be exec'd), or "E step errno" (the case's sandbox
- * could not be set up). End-of-file on CTL_FD: exit. */
+ * is gone: "R status cpu_us maxrss_kb tree_rss_kb flags" (see case_init), "X errno" (the program
+ * could not be exec'd), or "E step errno" (the case's sandbox could not be set up).
+ * End-of-file on CTL_FD: exit.
+ *
+ * The whole process tree of a case counts, waited for or not: the case's init samples every
+ * process of the case (its /proc shows nothing else) while the program runs, kills them all when
+ * their CPU time together passes the limit (or, tree_rss_bytes > 0, their resident memory
+ * together passes it: the fallback where no memory cgroup holds the case), and once the program
+ * has exited it kills whatever is left and reaps it, so RUSAGE_CHILDREN holds the CPU time of
+ * every process the case ever had. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <net/if.h>
+#include <dirent.h>
+#include <ftw.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,8 +37,11 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define INSIDE_ID 65534   /* the case's uid/gid, mapped onto the runner's own (one id only) */
@@ -36,7 +49,12 @@
 extern char **environ;
 static char workdir[4096];   /* bwrap's --chdir: /tmp for runs (the case's own tmpfs), /box to compile */
 
-struct request { unsigned long long cpu, as, nproc, fsize, nofile, tmp; int fds[3]; };
+struct request { unsigned long long cpu_ms, as, nproc, fsize, nofile, tmp, inodes, tree_rss; int fds[3]; };
+
+/* reply flags */
+#define F_CPU 1    /* the case's processes together used more CPU than the limit: all killed */
+#define F_MEM 2    /* their resident memory together passed tree_rss (fallback mode): all killed */
+#define F_FILE 4   /* a file reached the size limit, or /tmp or /dev/shm ran out of space or inodes */
 
 static int write_file(const char *path, const char *text) {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -57,14 +75,23 @@ static void fail(int report, const char *step) {   /* in the case's init: setup 
 
 static void limit(int resource, unsigned long long value) {
     struct rlimit rl = {value, value};
-    if (resource == RLIMIT_CPU) rl.rlim_max = value + 1;   /* SIGXCPU first, SIGKILL a second later */
     if (setrlimit(resource, &rl) != 0) _exit(126);
+}
+
+/* RLIMIT_CPU is only a backstop per process, a whole second (or a quarter of the limit) above
+ * it: the verdict compares the measured time with the limit, and the case's init kills the tree
+ * as soon as it passes the limit. SIGXCPU at the soft limit, SIGKILL a second later. */
+static void cpu_backstop(unsigned long long cpu_ms) {
+    unsigned long long margin = cpu_ms / 4 > 1000 ? cpu_ms / 4 : 1000;
+    unsigned long long soft = (cpu_ms + margin + 999) / 1000;
+    struct rlimit rl = {soft, soft + 1};
+    if (setrlimit(RLIMIT_CPU, &rl) != 0) _exit(126);
 }
 
 /* the program: its own session, its limits, the case's fds; exec drops every capability */
 static void program(struct request *rq, char **argv, int errpipe) {
     setsid();
-    limit(RLIMIT_CPU, rq->cpu);
+    cpu_backstop(rq->cpu_ms);
     limit(RLIMIT_AS, rq->as);
     limit(RLIMIT_NPROC, rq->nproc);
     limit(RLIMIT_FSIZE, rq->fsize);
@@ -84,14 +111,69 @@ static void program(struct request *rq, char **argv, int errpipe) {
     _exit(127);
 }
 
-/* PID 1 of the case's namespaces: set them up, run the program, report its own usage */
+/* one sample of every process of the case: CPU time (their own and their waited-for children's)
+ * and resident memory, summed */
+static void sample(long long *cpu_ticks, long long *rss_pages) {
+    *cpu_ticks = *rss_pages = 0;
+    DIR *proc = opendir("/proc");
+    if (!proc) return;
+    struct dirent *e;
+    char path[300], buf[1024];
+    while ((e = readdir(proc))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9' || strcmp(e->d_name, "1") == 0) continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0) continue;
+        buf[n] = 0;
+        char *p = strrchr(buf, ')');   /* the command name may hold spaces and parentheses */
+        if (!p) continue;
+        unsigned long long ut, st;
+        long long cut, cst, rss;
+        /* after ')': state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+         * utime(14) stime cutime cstime priority nice threads itrealvalue starttime vsize rss(24) */
+        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld %*d %*d %*d %*d "
+                   "%*u %*u %lld", &ut, &st, &cut, &cst, &rss) != 5) continue;
+        *cpu_ticks += (long long)(ut + st) + cut + cst;
+        *rss_pages += rss;
+    }
+    closedir(proc);
+}
+
+static long long usage_us(void) {   /* CPU time of every process we (the case's init) reaped */
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+static unsigned long long fsize_limit;
+static int at_limit(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)path; (void)ftw;
+    return type == FTW_F && (unsigned long long)st->st_size >= fsize_limit;
+}
+
+static int file_limit_reached(struct request *rq) {
+    const char *places[] = {"/tmp", "/dev/shm"};
+    for (int i = 0; i < 2; i++) {
+        struct statvfs vfs;
+        if (statvfs(places[i], &vfs) == 0 && (vfs.f_bavail == 0 || vfs.f_favail == 0)) return 1;
+    }
+    fsize_limit = rq->fsize;
+    for (int i = 0; i < 2; i++)
+        if (nftw(places[i], at_limit, 8, FTW_PHYS | FTW_MOUNT) == 1) return 1;
+    return 0;
+}
+
+/* PID 1 of the case's namespaces: set them up, run the program, watch the whole tree, report */
 static void case_init(struct request *rq, char **argv, int sync, int report) {
-    char byte, opts[64];
+    char byte, opts[96];
     if (read(sync, &byte, 1) != 1) _exit(125);   /* the runner has written our uid/gid maps */
     close(sync);
     prctl(PR_SET_DUMPABLE, 0);   /* (only now: the runner had to write our maps) the program cannot ptrace us */
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail(report, "proc");
-    snprintf(opts, sizeof opts, "size=%llu,mode=0755", rq->tmp);
+    snprintf(opts, sizeof opts, "size=%llu,nr_inodes=%llu,mode=0755", rq->tmp, rq->inodes);
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) fail(report, "tmp");
     if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0) fail(report, "shm");
     if (write_file("/proc/sys/user/max_user_namespaces", "0") != 0) fail(report, "userns");
@@ -103,27 +185,63 @@ static void case_init(struct request *rq, char **argv, int sync, int report) {
     ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
     if (ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) fail(report, "lo");
     close(sock);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);   /* a child's exit wakes sigtimedwait below */
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) != 0) fail(report, "pipe");
     pid_t pid = fork();
     if (pid < 0) fail(report, "fork");
-    if (pid == 0) program(rq, argv, errpipe[1]);
+    if (pid == 0) {
+        sigprocmask(SIG_UNBLOCK, &chld, NULL);
+        program(rq, argv, errpipe[1]);
+    }
     close(errpipe[1]);
     for (int i = 0; i < 3; i++) close(rq->fds[i]);   /* stdout's end-of-file is the program's */
-    int err = 0, status = 0;
+    int err = 0, status = 0, flags = 0;
     ssize_t got;
     do { got = read(errpipe[0], &err, sizeof err); } while (got < 0 && errno == EINTR);
+    long hz = sysconf(_SC_CLK_TCK);
+    long long tree_rss_kb = 0, page_kb = sysconf(_SC_PAGESIZE) / 1024;
+    long tick_ns = 1000000;   /* sample after 1, 2, 4, 8, then every 10 ms */
+    for (int done = 0; !done;) {
+        pid_t dead;
+        int any;
+        while ((dead = waitpid(-1, &any, WNOHANG)) > 0)   /* the program, or an orphan of it */
+            if (dead == pid) {
+                status = any;
+                done = 1;
+            }
+        if (done) break;
+        long long ticks, pages;
+        sample(&ticks, &pages);
+        long long cpu_us = usage_us() + ticks * 1000000LL / hz;
+        if (pages * page_kb > tree_rss_kb) tree_rss_kb = pages * page_kb;
+        if (cpu_us > (long long)rq->cpu_ms * 1000) flags |= F_CPU;
+        if (rq->tree_rss && (unsigned long long)pages * page_kb * 1024 > rq->tree_rss) flags |= F_MEM;
+        if (flags & (F_CPU | F_MEM)) {
+            kill(-1, SIGKILL);   /* every process of the case's PID namespace but us */
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+            break;
+        }
+        struct timespec ts = {0, tick_ns};
+        sigtimedwait(&chld, NULL, &ts);
+        if (tick_ns < 10000000) tick_ns = tick_ns * 2 > 10000000 ? 10000000 : tick_ns * 2;
+    }
+    kill(-1, SIGKILL);   /* what the program left behind: killed and reaped, so its usage counts */
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
     struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {}
-    char line[128];
+    getrusage(RUSAGE_CHILDREN, &ru);
+    if (status != 0 && !(flags & (F_CPU | F_MEM)) && file_limit_reached(rq)) flags |= F_FILE;
+    if ((long long)ru.ru_maxrss > tree_rss_kb) tree_rss_kb = ru.ru_maxrss;
+    char line[160];
     int n = got == (ssize_t)sizeof err
         ? snprintf(line, sizeof line, "X %d\n", err)
-        : snprintf(line, sizeof line, "R %d %ld %ld %ld\n", status,
-                   (long)(ru.ru_utime.tv_sec * 1000000L + ru.ru_utime.tv_usec),
-                   (long)(ru.ru_stime.tv_sec * 1000000L + ru.ru_stime.tv_usec), ru.ru_maxrss);
+        : snprintf(line, sizeof line, "R %d %lld %ld %lld %d\n", status, usage_us(), ru.ru_maxrss, tree_rss_kb,
+                   flags);
     if (write(report, line, n) < 0) _exit(124);
-    _exit(0);   /* PID 1 exits: the kernel kills and reaps whatever the program left behind */
+    _exit(0);
 }
 
 static int receive(int ctl, struct request *rq) {
@@ -142,8 +260,8 @@ static int receive(int ctl, struct request *rq) {
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(3 * sizeof(int))) return -1;
     memcpy(rq->fds, CMSG_DATA(c), 3 * sizeof(int));
-    if (sscanf(data, "%llu %llu %llu %llu %llu %llu", &rq->cpu, &rq->as, &rq->nproc, &rq->fsize, &rq->nofile,
-               &rq->tmp) != 6) return -1;
+    if (sscanf(data, "%llu %llu %llu %llu %llu %llu %llu %llu", &rq->cpu_ms, &rq->as, &rq->nproc, &rq->fsize,
+               &rq->nofile, &rq->tmp, &rq->inodes, &rq->tree_rss) != 8) return -1;
     return 0;
 }
 

@@ -59,16 +59,27 @@ def outputs_match(actual: str, expected: str, mode: Comparison | str, tolerance:
 
 
 def classify(run: RunResult, *, memory_limit_bytes: int, oom_markers: tuple[bytes, ...] = ()) -> Verdict | None:
-    """The verdict a run earns before its output is compared; None means "compare the output"."""
+    """The verdict a run earns before its output is compared; None means "compare the output".
+
+    One event, one verdict, whatever the language: writing past the file size limit is OLE
+    whether the runtime died of SIGXFSZ (C, C++, Node.js) or turned EFBIG/ENOSPC into an
+    exception (Python ignores SIGXFSZ): ``runner`` reports that a file reached the limit or that
+    ``/tmp`` filled. An allocation that failed is MLE when it can be told: the kernel's OOM kill in
+    the case's cgroup, the tree's memory past the limit, or the runtime's own words
+    (``MemoryError``, ``std::bad_alloc``, V8's heap out of memory). A C program that dereferences
+    the NULL of a ``malloc`` refused by ``RLIMIT_AS`` without having used that memory looks like any
+    other crash: RE. Time: TLE when the measured CPU time of the case's processes passes the limit
+    (the rlimits sit above it), or the wall clock ran out."""
     if run.output_exceeded:
         return Verdict.output_limit
     failed = run.exit_code != 0
-    if run.max_rss_bytes > memory_limit_bytes or (failed and any(m in run.stderr for m in oom_markers)):
+    if (run.memory_exceeded or run.max_rss_bytes > memory_limit_bytes
+            or (failed and any(m in run.stderr for m in oom_markers))):
         return Verdict.memory_limit
-    if run.cpu_exceeded or run.timed_out:
+    if run.cpu_exceeded or run.timed_out or run.signal == signals.SIGXCPU:
         return Verdict.time_limit
-    if run.signal == signals.SIGXFSZ:
-        return Verdict.output_limit     # wrote a file past the size limit
+    if run.signal == signals.SIGXFSZ or (failed and run.file_limit):
+        return Verdict.output_limit     # wrote a file past the size limit / filled /tmp
     if failed:
         return Verdict.runtime_error
     return None
