@@ -81,7 +81,10 @@ class Settings(BaseSettings):
     sandbox_compile_seconds: float = 10.0        # CPU limit of the compile step (C, C++)
     sandbox_wall_factor: float = 2.0             # wall clock = CPU limit x factor + 1 s
     sandbox_uid_base: int = 61000                # a root worker runs slot n as host uid base + n
-    sandbox_slots: int = 16                      # concurrent runs per host (one uid each)
+    sandbox_slots: int = 0                       # concurrent runs per host (one uid each); 0: usable cores
+    sandbox_slot_wait_seconds: float = 300.0     # a run waits this long for a free slot, then is retried
+    sandbox_tmp_inodes: int = 4096               # files + folders in a case's /tmp (and /dev/shm)
+    sandbox_cgroups: bool = True                 # whole-case limits in cgroups where the host allows
     sandbox_work_dir: str = "/tmp/coursework-sandbox"   # per-run folders, slot locks, the launch and runner helpers
     sandbox_bwrap: str = "bwrap"                 # path or name of the bubblewrap binary
 

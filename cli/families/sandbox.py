@@ -9,6 +9,7 @@ code ran (cancelled while queued, dead-lettered by the reaper): ``cancelled`` / 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -73,17 +74,39 @@ print(checks)
 
 
 def _cmd_check(args) -> int:
+    """The probe's view from inside, then the host side: the accounting mode, the slots, and
+    processes of a slot uid that no run holds (leftovers: exit status 1)."""
+    from domain.sandbox import cgroups, sweep
     from domain.sandbox.judge import CaseSpec, evaluate
+    from domain.sandbox.slots import usable_cores
     from tasks.sandbox import judge_config
 
+    config = judge_config()
     try:
         result = evaluate("python", PROBE, [CaseSpec(stdin="", expected="")], time_limit_ms=2000,
-                          memory_limit_mb=128, config=judge_config())
+                          memory_limit_mb=128, config=config)
     except Exception as exc:
         print(f"the sandbox does not work here: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(result.cases[0].output.strip())
     print(f"time {result.cases[0].time_ms} ms, memory {result.cases[0].memory_kb} KiB")
+    tree = cgroups.tree(config.cgroups)
+    root = os.geteuid() == 0
+    mode = tree.mode if root else "none"
+    print(f"whole-case limits: {mode} ({tree.why if root else 'not root: no slot uids, no cgroups'})")
+    print(f"slots: {config.slot_count} (usable cores: {usable_cores()}), wall clock = CPU limit x "
+          f"{config.wall_factor} + 1 s")
+    if not root:
+        return 0
+    leftovers = 0
+    for report in sweep.slot_reports(config.work_dir, config.base_uid, config.slot_count):
+        if report.leftover:
+            leftovers += len(report.processes)
+            listed = ", ".join(f"{p.pid} {p.name} ({p.state})" for p in report.processes)
+            print(f"slot {report.slot} (uid {report.uid}): leftover processes: {listed}")
+    if leftovers:
+        return 1
+    print("leftover processes: none")
     return 0
 
 

@@ -127,7 +127,8 @@ _SWEPT: dict[Path, float] = {}
 def sweep_now(config: JudgeConfig, older_than: float, every: float = 600.0) -> list[str]:
     """Sweep boxes left behind, at a worker's first use and then every ``every`` seconds."""
     now = time.monotonic()
-    if now - _SWEPT.get(config.work_dir, -every) < every:
+    last = _SWEPT.get(config.work_dir)
+    if last is not None and now - last < every:
         return []
     _SWEPT[config.work_dir] = now
     return sweep.sweep_boxes(config.work_dir, older_than)

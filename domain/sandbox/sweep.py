@@ -153,7 +153,7 @@ def sweep_boxes(work_dir: Path, older_than: float, now: float | None = None) -> 
         except FileNotFoundError:
             continue
         lock = work_dir / "slots" / f"slot-{slot}.lock"
-        if slot is not None and lock.exists() and _free(lock, entry.name):
+        if slot is not None and lock.exists() and _free(lock):
             pass   # nobody holds its slot (we held the lock while checking)
         elif age < older_than or _in_use(lock, entry.name):
             continue
@@ -162,7 +162,7 @@ def sweep_boxes(work_dir: Path, older_than: float, now: float | None = None) -> 
     return removed
 
 
-def _free(lock: Path, name: str) -> bool:
+def _free(lock: Path) -> bool:
     try:
         fd = os.open(lock, os.O_RDONLY)
     except OSError:
@@ -181,3 +181,26 @@ def _in_use(lock: Path, name: str) -> bool:
         return lock.read_text().strip() == name
     except OSError:
         return False
+
+
+@dataclass(frozen=True)
+class SlotReport:
+    slot: int
+    uid: int
+    in_use: bool              # a run holds the slot now: its processes are expected
+    processes: list[Proc]
+
+    @property
+    def leftover(self) -> bool:
+        """Processes of a slot nobody holds: they outlived their case."""
+        return bool(self.processes) and not self.in_use
+
+
+def slot_reports(work_dir: Path, base_uid: int, count: int) -> list[SlotReport]:
+    """For every slot: whether a run holds it, and the host processes of its uid."""
+    reports = []
+    for n in range(count):
+        lock = work_dir / "slots" / f"slot-{n}.lock"
+        in_use = lock.exists() and not _free(lock)
+        reports.append(SlotReport(slot=n, uid=base_uid + n, in_use=in_use, processes=uid_processes(base_uid + n)))
+    return reports

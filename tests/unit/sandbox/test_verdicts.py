@@ -48,6 +48,26 @@ def test_classify_orders_the_verdicts_like_a_judge():
     assert classify(_run(exit_code=3), memory_limit_bytes=limit).value == "RE"
 
 
+def test_one_event_one_verdict_whatever_the_runtime_made_of_it():
+    limit = 64 << 20
+    # a file at the size limit: SIGXFSZ (C) or an exception and exit 1 (Python): both OLE
+    assert classify(_run(exit_code=1, file_limit=True), memory_limit_bytes=limit).value == "OLE"
+    # a program that caught the error and went on is judged on its output
+    assert classify(_run(exit_code=0, file_limit=True), memory_limit_bytes=limit) is None
+    # the kernel's OOM kill in the case's cgroup (SIGKILL) or the tree over the limit: MLE
+    assert classify(_run(exit_code=None, signal=9, memory_exceeded=True), memory_limit_bytes=limit).value == "MLE"
+    # the CPU backstop (SIGXCPU) only fires above the limit: TLE
+    assert classify(_run(exit_code=None, signal=signal.SIGXCPU), memory_limit_bytes=limit).value == "TLE"
+
+
+def test_a_hidden_case_is_stored_with_its_verdict_only():
+    case = CaseResult(case=2, verdict="RE", time_ms=420, memory_kb=4242, hidden=True, weight=1, detail="exit code 42")
+    assert case.public() == {"case": 2, "verdict": "RE", "time_ms": None, "memory_kb": None, "hidden": True,
+                             "weight": 1, "detail": ""}
+    shown = CaseResult(case=1, verdict="RE", time_ms=420, memory_kb=4242, hidden=False, weight=1, detail="exit code 3")
+    assert shown.public()["time_ms"] == 420 and shown.public()["detail"] == "exit code 3"
+
+
 def _case(n, verdict, hidden=False, weight=1, output=""):
     return CaseResult(case=n, verdict=verdict, time_ms=1, memory_kb=1, hidden=hidden, weight=weight, output=output)
 
