@@ -89,6 +89,10 @@ class SlotGroup:
     def usage(self) -> Usage:
         raise NotImplementedError
 
+    def oom_killed(self) -> bool:
+        """Whether the kernel has killed a process of the case for the memory limit (cheap: polled)."""
+        raise NotImplementedError
+
 
 class V2Group(SlotGroup):
     def __init__(self, path: Path):
@@ -115,6 +119,9 @@ class V2Group(SlotGroup):
         return Usage(cpu_seconds=(_keyed(self.path / "cpu.stat", "usage_usec") - self._cpu) / 1e6,
                      peak_bytes=max(0, peak - self._base),
                      oom_kills=_keyed(self.path / "memory.events", "oom_kill") - self._oom)
+
+    def oom_killed(self) -> bool:
+        return _keyed(self.path / "memory.events", "oom_kill") > self._oom
 
 
 class V1Group(SlotGroup):
@@ -148,6 +155,9 @@ class V1Group(SlotGroup):
         return Usage(cpu_seconds=(_read_int(self.dirs["cpuacct"] / "cpuacct.usage") - self._cpu) / 1e9,
                      peak_bytes=max(0, _read_int(mem / "memory.max_usage_in_bytes") - self._base),
                      oom_kills=_keyed(mem / "memory.oom_control", "oom_kill") - self._oom)
+
+    def oom_killed(self) -> bool:
+        return _keyed(self.dirs["memory"] / "memory.oom_control", "oom_kill") > self._oom
 
 
 class Tree:

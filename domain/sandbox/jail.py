@@ -48,6 +48,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from domain.sandbox.cgroups import SlotGroup
 from domain.sandbox.errors import ProgramNotStarted, SandboxUnavailable  # noqa: F401  (re-exported)
@@ -95,6 +96,7 @@ class RunResult:
 
 
 STDERR_KEEP = 64 * 1024
+OOM_POLL = 0.05   # seconds between looks at the slot cgroup's OOM kill count
 
 
 RUNNER_PATH = "/sandbox/run"
@@ -263,13 +265,19 @@ class Session:
             for fd in (stdin_fd, out_w, err_w):
                 os.close(fd)
         deadline = started + limits.wall_seconds
-        out, err, timed_out, exceeded = _collect(out_r, err_r, deadline, limits.output_bytes)
-        reply = None if (timed_out or exceeded) else _reply(self._ctl, deadline)
+        oom = self.group.oom_killed if self.group is not None else None
+        out, err, timed_out, exceeded, oom_stop = _collect(out_r, err_r, deadline, limits.output_bytes, oom)
+        stopped = timed_out or exceeded or oom_stop
+        reply = None
+        if not stopped:
+            reply, oom_stop = _reply(self._ctl, deadline, oom)
+            stopped = oom_stop
         wall = time.monotonic() - started   # up to the verdict's event: the teardown below is not the program's
-        timed_out = timed_out or (reply is None and not exceeded and time.monotonic() >= deadline)
-        if timed_out or exceeded:
+        timed_out = timed_out or (reply is None and not stopped and time.monotonic() >= deadline)
+        stopped = stopped or timed_out
+        if stopped:
             self._kill()
-        if reply is None and not (timed_out or exceeded):
+        if reply is None and not stopped:
             raise self._unavailable()
         if reply is not None and reply[0] == b"X":   # the program never started
             raise ProgramNotStarted(os.strerror(int(reply[1])))
@@ -282,14 +290,14 @@ class Session:
             status, cpu_us, maxrss, tree_rss, flags = (int(x) for x in reply[1:6])
             code = os.waitstatus_to_exitcode(status)
             cpu, rss = cpu_us / 1e6, max(maxrss, tree_rss) * 1024
-        else:                   # killed before it could report (wall clock / output budget)
-            code, cpu, rss = -signal.SIGKILL, 0.0, 0
-        oom = False
+        else:                   # killed before it could report (wall clock / output budget / OOM kill)
+            code, cpu, rss, maxrss = -signal.SIGKILL, 0.0, 0, 0
+        oom = oom_stop
         if self.group is not None:   # the whole tree, from the kernel; known for a killed case too
             usage = self.group.usage()
             cpu = max(cpu, usage.cpu_seconds) if reply is None else cpu
             rss = max(maxrss * 1024, usage.peak_bytes) if reply is not None else usage.peak_bytes
-            oom = usage.oom_kills > 0
+            oom = oom or usage.oom_kills > 0
         sig = -code if code < 0 else None
         return RunResult(exit_code=None if sig else code, signal=sig, cpu_seconds=cpu, wall_seconds=wall,
                          max_rss_bytes=rss, stdout=out, stderr=err, timed_out=timed_out, output_exceeded=exceeded,
@@ -303,33 +311,51 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _reply(ctl: socket.socket, deadline: float) -> list[bytes] | None:
+def _reply(ctl: socket.socket, deadline: float,
+           oom_killed: Callable[[], bool] | None = None) -> tuple[list[bytes] | None, bool]:
     """runner's reply for the case, sent once every process of the case is gone; None: none by the
-    deadline, or runner is gone."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0 or not select.select([ctl], [], [], remaining)[0]:
-        return None
+    deadline, or runner is gone. -> (reply, the kernel OOM-killed a process of the case meanwhile)"""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None, False
+        if select.select([ctl], [], [], remaining if oom_killed is None else min(remaining, OOM_POLL))[0]:
+            break
+        if oom_killed is not None and oom_killed():
+            return None, True
     try:
         data = ctl.recv(256)
     except OSError:   # runner died before it could read the request
-        return None
-    return data.split() or None
+        return None, False
+    return data.split() or None, False
 
 
-def _collect(out_fd: int, err_fd: int, deadline: float, budget: int) -> tuple[bytes, bytes, bool, bool]:
-    """Read stdout/stderr until both close, the deadline passes, or stdout exceeds its budget."""
+def _collect(out_fd: int, err_fd: int, deadline: float, budget: int,
+             oom_killed: Callable[[], bool] | None = None) -> tuple[bytes, bytes, bool, bool, bool]:
+    """Read stdout/stderr until both close, the deadline passes, stdout exceeds its budget, or
+    (``oom_killed``, polled every 50 ms) the kernel killed a process of the case for its memory:
+    the verdict is then MLE whatever the rest does, so the case is not left to run on.
+    -> (stdout, stderr tail, timed out, output exceeded, OOM kill)"""
     out, err = bytearray(), bytearray()
-    timed_out = exceeded = False
+    timed_out = exceeded = oom = False
     sel = selectors.DefaultSelector()
     sel.register(out_fd, selectors.EVENT_READ, out)
     sel.register(err_fd, selectors.EVENT_READ, err)
+    next_check = time.monotonic() + OOM_POLL
     try:
         while sel.get_map():
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 timed_out = True
                 break
-            for key, _ in sel.select(remaining):
+            if oom_killed is not None and now >= next_check:
+                next_check = now + OOM_POLL
+                if oom_killed():
+                    oom = True
+                    break
+            wait = remaining if oom_killed is None else min(remaining, max(0.0, next_check - now))
+            for key, _ in sel.select(wait):
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     sel.unregister(key.fd)
@@ -347,4 +373,4 @@ def _collect(out_fd: int, err_fd: int, deadline: float, budget: int) -> tuple[by
         sel.close()
         os.close(out_fd)
         os.close(err_fd)
-    return bytes(out), bytes(err[-STDERR_KEEP:]), timed_out, exceeded
+    return bytes(out), bytes(err[-STDERR_KEEP:]), timed_out, exceeded, oom
