@@ -1,6 +1,6 @@
 """Sandbox cost and evaluate throughput, each against a baseline measured in the same run.
 
-    .venv/bin/python bench/sandbox.py [--cases 10] [--rounds 20] [--submissions 60]
+    .venv/bin/python bench/sandbox.py [--cases 10] [--rounds 20] [--submissions 60] [--skip-per-case]
 
 Prints:
   (a) time per test case of a Python program run through the sandbox (``judge.evaluate``: one bwrap
@@ -15,7 +15,12 @@ Prints:
       too): a network namespace, for one, is freed by a kernel worker after each sandboxed case.
   (b) submissions evaluated per minute (3 Python test cases each) through the whole flow
       (submission row + evaluate job → broker → worker → sandbox → graded), with one worker
-      process and with two, on a private stack (fresh PostgreSQL database, own redis-server).
+      process and with two, on a private stack (fresh PostgreSQL database, own redis-server);
+      scaling two/one (target >= 1.8 on an otherwise idle machine of 2+ cores).
+  (c) fairness under 2x oversubscription: one worker with twice as many processes as usable
+      cores, fed correct programs that need ~75% of their CPU limit; how many kept their
+      Accepted with the default slot count (= usable cores: extra processes wait for a slot)
+      and with as many slots as processes (every run at once, sharing the cores).
 Not a test: the figures depend on the machine and on what else runs on it.
 """
 from __future__ import annotations
@@ -38,6 +43,7 @@ if str(ROOT) not in sys.path:
 from bench import proc  # noqa: E402
 
 TRIVIAL = "a, b = map(int, input().split())\nprint(a + b)\n"
+NEAR_LIMIT = "import time\nwhile time.process_time() < 0.75:\n    pass\nprint(int(input()) * 2)\n"
 WORK = ("n = int(input())\nsieve = bytearray([1]) * (n + 1)\nfor i in range(2, int(n ** 0.5) + 1):\n"
         "    if sieve[i]:\n        sieve[i * i::i] = bytearray(len(sieve[i * i::i]))\n"
         "print(sum(i for i in range(2, n + 1) if sieve[i]))\n")
@@ -128,12 +134,15 @@ def throughput(submissions: int) -> None:
     from tests.support.stack import Database, Stack, private_redis
 
     workdir = Path(tempfile.mkdtemp(prefix="cw-bench-stack-"))
+    os.chmod(workdir, 0o711)   # the slot uids reach their boxes below it
     db = Database(f"cw_bench_sbx_{os.getpid()}").create()
     redis_server = private_redis()
     env = {"COURSEWORK_STORAGE_URL": f"local://{workdir / 'storage'}", "COURSEWORK_S3_ENDPOINT_URL": "",
            "COURSEWORK_LOG_LEVEL": "INFO", "COURSEWORK_RELAY_INTERVAL": "0.5", "COURSEWORK_LEASE_SECONDS": "30",
            "COURSEWORK_HEARTBEAT_SECONDS": "5", "COURSEWORK_DATABASE_URL": db.url,
-           "COURSEWORK_REDIS_URL": redis_server.url}
+           "COURSEWORK_REDIS_URL": redis_server.url,
+           # slots of its own (not shared with anything else running sandboxes on this host)
+           "COURSEWORK_SANDBOX_WORK_DIR": str(workdir / "sandbox"), "COURSEWORK_SANDBOX_UID_BASE": "63100"}
     assert "celeryconfig" not in sys.modules, "settings must be read after the private stack's env is set"
     os.environ.update(env)   # jobs below are sent to the private Redis, never a shared one
     stack = Stack(db, redis_server.url, "", extra_env=env)
@@ -188,10 +197,59 @@ def throughput(submissions: int) -> None:
                   f"({elapsed:.1f} s for {submissions})")
             stack.stop()
         print(f"  scaling two/one = {results[2] / results[1]:.2f} (2 CPU cores here, shared with other work)")
+        fairness(stack, db, workdir, subs, service, unit_of_work, Submission, SubmissionStatus, user_id=ids["user_id"])
     finally:
         stack.stop()
         redis_server.stop()
         db.drop()
+
+
+def fairness(stack, db, workdir, subs, service, unit_of_work, Submission, SubmissionStatus, *, user_id: str,
+             per_process: int = 3) -> None:
+    from cli.services import Child, wait_worker_ready
+    from domain.sandbox.slots import usable_cores
+
+    cores = usable_cores()
+    processes = 2 * cores
+    with unit_of_work(db.url) as s:
+        ex = subs.create_exercise(s, title="near the limit", languages=["python"], time_limit_ms=1000,
+                                  memory_limit_mb=128, cases=[{"stdin": f"{i}\n", "expected_stdout": f"{2 * i}\n"}
+                                                              for i in range(2)])
+        exercise_id = ex.id
+    count = processes * per_process
+    print(f"(c) 2x oversubscription: {processes} worker processes on {cores} usable cores, {count} submissions "
+          f"x 2 cases of a correct program using ~0.75 s of CPU under a 1 s limit (wall clock 3 s)")
+    for label, slots in (("slots = usable cores (default)", "0"), (f"slots = {processes} (one per process)",
+                                                                   str(processes))):
+        child = Child([sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "sandbox", "-c",
+                       str(processes), "-P", "prefork", "-l", "INFO", "-n", f"fair-{slots}@%h"],
+                      {**stack.env(), "COURSEWORK_SANDBOX_SLOTS": slots}, workdir / f"worker-fair-{slots}.log").start()
+        stack.children = [child]
+        wait_worker_ready(child)
+        sub_ids = []
+        started = time.perf_counter()
+        with unit_of_work(db.url) as s:
+            for _ in range(count):
+                sub = subs.create(s, language="python", code=NEAR_LIMIT, exercise_id=exercise_id, user_id=user_id)
+                job, _ = service.enqueue(s, "evaluate", {"submission_id": sub.id})
+                sub.job_id = job.id
+                sub_ids.append(sub.id)
+        while True:
+            with unit_of_work(db.url) as s:
+                rows = [s.get(Submission, i) for i in sub_ids]
+                done = [r for r in rows if r.status is SubmissionStatus.graded]
+                if len(done) == count:
+                    verdicts = [c["verdict"] for r in done for c in r.results]
+                    break
+            if time.perf_counter() - started > 900:
+                raise TimeoutError(f"only {len(done)}/{count} graded after 900 s")
+            time.sleep(0.1)
+        elapsed = time.perf_counter() - started
+        kept = sum(v == "AC" for v in verdicts)
+        others = {v: verdicts.count(v) for v in sorted(set(verdicts)) if v != "AC"}
+        print(f"  {label:<34} {kept}/{len(verdicts)} cases kept Accepted {others or ''} "
+              f"({elapsed:.1f} s, load average {os.getloadavg()[0]:.1f})")
+        stack.stop()
 
 
 def main() -> None:
@@ -199,9 +257,11 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10, help="test cases per evaluate() in part (a)")
     parser.add_argument("--rounds", type=int, default=20, help="interleaved rounds in part (a)")
     parser.add_argument("--submissions", type=int, default=60)
+    parser.add_argument("--skip-per-case", action="store_true", help="only the flow parts (b) and (c)")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    per_case(args.cases, args.rounds)
+    if not args.skip_per_case:
+        per_case(args.cases, args.rounds)
     throughput(args.submissions)
 
 
