@@ -47,6 +47,7 @@ class Settings(BaseSettings):
 
     # --- workers ------------------------------------------------------------------
     worker_concurrency: int = 2          # default -c of `coursework worker`
+    worker_metrics_port: int = 0         # `coursework worker` serves Prometheus metrics on this port (0 = off)
     log_level: str = "INFO"              # DEBUG / INFO / WARNING
     log_json: bool = False               # structlog JSON lines instead of console format
 

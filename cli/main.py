@@ -43,7 +43,18 @@ def cmd_intake(args) -> int:
 
 
 def cmd_worker(args) -> int:
+    port = args.metrics_port if args.metrics_port is not None else _settings().worker_metrics_port
+    folder = None
+    if port:    # before anything imports prometheus_client (workers.metrics: multiprocess mode)
+        from workers import metrics_dir
+
+        folder = metrics_dir.prepare()
     from workers.app import app
+
+    if port:
+        from workers import metrics
+
+        metrics.serve(port)
 
     argv = ["worker", "-Q", args.queues, "-c", str(args.concurrency), "-P", args.pool,
             "-l", _settings().log_level, "-E"]
@@ -53,7 +64,11 @@ def cmd_worker(args) -> int:
         argv += ["--max-tasks-per-child", str(args.max_tasks_per_child)]
     if args.fast_start:
         argv += ["--without-mingle", "--without-gossip"]
-    app.worker_main(argv)
+    try:
+        app.worker_main(argv)
+    finally:
+        if folder:
+            metrics_dir.cleanup(folder)
     return 0
 
 
@@ -142,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prefork (default; CPU-heavy queues), threads (I/O queues) or solo (one job at a time)")
     w.add_argument("--hostname", "-n", default=None, help="worker name, e.g. video1@%%h (default celery@host)")
     w.add_argument("--max-tasks-per-child", type=int, default=None, help="replace a prefork process after this many jobs")
+    w.add_argument("--metrics-port", type=int, default=None,
+                   help="serve Prometheus metrics of this worker's jobs on this port (default "
+                        "COURSEWORK_WORKER_METRICS_PORT; 0 = off)")
     w.add_argument("--fast-start", action="store_true",
                    help="skip mingle/gossip with other workers (quicker start; used by the tests)")
     w.set_defaults(fn=cmd_worker)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from celeryconfig import settings
-from intake import errors, openapi
+from intake import errors, http_metrics, openapi
 from intake.guards import UrlGuard
 from intake.limits import BodySizeLimit
 from intake.routes import routers
@@ -39,13 +39,14 @@ async def lifespan(app: FastAPI):
 
 def create_app() -> FastAPI:
     # FastAPI's built-in OpenTelemetry hooks cost ~15 % of the request path here; metrics come
-    # from /metrics (Prometheus) and Flower instead
+    # from /metrics (Prometheus: intake.http_metrics), /metrics/platform and Flower instead
     # /docs (Swagger UI) and /redoc from assets packaged with fastapi-offline: no CDN, so they load offline
     app = FastAPIOffline(title="Coursework intake", version="1.0", description=API_DESCRIPTION, lifespan=lifespan,
                          telemetry={"tracing": False, "metrics": False, "logs": False},
                          swagger_ui_parameters={"persistAuthorization": True})
     errors.install(app)
     openapi.install(app)
+    http_metrics.install(app)
     for router in routers():
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=("/v1/files/",))

@@ -32,7 +32,7 @@ from domain.jobs.errors import InvalidPayload, JobCancelled, PermanentError, Tra
 from domain.jobs.kinds import catalog
 from domain.storage import Storage, storage_from_url
 from workers.app import app
-from workers import outcomes
+from workers import metrics, outcomes
 from workers.events import publish
 from workers.per_process import PerProcess
 
@@ -240,6 +240,7 @@ def execute(task: JobTask, job_id: str) -> dict:
                      max_attempts=job.max_attempts, caller=job.caller, db_url=db_url,
                      on_progress=outcomes.progress_sender(task))
     raw_payload = dict(job.payload)
+    clock = metrics.started(ctx.kind, ctx.attempt, job.created_at, job.run_at)
     structlog.contextvars.bind_contextvars(job_id=job_id, kind=ctx.kind, attempt=ctx.attempt)
     keeper = lease_keeper()
     keeper.add(ctx)
@@ -255,32 +256,38 @@ def execute(task: JobTask, job_id: str) -> dict:
     except JobCancelled:
         with unit_of_work(db_url) as s:
             service.mark_cancelled(s, job_id, owner)
+        metrics.ended(ctx.kind, "cancelled", clock)
         outcomes.revoke(task)
     except PermanentError as exc:
         with unit_of_work(db_url) as s:
             service.fail(s, job_id, owner, exc)
         log.warning("job %s failed permanently: %s", job_id, exc)
+        metrics.ended(ctx.kind, "failed", clock)
         raise outcomes.failed(job_id, exc) from exc
     except task.transient as exc:
         if ctx.attempt >= ctx.max_attempts:
             with unit_of_work(db_url) as s:
                 service.dead_letter(s, job_id, owner, exc)
             log.error("job %s dead-lettered after %s attempts: %s", job_id, ctx.attempt, exc)
+            metrics.ended(ctx.kind, "dead_lettered", clock)
             raise outcomes.dead_lettered(job_id, exc) from exc
         delay = backoff_delay(ctx.attempt - 1, getattr(exc, "retry_after", None))
         with unit_of_work(db_url) as s:
             service.retrying(s, job_id, owner, exc, delay)
+        metrics.ended(ctx.kind, "retrying", clock)
         raise task.retry(args=[job_id], countdown=delay, exc=exc, argsrepr=getattr(task.request, "argsrepr", None))
     except Exception as exc:  # a bug or an unexpected input: fail, keep the traceback, no retry
         with unit_of_work(db_url) as s:
             service.fail(s, job_id, owner, exc)
         log.exception("job %s failed with an unexpected error", job_id)
+        metrics.ended(ctx.kind, "failed", clock)
         raise outcomes.failed(job_id, exc) from exc
     finally:
         keeper.remove(ctx)
         structlog.contextvars.clear_contextvars()
     recorded, events = runs.succeed(db_url, job_id, owner, result)
     publish(events)
+    metrics.ended(ctx.kind, "succeeded" if recorded else "lost", clock)
     if not recorded:
         log.warning("job %s finished but its lease was no longer ours; result dropped", job_id)
     return {"ok": True}

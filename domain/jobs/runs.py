@@ -41,7 +41,7 @@ WITH c AS (
   WHERE id = %(id)s AND NOT cancel_requested
     AND (state IN ({", ".join(f"'{s}'" for s in sorted(states.CLAIMABLE))})
          OR (state = '{states.RUNNING}' AND lease_expires_at < %(now)s AND attempts < max_attempts))
-  RETURNING id, kind, attempts, max_attempts, caller, payload),
+  RETURNING id, kind, attempts, max_attempts, caller, payload, created_at, run_at),
 e AS (INSERT INTO job_events (job_id, type, data, created_at)
       SELECT id, 'job.{states.RUNNING}', jsonb_build_object('state', '{states.RUNNING}', 'attempts', attempts),
              %(now)s
@@ -128,7 +128,8 @@ def claim(url: str, job_id: str, owner: str, lease_seconds: int) -> tuple[servic
             job, reason = service.not_claimed(s, job_id, now)
         return job, reason, []
     event = _event(row.event_id, job_id, states.RUNNING, {"attempts": row.attempts}, now)
-    return service.Claimed(row.id, row.kind, row.attempts, row.max_attempts, row.caller, row.payload), \
+    return service.Claimed(row.id, row.kind, row.attempts, row.max_attempts, row.caller, row.payload,
+                           row.created_at, row.run_at), \
         "claimed", [event]
 
 

@@ -208,6 +208,8 @@ class Claimed(NamedTuple):
     max_attempts: int
     caller: str
     payload: dict
+    created_at: datetime | None = None     # with run_at: when it became due (wait-time metric)
+    run_at: datetime | None = None
 
 
 def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tuple[Claimed | None, str]:
@@ -233,7 +235,7 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> tupl
     if claimed is not None:
         record_event(session, claimed.id, "job.running", {"state": states.RUNNING, "attempts": claimed.attempts})
         return Claimed(claimed.id, claimed.kind, claimed.attempts, claimed.max_attempts, claimed.caller,
-                       claimed.payload), "claimed"
+                       claimed.payload, claimed.created_at, claimed.run_at), "claimed"
     return not_claimed(session, job_id, now)
 
 

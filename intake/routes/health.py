@@ -1,16 +1,18 @@
 """Liveness, readiness (Redis and the database really checked) and Prometheus metrics."""
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from celeryconfig import CONTROL_QUEUE, FAMILY_QUEUES, settings
+from celeryconfig import settings
 from domain.db import session_factory
-from domain.jobs.models import Job, Outbox
+from intake import platform_metrics as platform_metrics_module
 from intake.openapi import answers
 from intake.schemas.other import Health, Readiness
 
@@ -48,24 +50,23 @@ async def readyz(request: Request):
     return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
 
 
-def _metrics(r) -> bytes:
-    reg = CollectorRegistry()
-    jobs = Gauge("coursework_jobs", "Jobs by kind and state", ["kind", "state"], registry=reg)
-    depth = Gauge("coursework_queue_depth", "Messages waiting in each broker queue", ["queue"], registry=reg)
-    outbox = Gauge("coursework_outbox_pending", "Jobs accepted but not yet published", registry=reg)
-    with session_factory(settings.database_url)() as s:
-        for kind, state, n in s.execute(select(Job.kind, Job.state, func.count()).group_by(Job.kind, Job.state)):
-            jobs.labels(kind, state).set(n)
-        outbox.set(s.scalar(select(func.count()).select_from(Outbox).where(Outbox.published_at.is_(None))) or 0)
-    for q in (*FAMILY_QUEUES, CONTROL_QUEUE):
-        try:
-            depth.labels(q).set(r.llen(q))
-        except Exception:
-            pass
-    return generate_latest(reg)
+def _process_metrics() -> bytes:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:    # uvicorn --workers N: the sum of its processes
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
 
 
-@router.get("/metrics", responses=answers(None, media_type="text/plain", description="Prometheus text format"))
-async def metrics(request: Request):
-    body = await run_in_threadpool(_metrics, request.app.state.redis)
+@router.get("/metrics", responses=answers(None, media_type="text/plain", description="Prometheus text format"),
+            summary="This intake process's metrics: HTTP requests by route template, method and status")
+async def metrics():
+    return Response(_process_metrics(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/metrics/platform", responses=answers(None, media_type="text/plain",
+                                                   description="Prometheus text format"),
+            summary="Deployment-wide gauges (jobs by state, queues, outbox): scrape from one target only")
+async def platform_metrics():
+    body = await run_in_threadpool(platform_metrics_module.cached)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

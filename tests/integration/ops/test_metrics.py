@@ -1,17 +1,19 @@
-"""Intake's GET /metrics: jobs by kind and state, queue depths, outbox pending, from the real
-database and broker."""
+"""Prometheus metrics on the real stack: intake's HTTP metrics by route template (/metrics),
+the deployment-wide gauges (/metrics/platform), and a worker's job histograms and counters
+(its --metrics-port, prometheus_client multiprocess mode across prefork children)."""
 from __future__ import annotations
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from celeryconfig import CONTROL_QUEUE, FAMILY_QUEUES
+from cli.services import free_port
 from tests.support.jobs import run_job
 from tests.support.stack import wait_for
 
 
-def _samples(base: str) -> dict[str, list]:
-    r = httpx.get(f"{base}/metrics", timeout=10)
+def _samples(url: str) -> dict[str, list]:
+    r = httpx.get(url, timeout=10)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/plain"), r.headers
     out: dict[str, list] = {}
@@ -21,47 +23,67 @@ def _samples(base: str) -> dict[str, list]:
     return out
 
 
-def _jobs(samples: dict, kind: str, state: str) -> float:
-    return sum(s.value for s in samples.get("coursework_jobs", [])
-               if s.labels == {"kind": kind, "state": state})
+def _value(samples: dict, name: str, **labels) -> float:
+    return sum(s.value for s in samples.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items()))
 
 
-def test_metrics_count_jobs_by_kind_and_state_and_show_every_queue(api, intake):
-    before = _jobs(_samples(intake), "ping", "succeeded")
-    # Given a ping job that ran through the whole lifecycle
+def test_http_metrics_count_requests_by_route_template_method_and_status(api, intake):
+    # Given requests for two different jobs, one unknown path and one without a key
     job = run_job(api, "ping", {"echo": "metrics"})
-    assert job["state"] == "succeeded", job
-    # When Prometheus scrapes intake
-    samples = _samples(intake)
-    # Then the succeeded counter for ping has moved, by at least this job
-    assert _jobs(samples, "ping", "succeeded") >= before + 1
-    # And every broker queue has a depth gauge, and the outbox gauge is there and not negative
-    depths = {s.labels["queue"]: s.value for s in samples["coursework_queue_depth"]}
-    assert set(depths) == {*FAMILY_QUEUES, CONTROL_QUEUE}
-    assert all(v >= 0 for v in depths.values())
-    assert samples["coursework_outbox_pending"][0].value >= 0
+    before = _samples(f"{intake}/metrics")
+    for job_id in (job["id"], "no-such-job"):
+        api.get(f"/v1/jobs/{job_id}")
+    assert httpx.get(f"{intake}/no/such/path").status_code == 404
+    assert httpx.get(f"{intake}/v1/jobs/{job['id']}").status_code == 401
+    after = _samples(f"{intake}/metrics")
+    # Then they are counted under the route template, never the raw path
+    name = "coursework_http_requests_total"
+    template = "/v1/jobs/{job_id}"
+    assert _value(after, name, handler=template, status="200") >= _value(before, name, handler=template, status="200") + 1
+    assert _value(after, name, handler=template, status="404") >= _value(before, name, handler=template, status="404") + 1
+    assert _value(after, name, handler=template, status="401") >= 1
+    assert _value(after, name, handler="none", status="404") >= 1
+    assert not any(job["id"] in str(s.labels) for samples in after.values() for s in samples)
+    # And latency is a histogram by route template
+    assert _value(after, "coursework_http_request_duration_seconds_count", handler=template) >= 3
+    # And the platform's gauges are not on the per-process endpoint
+    assert "coursework_queue_depth" not in after
 
 
-def test_queue_depth_and_job_gauges_follow_the_broker_and_database(idle_stack):
-    base = idle_stack.intake_url
-    # Given an isolated intake with no worker behind it
-    with idle_stack.client(idle_stack.key) as client:
-        # When three pings are accepted
+def test_platform_gauges_and_a_workers_job_metrics_follow_the_database_and_broker(idle_stack):
+    st, base = idle_stack, idle_stack.intake_url
+    platform = f"{base}/metrics/platform"
+    # Given an isolated intake with no worker behind it, and three pings accepted
+    with st.client(st.key) as client:
         for i in range(3):
             assert client.post("/v1/jobs", json={"kind": "ping", "payload": {"echo": str(i)}}).status_code == 202
-    # Then they are published (outbox rows are marked in a batch a moment after the send),
-    # wait in the maintenance queue and count as queued
-    wait_for(lambda: _samples(base)["coursework_outbox_pending"][0].value == 0, timeout=5,
-             message="outbox rows marked published")
-    s = _samples(base)
-    depths = {x.labels["queue"]: x.value for x in s["coursework_queue_depth"]}
-    assert depths["maintenance"] == 3 and depths["video"] == 0, depths
-    assert _jobs(s, "ping", "queued") == 3
-    # When a worker starts
-    idle_stack.start_worker(queues="maintenance", concurrency=1, name="late")
-    # Then the queue drains and the three jobs count as succeeded
-    wait_for(lambda: _jobs(_samples(base), "ping", "succeeded") == 3, timeout=60, interval=0.3,
-             message="three succeeded pings in /metrics")
-    s = _samples(base)
-    assert {x.labels["queue"]: x.value for x in s["coursework_queue_depth"]}["maintenance"] == 0
-    assert _jobs(s, "ping", "queued") == 0
+    # Then (within the gauges' cache time) they are published, wait in the broker and count as queued
+    s = wait_for(lambda: (x := _samples(platform)) and _value(x, "coursework_jobs", kind="ping", state="queued") == 3
+                 and _value(x, "coursework_queue_depth", queue="maintenance") == 3 and x,
+                 timeout=20, interval=0.5, message="three queued pings in /metrics/platform")
+    assert {x.labels["queue"] for x in s["coursework_queue_depth"]} == {*FAMILY_QUEUES, CONTROL_QUEUE}
+    assert _value(s, "coursework_queue_consumers", queue="maintenance") == 0
+    assert _value(s, "coursework_outbox_pending") == 0
+    assert _value(s, "coursework_queue_oldest_waiting_seconds", queue="maintenance") >= 0
+    assert not [x for x in s["coursework_jobs"] if x.labels["state"] == "succeeded"]    # no history scan
+    # When a worker serving metrics starts, and more jobs end in every way
+    port = free_port()
+    st.start_worker(queues="maintenance", concurrency=2, name="metered", COURSEWORK_WORKER_METRICS_PORT=str(port))
+    with st.client(st.key) as client:
+        for payload in ({"fail_permanent": True}, {"fail_transient_times": 1}, {"fail_transient_times": 10}):
+            client.post("/v1/jobs", json={"kind": "ping", "payload": payload})
+    worker = f"http://127.0.0.1:{port}/metrics"
+    # Then the worker counts six endings' worth: 4 succeeded, 1 failure, 1 dead letter, 4 retries
+    w = wait_for(lambda: (x := _samples(worker)) and _value(x, "coursework_job_dead_letters_total", kind="ping") == 1
+                 and _value(x, "coursework_jobs_finished_total", kind="ping", outcome="succeeded") == 4 and x,
+                 timeout=90, interval=0.5, message="the worker's counters for six pings")
+    assert _value(w, "coursework_job_failures_total", kind="ping") == 1
+    assert _value(w, "coursework_job_retries_total", kind="ping") == 1 + 3
+    assert _value(w, "coursework_job_wait_seconds_count", kind="ping") == 6       # first attempts only
+    assert _value(w, "coursework_job_duration_seconds_count", kind="ping", outcome="succeeded") == 4
+    # And the platform gauges see the queue drained, one consumer and the dead letter
+    s = wait_for(lambda: (x := _samples(platform)) and _value(x, "coursework_jobs", kind="ping", state="queued") == 0
+                 and _value(x, "coursework_queue_consumers", queue="maintenance") == 1 and x,
+                 timeout=20, interval=0.5, message="the platform gauges after the worker")
+    assert _value(s, "coursework_jobs", kind="ping", state="dead_lettered") == 1
+    assert _value(s, "coursework_queue_depth", queue="maintenance") == 0
