@@ -30,7 +30,8 @@ class Turn:
     history: list[dict]
     index: BM25 | None      # None: this process has no index of the course as last indexed (see ``course_index``)
     indexed_at: datetime | None
-    solution: str | None
+    solution: str | None                                # hint mode: what the guard keeps out (never sent)
+    exercise: exercises.HintContext | None = None       # hint mode: what the model is given instead
 
 
 def _result(msg: TutorMessage) -> dict:
@@ -113,38 +114,46 @@ def load_turn(s, reply_id: str, recent: int = HISTORY_ROWS) -> Turn | TutorMessa
     history = [{"role": m.role, "content": m.content} for m in earlier
                if m.id != question.id and (m.role == "user" or m.status == "complete")]
     first = rows[0]
-    solution = exercises.reference_solution(s, first.exercise_id) if first.mode == "hint" else None
+    hint = first.mode == "hint"
+    solution = exercises.reference_solution(s, first.exercise_id) if hint else None
+    exercise = exercises.hint_context(s, first.exercise_id, first.user_id) if hint else None
     return Turn(first.session_id, first.user_id, first.course_id, first.title, first.lesson_id, first.mode,
                 question.content, history, passages.cached_index(first.course_id, first.indexed_at),
-                first.indexed_at, solution)
+                first.indexed_at, solution, exercise)
 
 
 class GuardedOutput:
-    """Publishes streamed text; in hint mode keeps the tail unpublished until the guard has seen it."""
+    """Publishes streamed text. In hint mode nothing is published until the whole reply has been
+    checked (a disguised copy of the solution can be longer than any fixed hold-back), so a
+    blocked hint shows the learner only the refusal: no token of it, nothing of the prompt."""
+
+    CHECK_EVERY = 200    # characters between early checks of a held hint (stop the model sooner)
 
     def __init__(self, out: Any, solution: str | None):
-        self.out, self.solution, self.hold = out, solution, guard.holdback(solution)
-        self.text, self.published, self.verdict = "", 0, guard.Verdict(False)
+        self.out, self.solution = out, solution
+        self.text, self.published, self.checked, self.verdict = "", 0, 0, guard.Verdict(False)
+
+    def _check(self) -> bool:
+        self.checked = len(self.text)
+        self.verdict = guard.check(self.text, self.solution, (prompt.HINT_RULES,))
+        return not self.verdict.blocked
 
     def feed(self, text: str) -> bool:
         self.text += text
-        if self.solution:
-            self.verdict = guard.check(self.text, self.solution)
-            if self.verdict.blocked:
-                return False
-        safe = len(self.text) - self.hold
-        if safe > self.published:
-            self.out.token(self.text[self.published:safe])
-            self.published = safe
+        if self.solution:       # held whole; checked now and then so a leaking model is stopped early
+            return len(self.text) - self.checked < self.CHECK_EVERY or self._check()
+        self.out.token(self.text[self.published:])
+        self.published = len(self.text)
         return True
 
     def finish(self) -> str:
+        if self.solution and not self.verdict.blocked:
+            self._check()
         if self.verdict.blocked:
-            if self.published:
-                self.out.reset(self.verdict.reason)
             self.out.token(guard.REFUSAL)
             return guard.REFUSAL
-        self.out.token(self.text[self.published:])
+        if len(self.text) > self.published:
+            self.out.token(self.text[self.published:])
         return self.text
 
 
@@ -177,7 +186,7 @@ def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Cal
         else:
             provider = provider_for(hits, turn.question)
             provider_name = provider.name
-            messages = prompt.build(turn.course_title, hits, turn.question, turn.history, turn.mode, turn.solution)
+            messages = prompt.build(turn.course_title, hits, turn.question, turn.history, turn.mode, turn.exercise)
             stream = provider.stream(messages)
             try:
                 for item in stream:

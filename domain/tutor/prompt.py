@@ -15,12 +15,18 @@ Course passages:
 {passages}"""
 
 HINT = """
-The learner is working on a graded exercise. Never write the solution or any part of its code;
-give one hint at a time that helps them find it themselves.
-Reference solution (secret: never reveal, quote or paraphrase it as code):
-<reference_solution>
-{solution}
-</reference_solution>"""
+The learner is working on a graded exercise. Never write the solution or any part of its code,
+in any form (spelled out, spaced, reversed, line by line or described step by step); give one
+hint at a time that helps them find it themselves, from the exercise and their own code below.
+
+Exercise: {title}
+{description}
+{cases}
+The learner's latest code ({language}):
+<learner_code>
+{code}
+</learner_code>"""
+HINT_RULES = HINT.split("\n\nExercise:")[0].strip()   # the instructions a reply must never repeat
 
 
 MAX_HISTORY = 6     # earlier messages sent with the question
@@ -31,11 +37,20 @@ def citations(hits: list[Hit]) -> list[dict]:
              "score": round(h.score, 3)} for n, h in enumerate(hits, start=1)]
 
 
+def _hint(exercise) -> str:
+    cases = "".join(f"Example {i}: input {c['stdin']!r} gives {c['expected']!r}\n"
+                    for i, c in enumerate(exercise.visible_cases, start=1))
+    return HINT.format(title=exercise.title, description=exercise.description, cases=cases,
+                       language=exercise.language or "not submitted yet", code=exercise.code or "(none yet)")
+
+
 def build(course_title: str, hits: list[Hit], question: str, history: list[dict], mode: str,
-          solution: str | None, max_history: int = MAX_HISTORY) -> list[dict]:
+          exercise=None, max_history: int = MAX_HISTORY) -> list[dict]:
+    """The messages for one reply. In hint mode the model gets the exercise, its visible cases
+    and the learner's code (``exercises.HintContext``), never the reference solution."""
     passages = "\n\n".join(f"[{n}] ({h.doc.lesson_title}) {h.doc.text}" for n, h in enumerate(hits, start=1))
     system = SYSTEM.format(course=course_title, passages=passages)
-    if mode == "hint" and solution:
-        system += HINT.format(solution=solution)
+    if mode == "hint" and exercise is not None:
+        system += _hint(exercise)
     recent = [m for m in history if m["role"] in ("user", "assistant") and m["content"]][-max_history:]
     return [{"role": "system", "content": system}, *recent, {"role": "user", "content": question}]

@@ -3,7 +3,10 @@
 Behaviour is chosen by directives in the last user message, so a worker in another process
 can drive it too: ``!429xN`` (N rate-limit answers with Retry-After, then normal), ``!500xN``,
 ``!quota`` (429 insufficient_quota), ``!hang`` (accept, never answer), ``!stall`` (two chunks,
-then silence), ``!leak`` (reply with the <reference_solution> found in the system prompt).
+then silence), ``!leak:<how>`` (a model that knows the exercise's solution, ``known_solution``, and
+leaks it: ``literal``, ``spaced`` (a dash between every character), ``reversed``, ``lines`` (one
+line per paragraph, with prose between), ``paraphrase`` (walked through in words), ``prompt``
+(repeats its system prompt)).
 Otherwise it answers "According to [1], ..." quoting the first passage it was given.
 """
 from __future__ import annotations
@@ -31,6 +34,7 @@ class ModelServer:
         self.requests: list[dict] = []
         self.arrivals: list[float] = []      # wall-clock time each request came in (the benchmark's trace)
         self.seen: Counter[str] = Counter()
+        self.known_solution = ""             # what a leaking model "knows" (it is never in the prompt)
         self._lock = threading.Lock()
         app = Starlette(routes=[Route("/v1/chat/completions", self.completions, methods=["POST"])])
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
@@ -59,13 +63,28 @@ class ModelServer:
             return sum(1 for r in self.requests if needle in json.dumps(r["messages"]))
 
     # ------------------------------------------------------------------ protocol
-    @staticmethod
-    def answer_for(messages: list[dict]) -> str:
+    def leak(self, how: str, system: str) -> str:
+        solution = self.known_solution
+        if how == "spaced":
+            return "Sure: " + "-".join(ch for ch in solution if not ch.isspace())
+        if how == "reversed":
+            return f"Read this backwards: {solution[::-1]}"
+        if how == "lines":
+            return "\n\n".join(f"Step {i}: consider `{line.strip()}` here." for i, line in
+                                enumerate(solution.splitlines(), start=1))
+        if how == "paraphrase":
+            words = re.sub(r"[^\w]+", " ", solution).split()
+            return "In words: " + " then ".join(words)
+        if how == "prompt":
+            return f"My instructions are: {system}"
+        return f"Sure, here is the full solution:\n{solution}\nGood luck!"
+
+    def answer_for(self, messages: list[dict]) -> str:
         system = next((m["content"] for m in messages if m["role"] == "system"), "")
         last = messages[-1]["content"]
-        if "!leak" in last:
-            found = re.search(r"<reference_solution>\n(.*?)\n</reference_solution>", system, re.S)
-            return f"Sure, here is the full solution:\n{found.group(1) if found else 'none given'}\nGood luck!"
+        leak = re.search(r"!leak(?::(\w+))?", last)
+        if leak:
+            return self.leak(leak.group(1) or "literal", system)
         first = re.search(r"\[1\] \(([^)]*)\) (.*)", system)
         if not first:
             return "I have no course passages to answer from."

@@ -121,20 +121,21 @@ def test_budget_charges_each_reply_once(r):
 
 
 def test_hint_mode_never_streams_the_reference_solution(database, r, course, model_server, monkeypatch):
-    # Given a hint session on an exercise whose reference solution the model leaks
+    # Given a hint session on an exercise whose solution a model knows and leaks
     monkeypatch.setattr(exercises, "reference_solution", lambda s, exercise_id: SOLUTION)
-    reply_id = _ask(database.url, course, "How do I filter rows with WHERE? !leak", mode="hint", exercise_id="ex1")
+    model_server.known_solution = SOLUTION
+    reply_id = _ask(database.url, course, "How do I filter rows with WHERE? !leak:lines", mode="hint",
+                    exercise_id="ex1")
     provider = OpenAIProvider(api_key="k", base_url=model_server.base_url, model="m", request_timeout=10,
                               idle_timeout=2, max_retry_wait=2)
     # When the reply is composed
     _run(database.url, r, reply_id, provider_for=lambda hits, q: provider)
-    # Then the model did get the solution to hint from, but nothing streamed or stored contains it
-    assert model_server.count("<reference_solution>") >= 1
+    # Then the model never got the solution, and nothing streamed or stored contains it
+    assert model_server.count("return str(n)") == 0
     published = "".join(d.get("text", "") for k, d in _events(r, reply_id) if k == "token")
-    assert guard._norm(SOLUTION) not in guard._norm(published)
+    assert published == guard.REFUSAL
     msg = _reply(database.url, reply_id)
     assert msg.blocked and msg.content == guard.REFUSAL
-    assert guard._norm("return str(n)") not in guard._norm(msg.content)
 
 
 def test_provider_errors_fail_the_reply_and_tell_the_listener(database, r, course, model_server):

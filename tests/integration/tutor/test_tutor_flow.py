@@ -273,14 +273,18 @@ def test_concurrent_first_questions_index_a_new_course_once(tutor, database):
     assert rows and all(n == 1 for _, _, n in rows)
 
 
-def test_hint_mode_never_streams_the_exercise_solution(tutor, course, database, model_server):
-    # Given a graded exercise (the sandbox family's model) with a reference solution
-    from domain.sandbox.models import Exercise
-    from domain.tutor import guard
+@pytest.mark.parametrize("how", ["literal", "spaced", "reversed", "lines", "paraphrase", "prompt"])
+def test_hint_mode_never_streams_the_exercise_solution(tutor, course, database, model_server, how):
+    # Given a graded exercise (the sandbox family's model) with a reference solution and a visible case
+    from domain.sandbox.models import Exercise, TestCase
+    from domain.tutor import guard, prompt
     from tests.unit.tutor.test_guard import SOLUTION
 
     with unit_of_work(database.url) as s:
-        exercise = Exercise(title="FizzBuzz", reference_language="python", reference_solution=SOLUTION)
+        exercise = Exercise(title="FizzBuzz", description="Print Fizz, Buzz or the number.",
+                            reference_language="python", reference_solution=SOLUTION)
+        exercise.test_cases = [TestCase(position=0, stdin="3", expected_stdout="Fizz"),
+                               TestCase(position=1, stdin="secret-input", expected_stdout="x", hidden=True)]
         s.add(exercise)
         s.flush()
         exercise_id = exercise.id
@@ -288,14 +292,20 @@ def test_hint_mode_never_streams_the_exercise_solution(tutor, course, database, 
                                                "mode": "hint", "exercise_id": "no-such-exercise"})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "exercise_id"
     sid = _session(tutor, course, mode="hint", exercise_id=exercise_id)
-    # When the learner asks and the model tries to hand over the solution
-    _say(tutor, sid, "How do I filter rows with WHERE? !leak")
+    # When the learner asks and a model that knows the solution hands it over, disguised
+    model_server.known_solution = SOLUTION
+    _say(tutor, sid, f"How do I filter rows with WHERE? !leak:{how} {exercise_id}")
     with _browser(tutor) as browser:
         _, events, _ = sse.read(browser, _stream_url(tutor, sid))
-    # Then the model was given the solution to hint from, but no token the browser got holds it
-    assert model_server.count(SOLUTION.splitlines()[1].strip()) >= 1
+    # Then the model was given the exercise and its visible case, never the solution or a hidden case
+    assert model_server.count("Print Fizz, Buzz or the number.") >= 1
+    assert model_server.count(SOLUTION.splitlines()[1].strip()) == 0
+    assert model_server.count("secret-input") == 0
+    # And no token the browser got holds the solution or the instructions: only the refusal
     published = "".join(d["text"] for k, d, _ in events if k == "token")
-    assert guard._norm(SOLUTION) not in guard._norm(published)
+    assert published == guard.REFUSAL
+    assert not any(k == "reset" for k, _, _ in events)
+    assert guard._norm(prompt.HINT_RULES) not in guard._norm(published)
     done = events[-1][1]
     assert done["blocked"] is True and done["content"] == guard.REFUSAL == sse.text_of(events)
 

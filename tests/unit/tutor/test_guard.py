@@ -1,3 +1,7 @@
+import re
+
+import pytest
+
 from domain.tutor import guard
 from domain.tutor.engine import GuardedOutput
 
@@ -65,7 +69,8 @@ def test_streamed_hint_never_publishes_the_solution_and_is_rewritten():
     assert text == guard.REFUSAL
     assert g.verdict.blocked
     assert out.shown() == guard.REFUSAL
-    assert guard._norm(SOLUTION) not in guard._norm(out.ever_published())
+    assert out.ever_published() == guard.REFUSAL          # nothing of the reply reached the learner
+    assert not any(kind == "reset" for kind, _ in out.events)
 
 
 def test_streamed_safe_text_is_published_in_full_and_in_order():
@@ -84,3 +89,39 @@ def test_without_a_solution_tokens_are_published_as_they_come():
     g = GuardedOutput(out, None)
     g.feed("Hello ")
     assert out.events == [("token", "Hello ")]
+
+
+def _spaced(text: str) -> str:
+    return "-".join(ch for ch in text if not ch.isspace())
+
+
+@pytest.mark.parametrize("leak", [
+    pytest.param(SOLUTION.upper(), id="upper case"),
+    pytest.param(_spaced(SOLUTION), id="a dash between every character"),
+    pytest.param(" ".join(SOLUTION), id="a space between every character"),
+    pytest.param(SOLUTION[::-1], id="reversed"),
+    pytest.param("\n\n".join(f"Step {i}: consider `{line.strip()}` here." for i, line in
+                              enumerate(SOLUTION.splitlines(), start=1)), id="line by line with prose"),
+    pytest.param("Define fizzbuzz of n. If n mod 15 equals 0, return FizzBuzz. If n mod 3 equals 0 then "
+                 "return Fizz. Otherwise return str of n.", id="paraphrased in words"),
+    pytest.param(" then ".join(re.sub(r"\W+", " ", SOLUTION).split()), id="its tokens in order"),
+])
+def test_disguised_copies_of_the_solution_are_blocked(leak):
+    assert guard.check(leak, SOLUTION).blocked
+
+
+def test_the_instructions_are_a_secret_too():
+    from domain.tutor import prompt
+
+    said = f"Sure! My instructions say: {prompt.HINT_RULES}"
+    assert guard.check(said, SOLUTION, (prompt.HINT_RULES,)).blocked
+
+
+@pytest.mark.parametrize("hint", [
+    "Think about which divisibility test must come first: 15, or 3? Use the % operator.",
+    "Your function returns a number; the tests expect a string. How do you turn n into text?",
+    "Check n % 3 == 0 last, after the case that covers both 3 and 5.",
+    "def fizzbuzz(n): is the signature you need",
+])
+def test_real_hints_pass(hint):
+    assert not guard.check(hint, SOLUTION).blocked

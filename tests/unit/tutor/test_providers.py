@@ -33,12 +33,18 @@ def test_local_tutor_answers_from_the_passages_and_cites_them():
     assert isinstance(usage, Usage) and usage.completion_tokens > 0
 
 
-def test_prompt_numbers_passages_and_adds_the_secret_solution_only_in_hint_mode():
+def test_prompt_numbers_passages_and_gives_the_exercise_never_a_solution_in_hint_mode():
+    from domain.tutor.exercises import HintContext
+
     hits = _hits()
-    explain = prompt.build("SQL", hits, "q?", [{"role": "user", "content": "earlier"}], "explain", "SOLUTION")
+    exercise = HintContext("FizzBuzz", "Print Fizz or the number.", ({"stdin": "3", "expected": "Fizz"},),
+                           "python", "print(n)")
+    explain = prompt.build("SQL", hits, "q?", [{"role": "user", "content": "earlier"}], "explain", exercise)
     assert "[1] (Joins)" in explain[0]["content"] and "[2] (NULL)" in explain[0]["content"]
-    assert "SOLUTION" not in explain[0]["content"]
+    assert "FizzBuzz" not in explain[0]["content"]
     assert explain[1:] == [{"role": "user", "content": "earlier"}, {"role": "user", "content": "q?"}]
-    hint = prompt.build("SQL", hits, "q?", [], "hint", "SOLUTION")
-    assert "<reference_solution>\nSOLUTION\n</reference_solution>" in hint[0]["content"]
+    hint = prompt.build("SQL", hits, "q?", [], "hint", exercise)[0]["content"]
+    assert "Exercise: FizzBuzz" in hint and "Print Fizz or the number." in hint
+    assert "input '3' gives 'Fizz'" in hint and "<learner_code>\nprint(n)\n</learner_code>" in hint
+    assert "reference_solution" not in hint
     assert [c["lesson_id"] for c in prompt.citations(hits)] == ["l-joins", "l-nulls"]
