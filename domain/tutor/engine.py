@@ -42,6 +42,15 @@ def _result(msg: TutorMessage) -> dict:
             "chars": len(msg.content)}
 
 
+MAX_REPLY_TOKENS = 800     # the most completion a reply asks the model for
+MIN_REPLY_TOKENS = 64      # a reply with less room than this left in the learner's day is not started
+
+
+def prompt_tokens(messages: list[dict]) -> int:
+    """What the prompt will cost, estimated on the safe side (a few tokens of framing per message)."""
+    return sum(estimate_tokens(m["content"]) + 4 for m in messages)
+
+
 # statements built once (building one costs about what running it does)
 _MARK_STREAMING = (update(TutorMessage)
                    .where(TutorMessage.id == bindparam("reply_id"), TutorMessage.role == "assistant",
@@ -175,19 +184,28 @@ def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Cal
     if turn.index is None:      # first reply of this process on the course, or it was re-indexed
         with uow() as s:        # a transaction: concurrent first replies of a new course queue on its row
             turn.index = passages.course_index(s, turn.course_id, indexed_at=turn.indexed_at)
+    reserved = 0
     try:
-        budget.check(turn.user_id)
         hits = relevant(turn.index.search(turn.question, k=k, boost_lesson=turn.lesson_id), turn.question)
+        if hits:
+            provider = provider_for(hits, turn.question)
+            messages = prompt.build(turn.course_title, hits, turn.question, turn.history, turn.mode, turn.exercise)
+            asked = prompt_tokens(messages)
+            # what the reply may cost is held before the model is called; the model is asked for no
+            # more than what is left of the learner's day
+            reserved = budget.reserve(turn.user_id, reply_id, asked + MAX_REPLY_TOKENS, asked + MIN_REPLY_TOKENS)
+            max_tokens = reserved - asked
+        else:
+            reserved = budget.reserve(turn.user_id, reply_id,
+                                      estimate_tokens(turn.question) + estimate_tokens(prompt.NOT_COVERED))
         out.start(attempt)
         guarded = GuardedOutput(out, turn.solution)
         usage, provider_name = None, "none"
         if not hits:
             guarded.feed(prompt.NOT_COVERED)
         else:
-            provider = provider_for(hits, turn.question)
             provider_name = provider.name
-            messages = prompt.build(turn.course_title, hits, turn.question, turn.history, turn.mode, turn.exercise)
-            stream = provider.stream(messages)
+            stream = provider.stream(messages, max_tokens=max_tokens)
             try:
                 for item in stream:
                     if isinstance(item, Usage):
@@ -203,6 +221,8 @@ def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Cal
             usage = Usage(estimate_tokens(turn.question) + sum(estimate_tokens(h.doc.text) for h in hits),
                           estimate_tokens(text))
     except PermanentError as exc:     # includes BudgetExhausted and the provider errors
+        if reserved:
+            budget.settle(turn.user_id, reply_id, 0)      # nothing was delivered: the hold is released
         _fail(uow, reply_id, out, exc.code, exc.message)
         raise
     # anything else (a database or Redis blip, a bug) is left to the job lifecycle: it may retry,
@@ -214,7 +234,7 @@ def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Cal
         row = s.connection(execution_options=AUTOCOMMIT).execute(
             _STORE, {"reply_id": reply_id, **{f"new_{k}": v for k, v in stored.items()}}).one()
     result, body = _result(row), message_dict(row)
-    # charged in the same round trip as ``done``, before it: a listener that sees the end sees the charge
+    # settled in the same round trip as ``done``, before it: a listener that sees the end sees the charge
     tokens = usage.prompt_tokens + usage.completion_tokens
-    out.done(body, before=lambda pipe: budget.charge(turn.user_id, reply_id, tokens, client=pipe))
+    out.done(body, before=lambda pipe: budget.settle(turn.user_id, reply_id, tokens, client=pipe))
     return result

@@ -245,11 +245,66 @@ def test_the_charge_goes_with_done_in_one_round_trip_before_it(database, redis_s
     r.trips = []
     # When the reply is composed
     _run(database.url, r, reply_id)
-    # Then the last round trip charged the learner, then wrote done: no separate round trip for the charge
+    # Then the budget was reserved before the model, and the last round trip settled it, then wrote
+    # done: no separate round trip for the charge
     last = r.trips[-1]
     assert last[0] == "EVAL" and last[-2:] == ["XADD", "EXPIRE"]
-    assert sum(trip.count("EVAL") for trip in r.trips) == 1
+    assert sum(trip.count("EVAL") for trip in r.trips) == 2
     assert _events(r, reply_id)[-1][0] == "done"
     assert DailyBudget(r, 1).used(course["user_id"]) == _reply(database.url, reply_id).prompt_tokens + \
         _reply(database.url, reply_id).completion_tokens
     r.close()
+
+
+def test_concurrent_reservations_never_take_a_learner_past_the_budget(r):
+    import threading
+
+    # Given a learner with 1,000 tokens left today and ten replies starting at once, each wanting 400
+    budget = DailyBudget(r, 1000)
+    user = f"u-{new_id()}"
+    got: list[int] = []
+
+    def start(i: int) -> None:
+        try:
+            got.append(budget.reserve(user, f"reply-{i}", 400, 100))
+        except BudgetExhausted:
+            pass
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Then what was reserved fits in the budget, and settling costs above a reservation cannot exceed it
+    assert 0 < sum(got) <= 1000 and len(got) >= 2
+    for i in range(10):
+        budget.settle(user, f"reply-{i}", 10_000)
+    assert budget.used(user) <= 1000
+    # And a reply run twice is settled once; a released reservation gives its tokens back
+    assert budget.settle(user, "reply-0", 10_000) == 0
+
+
+
+def test_a_failed_reply_releases_what_it_reserved(r):
+    budget = DailyBudget(r, 1000)
+    user = f"u-{new_id()}"
+    assert budget.reserve(user, "fails", 700, 100) == 700
+    assert budget.reserve(user, "fails", 700, 100) == 700          # a rerun finds its reservation
+    assert budget.used(user) == 700
+    budget.settle(user, "fails", 0)
+    assert budget.used(user) == 0
+
+
+def test_the_model_is_asked_for_no_more_than_the_learner_has_left(database, r, course, model_server):
+    # Given a learner with only part of a reply's room left today
+    reply_id = _ask(database.url, course, "What does a LEFT JOIN keep?")
+    limit = 900
+    DailyBudget(r, limit).charge(course["user_id"], "earlier", 500)
+    provider = OpenAIProvider(api_key="k", base_url=model_server.base_url, model="m", request_timeout=10,
+                              idle_timeout=2, max_retry_wait=2)
+    # When the reply is composed
+    _run(database.url, r, reply_id, provider_for=lambda hits, q: provider, limit=limit)
+    # Then the model was asked for at most what is left after the prompt, and the day stays within the budget
+    asked = model_server.requests[-1]["max_tokens"]
+    assert 0 < asked < engine.MAX_REPLY_TOKENS
+    assert DailyBudget(r, limit).used(course["user_id"]) <= limit
