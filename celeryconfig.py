@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000      # larger request bodies get 413
     rate_limit_per_minute: int = 600     # per API key, kept in Redis (0 = off)
     intake_batch_max: int = 64           # group commit: most jobs concurrent requests share in one transaction
+    jobs_batch_max: int = 500            # POST /v1/jobs/batch: most jobs in one request (one transaction)
 
     # --- workers ------------------------------------------------------------------
     worker_concurrency: int = 2          # default -c of `coursework worker`

@@ -7,6 +7,9 @@ messages as for any commit; only then are the requests answered, so a 202 still 
 job is durable. Under load this replaces a transaction, a pool checkout and a commit per job
 with one per batch; a request alone is a batch of one and waits for nothing.
 
+``submit_many`` hands over one request's jobs together (``POST /v1/jobs/batch``): they are
+never split, so they share one transaction (with other requests' jobs if any are waiting).
+
 A batch that fails as a whole (a database error) is written again one job per transaction,
 so one bad request cannot fail its neighbours.
 """
@@ -33,22 +36,26 @@ class GroupCommit:
 
     def submit(self, job: NewJob) -> Future:
         """Queue ``job`` for the next batch; the future holds ``(Job, created)`` or the error."""
+        return self.submit_many([job])[0]
+
+    def submit_many(self, jobs: list[NewJob]) -> list[Future]:
+        """Queue ``jobs`` to be written in one transaction; one future per job, in order."""
         if self.pid != os.getpid():
             with self.lock:
                 if self.pid != os.getpid():      # first use in this process (or after a fork)
                     self.waiting = queue.SimpleQueue()
                     threading.Thread(target=self._run, name="intake-group-commit", daemon=True).start()
                     self.pid = os.getpid()
-        done: Future = Future()
-        self.waiting.put((job, done))
-        return done
+        entry = [(job, Future()) for job in jobs]
+        self.waiting.put(entry)
+        return [done for _, done in entry]
 
     def _run(self) -> None:
         while True:
-            batch = [self.waiting.get()]
+            batch = list(self.waiting.get())
             while len(batch) < self.max_batch:
                 try:
-                    batch.append(self.waiting.get_nowait())
+                    batch.extend(self.waiting.get_nowait())
                 except queue.Empty:
                     break
             try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ["health", "jobs", "files", "video", "sandbox", "grading", "certificates", "notifications",
+MODULES = ["health", "batch", "jobs", "files", "video", "sandbox", "grading", "certificates", "notifications",
            "tutor", "analytics", "ops"]
 
 

@@ -18,8 +18,8 @@ class Job(BaseModel):
     kind: str = F("the job kind (see GET /v1/kinds)", "transcode")
     queue: str = F("the broker queue its task runs on", "video")
     state: JobState = F("lifecycle state; succeeded, failed, dead_lettered and cancelled are final", "queued")
-    payload: dict[str, Any] | None = F("the normalised payload the job runs with (omitted from large batches)",
-                                       {"asset_id": "a1"})
+    payload: dict[str, Any] | None = F("the normalised payload the job runs with (left out of batch and event-"
+                                       "ingest answers)", {"asset_id": "a1"}, default=None)
     result: Any = F("what the job produced, once succeeded (its shape depends on the kind)", None)
     error: dict[str, Any] | None = F("the last error (type, message, retryable), if any", None)
     attempts: int = F("how many times a worker has started it", 0)

@@ -88,7 +88,7 @@ class Submission(BaseModel):
     user_id: str = F("the learner", "u-1")
     language: str = F("the language", "python")
     status: str = F("queued, running, graded, or an ended state", "graded")
-    verdict: str | None = F("accepted, wrong_answer, compile_error, time_limit, ...", "accepted")
+    verdict: str | None = F("AC (accepted), WA, CE, RE, TLE, MLE, OLE ...: the worst case's verdict", "AC")
     score: int | None = F("0-100", 100)
     attempt: int | None = F("the learner's attempt number, once graded", 1)
     results: list[dict[str, Any]] = F("per test case: verdict, time, memory (never hidden cases' data)", [])
