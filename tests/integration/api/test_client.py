@@ -120,7 +120,9 @@ def test_upload_a_video_and_transcode_it(cw, db, tmp_path):
                                          timeout=300)
     assert asset.filename == "clip.mp4" and job.state == "succeeded", job.error
     view = cw.get_video(asset.id)
-    assert view.asset.status == "ready" and view.playback_url
+    assert view.asset.status == "ready" and view.links["playback"]
+    urls = cw.playback(asset.id, "learner-1")
+    assert urls.hls_url.endswith(".m3u8") and urls.dash_url.endswith(".mpd")
 
 
 @pytest.fixture(scope="module")

@@ -97,6 +97,12 @@ def get_video(asset_id: str) -> Flow:
     return models.VideoView.model_validate(r.json())
 
 
+def playback(asset_id: str, learner_id: str, lesson_id: Optional[str]) -> Flow:
+    r = yield Call("POST", f"/v1/videos/{asset_id}/playback", json=_clean({"learner_id": learner_id,
+                                                                          "lesson_id": lesson_id}))
+    return models.VideoPlayback.model_validate(r.json())
+
+
 # ------------------------------------------------------------------------------------ code
 
 def submit_code(exercise_id: str, user_id: str, language: str, code: str, key: Optional[str]) -> Flow:

@@ -119,7 +119,8 @@ class VideoAsset(_Model):
     duration_seconds: Optional[float] = None
     width: Optional[int] = None
     height: Optional[int] = None
-    error: Optional[str] = None
+    version: Optional[int] = None
+    error: Optional[dict[str, Any]] = None
     renditions: list[Rendition] = []
 
 
@@ -137,11 +138,17 @@ class VideoCreated(_Model):
 
 class VideoView(_Model):
     asset: VideoAsset
-    playback_url: Optional[str] = None
-    poster_url: Optional[str] = None
-    sprite_url: Optional[str] = None
-    thumbnails_vtt_url: Optional[str] = None
-    expires_in: Optional[int] = None
+    links: dict[str, Optional[str]] = {}
+
+
+class VideoPlayback(_Model):
+    hls_url: str
+    dash_url: str
+    poster_url: str
+    thumbnails_vtt_url: str
+    version: int
+    expires_at: int
+    expires_in: int
 
 
 # ----------------------------------------------------------------------------- code submissions

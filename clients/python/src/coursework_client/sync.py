@@ -210,6 +210,11 @@ class Client(Base):
     def get_video(self, asset_id: str) -> models.VideoView:
         return self._run(_calls.get_video(asset_id))
 
+    def playback(self, asset_id: str, learner_id: str, *,
+                 lesson_id: Optional[str] = None) -> models.VideoPlayback:
+        """Signed, expiring HLS/DASH/poster/thumbnail URLs of a ready video for one learner."""
+        return self._run(_calls.playback(asset_id, learner_id, lesson_id))
+
     # ------------------------------------------------------------------------------ code
 
     def submit_code(self, exercise_id: str, user_id: str, language: str, code: str, *,
