@@ -1,4 +1,5 @@
-"""A small Python client for web tiers written in Python.
+"""The demo's small HTTP helper. Web tiers use the client package in ``clients/python``
+(``coursework_client``: sync and async, typed, retrying; see docs/client.md).
 
     client = CourseworkClient("http://intake:8000", api_key)
     job = client.enqueue("ping", {"echo": "hi"}, idempotency_key="order-42")
