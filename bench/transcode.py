@@ -1,16 +1,21 @@
-"""Benchmark: one transcode job end to end vs the same ffmpeg commands run directly, same run.
+"""Benchmark: one transcode job end to end vs the same ffmpeg commands run directly, same run,
+and what packaging CMAF for both HLS and DASH costs on top.
 
     .venv/bin/python bench/transcode.py [--seconds 60] [--size 1920x1080]
 
 Generates a clip with lavfi (testsrc2 + sine), then
-  1. direct (before and after the job): runs the job's own ffmpeg argv lists (the ladder encode + poster/sprite) with
-     subprocess.run, nothing else;
+  1. direct (before and after the job): runs the job's own ffmpeg argv lists (the ladder encode
+     to CMAF + poster/sprite) with subprocess.run, nothing else;
   2. job: a real stack on the embedded defaults (SQLite, local-folder storage, a private
-     redis-server, one worker on the video queue, the HTTP intake): POST the transcode,
-     wait until it succeeded (download, probe, encode, ffprobe checks, uploads, DB);
-and prints both times, their ratio (target <= 1.10) and speed as a multiple of real time.
-Wall time depends on whatever else the machine runs; the CPU seconds (ffmpeg + worker + intake
-process trees vs the direct ffmpeg children) give a ratio that load from others does not skew.
+     redis-server, one worker on the video queue, the HTTP intake): POST the transcode, wait
+     until it succeeded (download, probe and the truncation check, encode, ffprobe checks,
+     packaging, thumbnails, uploads and their check, the version switch);
+  3. packaging: the job's packaging step (read every fragment's boxes, write the HLS master,
+     the I-frame playlists and the DASH MPD) run in this process on the direct run's output;
+and prints the times, the CPU ratio job / direct (goal <= 1.05), and packaging's CPU as a share
+of the encode's. Wall time depends on whatever else the machine runs; the CPU seconds (ffmpeg +
+worker + intake process trees vs the direct ffmpeg children) give a ratio that load from
+others does not skew.
 """
 from __future__ import annotations
 
@@ -36,22 +41,40 @@ def children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def direct_run(source: Path, work: Path, settings) -> tuple[float, float]:
+def direct_run(source: Path, work: Path, settings) -> tuple[float, float, list[dict], float]:
     from domain.video import commands, ladder, probe
 
     info = probe.probe_source(source, ffprobe_bin=settings.ffprobe_bin, timeout=120,
                               max_duration=settings.video_max_duration_seconds, max_bytes=settings.video_max_bytes)
     plan = ladder.plan(info.width, info.height, info.fps, [int(h) for h in settings.video_ladder.split(",")])
     (work / "thumbs").mkdir(parents=True)
-    encode = commands.encode_argv(source, work / "hls", info, plan,
+    encode = commands.encode_argv(source, work / "cmaf", info, plan,
                                   commands.EncodeOptions(settings.video_segment_seconds, settings.video_preset),
                                   settings.ffmpeg_bin)
     thumbs = commands.thumbnails_argv(source, work / "thumbs", info,
                                       commands.sprite_grid(info, settings.video_thumbnail_interval), settings.ffmpeg_bin)
     started, cpu = time.perf_counter(), children_cpu()
-    for argv in (encode, thumbs):
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started, children_cpu() - cpu
+    subprocess.run(encode, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    encode_cpu = children_cpu() - cpu
+    subprocess.run(thumbs, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    renditions = [{"name": r.name, "kind": "video", "width": r.width, "height": r.height, "codecs": "avc1.640028",
+                   "frame_rate": ladder.output_fps(info.max_fps)} for r in plan]
+    if info.has_audio:
+        renditions.append({"name": commands.AUDIO_NAME, "kind": "audio", "codecs": "mp4a.40.2"})
+    return time.perf_counter() - started, children_cpu() - cpu, renditions, encode_cpu
+
+
+def packaging_run(work: Path, renditions: list[dict], duration: float) -> tuple[float, int, int]:
+    """CPU seconds of the packaging step on an encoded output; segments read, manifest bytes written."""
+    from domain.video import package
+
+    started = time.process_time()
+    package.write_manifests(work / "cmaf", [dict(r) for r in renditions], duration)
+    used = time.process_time() - started
+    segments = sum(1 for _ in (work / "cmaf").rglob("*.m4s"))
+    written = sum(p.stat().st_size for p in (work / "cmaf").rglob("*") if p.suffix in (".mpd",) or
+                  p.name in ("master.m3u8", "iframes.m3u8"))
+    return used, segments, written
 
 
 def job_run(source: Path, state: Path) -> tuple[float, float, dict]:
@@ -127,14 +150,18 @@ def main() -> None:
               f"preset {settings.video_preset}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
         # direct, job, direct again: the baseline is the mean of the two direct runs, so load
         # that other processes put on the machine weighs on both sides alike
-        d1, c1 = direct_run(source, root / "direct1", settings)
+        d1, c1, renditions, enc1 = direct_run(source, root / "direct1", settings)
         print(f"direct ffmpeg, run 1   : {d1:8.2f} s wall {c1:8.2f} s CPU   {args.seconds / d1:5.2f}x real time")
         job, job_cpu, result = job_run(source, root / "job")
         print(f"transcode job, e2e     : {job:8.2f} s wall {job_cpu:8.2f} s CPU   {args.seconds / job:5.2f}x real time")
-        d2, c2 = direct_run(source, root / "direct2", settings)
+        d2, c2, _, enc2 = direct_run(source, root / "direct2", settings)
         print(f"direct ffmpeg, run 2   : {d2:8.2f} s wall {c2:8.2f} s CPU   {args.seconds / d2:5.2f}x real time")
         direct, direct_cpu = (d1 + d2) / 2, (c1 + c2) / 2
-        print(f"ratio job / direct     : {job / direct:8.3f} wall  {job_cpu / direct_cpu:6.3f} CPU   (target <= 1.10)")
+        print(f"ratio job / direct     : {job / direct:8.3f} wall  {job_cpu / direct_cpu:6.3f} CPU   (goal <= 1.05)")
+        pack, segments, written = packaging_run(root / "direct1", renditions, args.seconds)
+        print(f"packaging CMAF for HLS + DASH: {pack * 1000:7.1f} ms CPU for {segments} segments "
+              f"({written} bytes of master, I-frame playlists and MPD) = {100 * pack / ((enc1 + enc2) / 2):.3f} % "
+              f"of the encode's CPU")
         print("renditions: " + ", ".join(f"{r['name']} {r['average_bandwidth'] / 1000:.0f} kbit/s"
                                          for r in result["renditions"]))
         print(f"load average after     : {os.getloadavg()[0]:.2f}")
