@@ -205,15 +205,18 @@ def check_complete(path: Path, info: MediaInfo, *, ffprobe_bin: str, timeout: fl
             wanted[kind] = (index, declared)
     if not wanted:
         return
-    start = max(0.0, min(d for _, d in wanted.values()) - TAIL_SECONDS)
-    ends = stream_ends(path, start, ffprobe_bin=ffprobe_bin, timeout=timeout, cancelled=cancelled)
+    # packet times count from the container's start time (an MPEG-TS may start at 10 s or more)
+    origin = _float((info.raw.get("format") or {}).get("start_time"))
+    start = max(0.0, origin + min(d for _, d in wanted.values()) - TAIL_SECONDS)
+    ends = {i: end - origin for i, end in
+            stream_ends(path, start, ffprobe_bin=ffprobe_bin, timeout=timeout, cancelled=cancelled).items()}
     problems = []
     for kind, (index, declared) in wanted.items():
         tolerance = max(0.5, 0.02 * declared)
         end = ends.get(index)
         if end is None:
             problems.append(f"its header announces {declared:.2f} s of {kind} but no {kind} packet can be read "
-                            f"after {start:.2f} s")
+                            f"after {start - origin:.2f} s")
         elif end < declared - tolerance:
             problems.append(f"its header announces {declared:.2f} s of {kind} but the {kind} stops at {end:.2f} s")
     if problems:
