@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+IDLE_SECONDS = 10.0
 TERMINAL_EVENTS = {"job.succeeded", "job.failed", "job.dead_lettered", "job.cancelled"}
 sys.path.insert(0, str(ROOT))
 
@@ -77,7 +78,7 @@ def packaging_run(work: Path, renditions: list[dict], duration: float) -> tuple[
     return used, segments, written
 
 
-def job_run(source: Path, state: Path) -> tuple[float, float, dict]:
+def job_run(source: Path, state: Path) -> tuple[float, float, dict, float]:
     import httpx
 
     from cli.services import Child, RedisServer, coursework_argv, free_port, migrate, wait_http, wait_worker_ready
@@ -109,6 +110,11 @@ def job_run(source: Path, state: Path) -> tuple[float, float, dict]:
         children += [worker, intake]
         wait_http(f"http://127.0.0.1:{port}/healthz", child=intake)
         wait_worker_ready(worker)
+        # the stack's standing CPU (relay loop, lease keeper, Celery's own timers) while idle,
+        # reported beside the job's so that a slow (loaded) run can be read
+        idle_started, idle_cpu = time.perf_counter(), proc.tree_cpu(worker.pid, intake.pid, reaped=True)
+        time.sleep(IDLE_SECONDS)
+        idle_rate = (proc.tree_cpu(worker.pid, intake.pid, reaped=True) - idle_cpu) / (time.perf_counter() - idle_started)
         client = CourseworkClient(f"http://127.0.0.1:{port}", raw_key, timeout=60)
         created = client.request("POST", "/v1/videos", json={"lesson_id": lesson_id, "filename": source.name,
                                                               "content_type": "video/mp4",
@@ -124,7 +130,7 @@ def job_run(source: Path, state: Path) -> tuple[float, float, dict]:
         elapsed, used = time.perf_counter() - started, proc.tree_cpu(worker.pid, intake.pid, reaped=True) - cpu
         if job["state"] != "succeeded":
             raise SystemExit(f"the job ended {job['state']}: {job.get('error')}")
-        return elapsed, used, job["result"]
+        return elapsed, used, job["result"], idle_rate
     finally:
         for child in reversed(children):
             child.stop()
@@ -152,12 +158,15 @@ def main() -> None:
         # that other processes put on the machine weighs on both sides alike
         d1, c1, renditions, enc1 = direct_run(source, root / "direct1", settings)
         print(f"direct ffmpeg, run 1   : {d1:8.2f} s wall {c1:8.2f} s CPU   {args.seconds / d1:5.2f}x real time")
-        job, job_cpu, result = job_run(source, root / "job")
+        job, job_cpu, result, idle_rate = job_run(source, root / "job")
         print(f"transcode job, e2e     : {job:8.2f} s wall {job_cpu:8.2f} s CPU   {args.seconds / job:5.2f}x real time")
         d2, c2, _, enc2 = direct_run(source, root / "direct2", settings)
         print(f"direct ffmpeg, run 2   : {d2:8.2f} s wall {c2:8.2f} s CPU   {args.seconds / d2:5.2f}x real time")
         direct, direct_cpu = (d1 + d2) / 2, (c1 + c2) / 2
         print(f"ratio job / direct     : {job / direct:8.3f} wall  {job_cpu / direct_cpu:6.3f} CPU   (goal <= 1.05)")
+        standing = idle_rate * job
+        print(f"stack idle CPU         : {idle_rate * 1000:8.1f} ms/s x {job:.0f} s = {standing:.2f} s CPU; "
+              f"job CPU without it / direct = {(job_cpu - standing) / direct_cpu:6.3f}")
         pack, segments, written = packaging_run(root / "direct1", renditions, args.seconds)
         print(f"packaging CMAF for HLS + DASH: {pack * 1000:7.1f} ms CPU for {segments} segments "
               f"({written} bytes of master, I-frame playlists and MPD) = {100 * pack / ((enc1 + enc2) / 2):.3f} % "

@@ -54,6 +54,18 @@ def _no_progress(pct: float, msg: str) -> None:
     pass
 
 
+def whole_percents(progress: Progress) -> Progress:
+    """Pass on a report only when the whole percentage moves: each one is a database write, an
+    event and an SSE message, and ffmpeg reports a few times a second for hours."""
+    last = [-1]
+
+    def report(pct: float, msg: str) -> None:
+        if int(pct) > last[0]:
+            last[0] = int(pct)
+            progress(pct, msg)
+    return report
+
+
 def sweep_stale_tmp(root: str | None) -> int:
     """Remove temp folders of processes that no longer exist (a worker killed mid-job)."""
     base = Path(root or tempfile.gettempdir())
@@ -151,6 +163,7 @@ def transcode(storage: Storage, asset_id: str, source_key: str, cfg: Config, *, 
     sweep_stale_tmp(cfg.tmp_dir)
     if cfg.tmp_dir:
         Path(cfg.tmp_dir).mkdir(parents=True, exist_ok=True)
+    progress = whole_percents(progress)
     with tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=cfg.tmp_dir) as tmp:
         job = _Job(storage, cfg, Path(tmp), progress, cancelled)
         info = job.fetch_and_probe(source_key)

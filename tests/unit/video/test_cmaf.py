@@ -74,3 +74,13 @@ def test_playback_tokens_bind_learner_lesson_version_and_expiry():
     for path in ("../source/a.mp4", "cmaf/../../x.m3u8", "source/a.mp4", "cmaf/a/b/c.m4s"):
         with pytest.raises(playback.InvalidToken):
             playback.check_path(path)
+
+
+def test_progress_is_passed_on_when_the_whole_percentage_moves():
+    from domain.video.engine import whole_percents
+
+    seen = []
+    report = whole_percents(lambda p, m: seen.append(p))
+    for p in (2, 5, 5.2, 5.9, 6.1, 6.5, 80, 79, 99.5):
+        report(p, "")
+    assert seen == [2, 5, 6.1, 80, 99.5]
