@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     smtp_timeout: float = 10.0                   # seconds for each SMTP connect and command
     sendgrid_api_key: str | None = None          # SendGrid API key (email_provider=sendgrid)
     sendgrid_base_url: str = "https://api.sendgrid.com"   # SendGrid API endpoint (a local server in tests)
+    sendgrid_webhook_public_key: str | None = None   # Event Webhook verification key (base64, as SendGrid shows it); unset: the webhook answers 404
+    sendgrid_webhook_max_age: int = 600          # seconds a signed Event Webhook post stays acceptable (replays older than this are refused)
     notify_chunk_size: int = 1000                # recipients per fan-out chunk job
     email_rate_per_second: float = 50.0          # emails per second across all workers (Redis token bucket)
 

@@ -87,3 +87,16 @@ class Suppression(Base):
     email: Mapped[str] = mapped_column(String(320), primary_key=True)
     reason: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProviderEvent(Base):
+    """An event an email provider reported later (a SendGrid Event Webhook post), kept by its id so
+    a redelivered post changes nothing twice."""
+
+    __tablename__ = "notification_provider_events"
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    delivery_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
