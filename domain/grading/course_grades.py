@@ -8,7 +8,7 @@ are normalised over all categories of the scheme, so a category with nothing gra
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -40,8 +40,7 @@ DEFAULT_SCHEME = Scheme(categories={"quiz": Category(weight=30), "assignment": C
                                     "code": Category(weight=20)})
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     category: str
     score: float
     max_score: float

@@ -35,23 +35,40 @@ def dialect_insert(session: Session, model):
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
 
 
-def lock_learners(session: Session, course_id: str, user_ids: Iterable[str]) -> None:
-    """Lock the learners' gradebook in the course until the transaction ends (in id order, so
-    chunks and single learners never wait on each other in a cycle).
+def lock_learners(session: Session, course_id: str, user_ids: Iterable[str]) -> dict:
+    """Lock the learners' gradebook in the course until the transaction ends, and return their
+    ``course_grades`` rows as they are now ({user_id: row with percent, letter, passed}).
 
-    Creates the ``course_grades`` rows that do not exist yet, then ``SELECT ... FOR UPDATE``s them.
-    On SQLite (the demo) the insert alone takes the database's single write lock, which
+    ``SELECT ... FOR UPDATE`` in id order (so chunks and single learners never wait on each other
+    in a cycle); rows that do not exist yet are inserted, then locked the same way. On SQLite (the
+    demo) the insert or the caller's first write takes the database's single write lock, which
     serialises writers the same way.
     """
     ids = sorted(set(user_ids))
     if not ids:
-        return
-    session.execute(dialect_insert(session, CourseGrade).on_conflict_do_nothing(
-        index_elements=["user_id", "course_id"]),
-        [{"id": new_id(), "user_id": u, "course_id": course_id, "passed": False, "dirty": False, "generation": 0}
-         for u in ids])
-    session.execute(select(CourseGrade.id).where(CourseGrade.course_id == course_id, CourseGrade.user_id.in_(ids))
-                    .order_by(CourseGrade.user_id).with_for_update())
+        return {}
+
+    def locked(which: list[str]) -> dict:
+        return {r.user_id: r for r in session.execute(
+            select(CourseGrade.user_id, CourseGrade.percent, CourseGrade.letter, CourseGrade.passed)
+            .where(CourseGrade.course_id == course_id, CourseGrade.user_id.in_(which))
+            .order_by(CourseGrade.user_id).with_for_update())}
+
+    def insert(which: list[str]) -> None:
+        session.execute(dialect_insert(session, CourseGrade).on_conflict_do_nothing(
+            index_elements=["user_id", "course_id"]),
+            [{"id": new_id(), "user_id": u, "course_id": course_id, "passed": False, "dirty": False, "generation": 0}
+             for u in which])
+
+    if session.get_bind().dialect.name != "postgresql":
+        insert(ids)                      # a write first: it takes the lock before anything is read
+        return locked(ids)
+    rows = locked(ids)
+    missing = [u for u in ids if u not in rows]
+    if missing:
+        insert(missing)
+        rows |= locked(missing)
+    return rows
 
 
 def upsert_item(session: Session, *, user_id: str, course_id: str, category: str, source_type: str,

@@ -48,6 +48,14 @@ def _items_by_user(session: Session, course_id: str, user_ids: list[str]) -> dic
     return out
 
 
+def _chunk_items(session: Session, course_id: str, user_ids: list[str]) -> regrade.Items:
+    """Every item of a sorted chunk of the course's learners, keyed (user, source type, source id)."""
+    return {(u, t, sid): (c, score, most) for u, t, sid, c, score, most in session.execute(
+        select(GradeItem.user_id, GradeItem.source_type, GradeItem.source_id, GradeItem.category, GradeItem.score,
+               GradeItem.max_score)
+        .where(GradeItem.course_id == course_id, _in_chunk(GradeItem.user_id, user_ids)))}
+
+
 def grade_events(user_id: str, course_id: str, old_percent: float | None, old_passed: bool,
                  grade: course_grades.Grade) -> list[tuple[str, dict]]:
     """``course_grade.changed`` when the percent moved; ``course.passed`` when it flipped to passed."""
@@ -102,16 +110,17 @@ def regrade_chunk(session: Session, course_id: str, user_ids: list[str], emit: E
                   rescore: bool = False) -> ChunkResult:
     """Lock a sorted chunk of learners, rescore their attempts (``rescore``), rebuild their items,
     recompute their grades; write and announce only what changed."""
-    lock_learners(session, course_id, user_ids)
+    current = lock_learners(session, course_id, user_ids)
     scheme = load_scheme(session, course_id)
     result = ChunkResult()
     if rescore:
         result.rescored_attempts = quizzes.rescore_course_attempts(session, course_id, user_ids)
-    result.items = regrade.sync_items(session, course_id, user_ids)
-    items = _items_by_user(session, course_id, user_ids)
-    current = {r.user_id: r for r in session.execute(
-        select(CourseGrade.user_id, CourseGrade.percent, CourseGrade.passed, CourseGrade.letter)
-        .where(CourseGrade.course_id == course_id, _in_chunk(CourseGrade.user_id, user_ids)))}
+    chunk_items = _chunk_items(session, course_id, user_ids)
+    result.items = regrade.sync_items(session, course_id, user_ids, chunk_items)
+    regrade.apply(chunk_items, result.items)
+    items: dict[str, list[course_grades.Item]] = defaultdict(list)
+    for (user_id, _, _), (category, score, most) in chunk_items.items():
+        items[user_id].append(course_grades.Item(category, score, most))
     now = utcnow()
     rows, pending_events = [], []
     for user_id in user_ids:

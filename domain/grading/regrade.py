@@ -6,7 +6,7 @@ the peer score (``policies.assignment_points``). ``sync_items`` reads the chunk'
 submissions and items in three statements, then writes only the items that differ (and removes
 quiz / assignment items whose source is gone), so a regrade repairs any drift. Code-exercise
 items are kept as recorded (their source is the sandbox's events). The caller holds the chunk's
-learner locks (``gradebook.lock_learners``).
+learner locks (``gradebook.lock_learners``) and hands in the chunk's items as it read them.
 """
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ class ItemChange:
     source_id: str
     old: float | None       # points before (None: the item was missing)
     new: float | None       # points after (None: the item was removed)
+    category: str = ""
+    max_score: float = 0.0
 
     def to_dict(self) -> dict:
         return {"user_id": self.user_id, "source_type": self.source_type, "source_id": self.source_id,
@@ -39,6 +41,7 @@ class ItemChange:
 
 
 Key = tuple[str, str, str]   # (user_id, source_type, source_id)
+Items = dict[Key, tuple[str, float, float]]   # key → (category, score, max_score)
 
 
 def _quiz_items(session: Session, course_id: str, user_ids: list[str]) -> dict[Key, tuple[str, float, float]]:
@@ -73,22 +76,21 @@ def _differs(a: tuple[str, float, float], b: tuple[str, float, float]) -> bool:
     return a[0] != b[0] or abs(a[1] - b[1]) > EPSILON or abs(a[2] - b[2]) > EPSILON
 
 
-def sync_items(session: Session, course_id: str, user_ids: list[str]) -> list[ItemChange]:
-    """Make the chunk's quiz and assignment items equal to what their sources say. Returns the changes."""
+def sync_items(session: Session, course_id: str, user_ids: list[str], items: Items) -> list[ItemChange]:
+    """Make the chunk's quiz and assignment items equal to what their sources say, given the
+    chunk's ``items`` as read under the lock. Returns the changes (the caller applies them to
+    its copy with ``apply``)."""
     if not user_ids:
         return []
     wanted = _quiz_items(session, course_id, user_ids) | _assignment_items(session, course_id, user_ids)
-    have = {(u, t, s): (c, score, most) for u, t, s, c, score, most in session.execute(
-        select(GradeItem.user_id, GradeItem.source_type, GradeItem.source_id, GradeItem.category,
-               GradeItem.score, GradeItem.max_score)
-        .where(GradeItem.course_id == course_id, GradeItem.user_id.in_(user_ids),
-               GradeItem.source_type.in_(REBUILT)))}
+    have = {key: value for key, value in items.items() if key[1] in REBUILT}
     changes, rows = [], []
     now = utcnow()
     for key, value in wanted.items():
         old = have.get(key)
         if old is None or _differs(old, value):
-            changes.append(ItemChange(*key, old=old[1] if old else None, new=value[1]))
+            changes.append(ItemChange(*key, old=old[1] if old else None, new=value[1], category=value[0],
+                                      max_score=value[2]))
             rows.append({"id": new_id(), "user_id": key[0], "course_id": course_id, "source_type": key[1],
                          "source_id": key[2], "category": value[0], "score": value[1], "max_score": value[2],
                          "updated_at": now})
@@ -104,3 +106,13 @@ def sync_items(session: Session, course_id: str, user_ids: list[str]) -> list[It
         session.execute(delete(GradeItem).where(GradeItem.course_id == course_id, or_(*(
             and_(GradeItem.user_id == u, GradeItem.source_type == t, GradeItem.source_id == s) for u, t, s in orphans))))
     return changes
+
+
+def apply(items: Items, changes: list[ItemChange]) -> None:
+    """Bring a copy of the items up to date with ``sync_items``' changes."""
+    for c in changes:
+        key = (c.user_id, c.source_type, c.source_id)
+        if c.new is None:
+            items.pop(key, None)
+        else:
+            items[key] = (c.category, c.new, c.max_score)
