@@ -117,5 +117,6 @@ def schedule_recompute(session: Session, user_id: str, course_id: str, delay_sec
 def record_code_score(session: Session, *, user_id: str, course_id: str, exercise_id: str, score: float,
                       max_score: float) -> None:
     """A code exercise's score; the best submission counts."""
+    lock_learners(session, course_id, [user_id])
     upsert_item(session, user_id=user_id, course_id=course_id, category="code", source_type="code_exercise",
                 source_id=exercise_id, score=min(score, max_score), max_score=max_score, keep_best=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -66,6 +67,13 @@ def check_submission(session: Session, attempt_id: str, answers: list[Any],
                                   f"attempt {attempt.number} is beyond the quiz's limit of {quiz.max_attempts}")
     questions = questions_of(session, quiz.id)
     by_id = {q.id: q for q in questions}
+    specs = {}
+    for q in questions:
+        try:
+            specs[q.id] = parse_spec(q.spec)
+        except ValidationError as exc:     # stored before today's checks (e.g. a pattern RE2 refuses)
+            raise InvalidPayload("attempt_id", f"question {q.id!r} cannot be graded as authored: "
+                                               f"{exc.errors()[0]['msg']}; correct it first") from None
     seen = set()
     for i, answer in enumerate(answers):
         question = by_id.get(answer.question_id)
@@ -75,7 +83,7 @@ def check_submission(session: Session, attempt_id: str, answers: list[Any],
             raise InvalidPayload(f"answers.{i}.question_id", "answered twice")
         seen.add(answer.question_id)
         try:
-            check_answer(parse_spec(question.spec), answer.value)
+            check_answer(specs[question.id], answer.value)
         except BadAnswer as exc:
             raise InvalidPayload(f"answers.{i}.value", str(exc)) from None
         _check_answered_at(answer.answered_at, attempt.started_at, submitted_at, f"answers.{i}.answered_at")

@@ -80,3 +80,19 @@ def test_a_pattern_that_re2_cannot_run_is_refused_when_authored(course):
     with pytest.raises(ValueError, match="RE2"), unit_of_work(course.url) as s:
         authoring.create_quiz(s, course.course_id, "Bad", [
             {"points": 1, "spec": {"type": "short_text", "pattern": r"(\w+)\s\1"}}])
+
+
+def test_a_question_stored_with_a_pattern_re2_refuses_is_a_422_not_a_crash(api, course):
+    # Given a question written before patterns were checked (a look-ahead, which RE2 cannot run)
+    from domain.grading.models import QuizQuestion
+
+    with unit_of_work(course.url) as s:
+        quiz = authoring.create_quiz(s, course.course_id, "Old", [{"points": 1, "spec": {"type": "true_false",
+                                                                                         "correct": True}}])
+        s.add(QuizQuestion(quiz_id=quiz.id, position=2, points=1,
+                           spec={"type": "short_text", "accepted": [], "pattern": "(?=a)a"}))
+        attempt_id = quizzes.start_attempt(s, quiz.id, course.learners[1]).id
+    # When its attempt is handed in, Then intake names the attempt and the reason
+    r = api.post("/v1/jobs", json={"kind": "grade_quiz", "payload": {"attempt_id": attempt_id, "answers": []}})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["details"][0]["field"] == "attempt_id" and "RE2" in r.text
