@@ -3,13 +3,15 @@ the deployment-wide gauges (/metrics/platform), and a worker's job histograms an
 (its --metrics-port, prometheus_client multiprocess mode across prefork children)."""
 from __future__ import annotations
 
+import re
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from celeryconfig import CONTROL_QUEUE, FAMILY_QUEUES
 from cli.services import free_port
 from tests.support.jobs import run_job
-from tests.support.stack import wait_for
+from tests.support.stack import ROOT, wait_for
 
 
 def _samples(url: str) -> dict[str, list]:
@@ -60,7 +62,7 @@ def test_platform_gauges_and_a_workers_job_metrics_follow_the_database_and_broke
     # Then (within the gauges' cache time) they are published, wait in the broker and count as queued
     s = wait_for(lambda: (x := _samples(platform)) and _value(x, "coursework_jobs", kind="ping", state="queued") == 3
                  and _value(x, "coursework_queue_depth", queue="maintenance") == 3 and x,
-                 timeout=20, interval=0.5, message="three queued pings in /metrics/platform")
+                 timeout=60, interval=0.5, message="three queued pings in /metrics/platform")
     assert {x.labels["queue"] for x in s["coursework_queue_depth"]} == {*FAMILY_QUEUES, CONTROL_QUEUE}
     assert _value(s, "coursework_queue_consumers", queue="maintenance") == 0
     assert _value(s, "coursework_outbox_pending") == 0
@@ -68,7 +70,7 @@ def test_platform_gauges_and_a_workers_job_metrics_follow_the_database_and_broke
     assert not [x for x in s["coursework_jobs"] if x.labels["state"] == "succeeded"]    # no history scan
     # When a worker serving metrics starts, and more jobs end in every way
     port = free_port()
-    st.start_worker(queues="maintenance", concurrency=2, name="metered", COURSEWORK_WORKER_METRICS_PORT=str(port))
+    st.start_worker(queues="maintenance", concurrency=2, name=f"metered-{port}", COURSEWORK_WORKER_METRICS_PORT=str(port))
     with st.client(st.key) as client:
         for payload in ({"fail_permanent": True}, {"fail_transient_times": 1}, {"fail_transient_times": 10}):
             client.post("/v1/jobs", json={"kind": "ping", "payload": payload})
@@ -84,6 +86,10 @@ def test_platform_gauges_and_a_workers_job_metrics_follow_the_database_and_broke
     # And the platform gauges see the queue drained, one consumer and the dead letter
     s = wait_for(lambda: (x := _samples(platform)) and _value(x, "coursework_jobs", kind="ping", state="queued") == 0
                  and _value(x, "coursework_queue_consumers", queue="maintenance") == 1 and x,
-                 timeout=20, interval=0.5, message="the platform gauges after the worker")
+                 timeout=60, interval=0.5, message="the platform gauges after the worker")
     assert _value(s, "coursework_jobs", kind="ping", state="dead_lettered") == 1
     assert _value(s, "coursework_queue_depth", queue="maintenance") == 0
+    # And every metric the shipped alert rules read is one these endpoints really export
+    exported = set(s) | set(w) | set(_samples(f"{base}/metrics"))
+    used = set(re.findall(r"\bcoursework_[a-z_]+", (ROOT / "monitoring" / "alerts.yml").read_text()))
+    assert used and used <= exported, used - exported

@@ -2,6 +2,8 @@
 restarted while paused), queue health."""
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from celery import Celery
 
@@ -12,7 +14,9 @@ from tests.support.stack import wait_for
 @pytest.fixture(scope="module")
 def two_workers(s3_server):
     with isolated_stack(s3_server.endpoint, worker=False) as st:
-        st.workers = {name: st.start_worker(queues="maintenance,grading", concurrency=1, name=name)
+        # names unique per run: a worker's log file is appended to, and "ready." is looked for in it
+        st.tag = secrets.token_hex(3)
+        st.workers = {name: st.start_worker(queues="maintenance,grading", concurrency=1, name=f"{name}-{st.tag}")
                       for name in ("alpha", "beta")}
         yield st
 
@@ -24,7 +28,7 @@ def _consumed(broker_url: str) -> dict[str, set[str]]:
         replies = app.control.inspect(timeout=2.0).active_queues() or {}
     finally:
         app.close()
-    return {name.split("@")[0]: {q["name"] for q in queues} for name, queues in replies.items()}
+    return {name.split("-")[0]: {q["name"] for q in queues} for name, queues in replies.items()}
 
 
 def _wait_consumed(broker_url: str, expected: dict[str, set[str]]) -> None:
@@ -57,7 +61,7 @@ def test_a_paused_queue_is_left_by_every_worker_even_one_started_later_and_resum
         assert waiting["oldest_waiting_seconds"] is not None and waiting["oldest_waiting_seconds"] >= 0
         # When one worker is restarted while the queue is paused
         st.workers["beta"].stop()
-        st.workers["gamma"] = st.start_worker(queues="maintenance,grading", concurrency=1, name="gamma")
+        st.workers["gamma"] = st.start_worker(queues="maintenance,grading", concurrency=1, name=f"gamma-{st.tag}")
         # Then the new worker leaves the paused queue out too, and nothing has run
         _wait_consumed(st.redis_url, {"alpha": {"grading"}, "gamma": {"grading"}})
         assert all(client.get(f"/v1/jobs/{i}").json()["job"]["state"] == "queued" for i in ids)
