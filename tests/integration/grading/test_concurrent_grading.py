@@ -201,9 +201,19 @@ def more_workers(stack, worker):
 
 
 def test_serial_concurrent_and_oracle_agree(api, database, more_workers):
+    play(api, database, seed=20)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_serial_concurrent_and_oracle_agree_on_more_scenarios(api, database, more_workers, seed):
+    play(api, database, seed)
+
+
+def play(api, database, seed: int) -> None:
     # Given one scenario (attempts of a best-of and an averaged quiz, a late-penalised and peer-reviewed
     # assignment, code scores, two regrades and a weight change) played on two identical courses
-    sc = make_scenario(seed=20)
+    sc = make_scenario(seed)
     due = utcnow().replace(microsecond=0) - timedelta(days=3)
     serial, concurrent = set_up(database.url, sc, due), set_up(database.url, sc, due)
     qids = {c.course_id: {q: question_ids(c.url, c.quizzes[q]) for q in "AB"} for c in (serial, concurrent)}
