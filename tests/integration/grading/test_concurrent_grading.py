@@ -201,7 +201,13 @@ def more_workers(stack, worker):
 
 
 def test_serial_concurrent_and_oracle_agree(api, database, more_workers):
+    logged = {child.log_path: child.log_path.stat().st_size for child in more_workers}
     play(api, database, seed=20)
+    # the threads worker and the prefork worker both ran grading jobs of this run
+    for path, start in logged.items():
+        with open(path, "rb") as log:
+            log.seek(start)
+            assert b"Task tasks.grading." in log.read(), f"{path.name} ran no grading job"
 
 
 @pytest.mark.slow
