@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/certificates.py [--learners 2000] [--chunk 200]
 
+Every name goes through the full text pipeline (bidi, font chain, HarfBuzz shaping, wrapping):
+the learners' names cycle through every script of the contact sheet (Devanagari, Arabic with
+harakat, Thai, CJK, emoji ...), so shaping is on in both the job and the baseline.
+
 1. Starts a private stack: a fresh PostgreSQL database, a private redis-server, an S3 server
    (moto) on loopback, one Celery worker process on the ``certificates`` queue with
    concurrency 1 (one worker), and the intake API.
@@ -33,8 +37,10 @@ def make_course(db_url: str, learners: int) -> str:
     from domain.db import unit_of_work, utcnow
     from domain.grading.models import CourseGrade
 
-    names = ["Zoë Ångström", "Дмитрий Иванов", "Ελένη Παπαδοπούλου", "王小明", "山田 太郎", "محمد علي",
-             "דוד כהן", "José Müller"]
+    from tests.unit.certificates.scripts import LONG_NAME, SAMPLES
+
+    # names in every script the renderer supports (shaped by HarfBuzz), one long name that wraps
+    names = [name for name, _ in SAMPLES.values() if name != LONG_NAME] + [LONG_NAME]
     with unit_of_work(db_url) as s:
         teacher = User(email="teacher@bench.local", name="Ada Lovelace", role="instructor")
         s.add(teacher)
