@@ -56,7 +56,7 @@ def markdown() -> str:
 
 def register(sub) -> None:
     p = sub.add_parser("config", help="print every setting (env var, default, current value)")
-    p.add_argument("--markdown", action="store_true")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown (docs/configuration.md)")
     p.set_defaults(fn=run)
 
 

@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("analytics", help="analytics: run a rollup now")
     sub = p.add_subparsers(dest="analytics_command", required=True)
     r = sub.add_parser("rollup", help="fold new learning events into the rollup tables (or --full rebuild)")
-    r.add_argument("--full", action="store_true")
+    r.add_argument("--full", action="store_true", help="rebuild every rollup from all events, not only new ones")
     r.set_defaults(fn=cmd_rollup)
 
 

@@ -79,9 +79,10 @@ def cmd_certificates(args) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("certificates", help="verify / revoke certificates; signing keys")
-    p.add_argument("action", choices=["verify", "revoke", "keygen", "public-key"])
+    p.add_argument("action", choices=["verify", "revoke", "keygen", "public-key"],
+                   help="verify or revoke a certificate; keygen: write a signing key file; public-key: print it")
     p.add_argument("id", nargs="?", default=None, help="certificate id (verify, revoke) or file (keygen)")
-    p.add_argument("--reason", default=None)
+    p.add_argument("--reason", default=None, help="why the certificate is revoked (revoke)")
     p.set_defaults(fn=cmd_certificates)
 
 

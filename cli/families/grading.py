@@ -40,7 +40,7 @@ def cmd_grading(args) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("grading", help="show a learner's course grade; regrade a course")
-    p.add_argument("action", choices=["grade", "regrade"])
+    p.add_argument("action", choices=["grade", "regrade"], help="grade: show a course grade; regrade: recompute a course")
     p.add_argument("ids", nargs="+", help="grade: USER_ID COURSE_ID; regrade: COURSE_ID")
     p.set_defaults(fn=cmd_grading)
 

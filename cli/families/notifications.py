@@ -56,12 +56,13 @@ def cmd_notifications(args) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("notifications", help="delivery log, email suppressions, run the daily digests")
-    p.add_argument("action", choices=["deliveries", "suppress", "unsuppress", "digests"])
-    p.add_argument("email", nargs="?", default=None)
-    p.add_argument("--notification", default=None)
-    p.add_argument("--status", default=None)
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--reason", default=None)
+    p.add_argument("action", choices=["deliveries", "suppress", "unsuppress", "digests"],
+                   help="deliveries: the delivery log; suppress / unsuppress an email; digests: run the daily digests")
+    p.add_argument("email", nargs="?", default=None, help="the address to suppress or unsuppress")
+    p.add_argument("--notification", default=None, help="only this notification's deliveries")
+    p.add_argument("--status", default=None, help="only deliveries in this status (sent, failed, skipped...)")
+    p.add_argument("--limit", type=int, default=50, help="show at most this many deliveries (default 50)")
+    p.add_argument("--reason", default=None, help="why the address is suppressed (suppress)")
     p.add_argument("--day", default=None, help="ISO date for digests (default: today)")
     p.set_defaults(fn=cmd_notifications)
 

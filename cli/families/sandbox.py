@@ -21,19 +21,20 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("sandbox", help="run code in the submission sandbox; check that it works here")
     sp = p.add_subparsers(dest="sandbox_cmd", required=True)
     run = sp.add_parser("run", help="judge one source file against one stdin/expected pair")
-    run.add_argument("file", type=Path)
-    run.add_argument("--language", "-l", choices=sorted(LANGUAGES), required=True)
-    run.add_argument("--stdin", default="")
-    run.add_argument("--expected", default="")
-    run.add_argument("--comparison", choices=["exact", "trimmed", "numeric"], default="trimmed")
-    run.add_argument("--time-limit-ms", type=int, default=2000)
-    run.add_argument("--memory-mb", type=int, default=256)
+    run.add_argument("file", type=Path, help="the source file to compile and run")
+    run.add_argument("--language", "-l", choices=sorted(LANGUAGES), required=True, help="the source's language")
+    run.add_argument("--stdin", default="", help="text given to the program on standard input")
+    run.add_argument("--expected", default="", help="the output the program should print")
+    run.add_argument("--comparison", choices=["exact", "trimmed", "numeric"], default="trimmed",
+                     help="how output is compared with --expected (default trimmed)")
+    run.add_argument("--time-limit-ms", type=int, default=2000, help="CPU time limit in milliseconds (default 2000)")
+    run.add_argument("--memory-mb", type=int, default=256, help="memory limit in MB (default 256)")
     run.set_defaults(fn=_cmd_run)
     check = sp.add_parser("check", help="run a probe program and report what the sandbox isolates")
     check.set_defaults(fn=_cmd_check)
     settle = sp.add_parser("settle", help="end submissions whose evaluate job was cancelled, failed or "
                                           "dead-lettered without grading them")
-    settle.add_argument("--limit", type=int, default=1000)
+    settle.add_argument("--limit", type=int, default=1000, help="settle at most this many submissions (default 1000)")
     settle.set_defaults(fn=_cmd_settle)
 
 

@@ -60,12 +60,13 @@ def cmd_video(args) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("video", help="make a sample clip, probe a file, show an asset")
-    p.add_argument("action", choices=["sample", "probe", "show"])
+    p.add_argument("action", choices=["sample", "probe", "show"],
+                   help="sample: make a test clip; probe: what ffprobe sees in a file; show: an asset")
     p.add_argument("target", help="output file (sample), input file (probe) or asset id (show)")
-    p.add_argument("--seconds", type=float, default=3.0)
-    p.add_argument("--size", default="640x360")
-    p.add_argument("--no-audio", action="store_true")
-    p.add_argument("--rotate", type=int, default=None)
+    p.add_argument("--seconds", type=float, default=3.0, help="sample clip length (default 3)")
+    p.add_argument("--size", default="640x360", help="sample clip WIDTHxHEIGHT (default 640x360)")
+    p.add_argument("--no-audio", action="store_true", help="sample clip without an audio track")
+    p.add_argument("--rotate", type=int, default=None, help="sample clip rotation metadata in degrees (90, 180, 270)")
     p.set_defaults(fn=cmd_video)
 
 
