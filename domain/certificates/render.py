@@ -47,8 +47,12 @@ class Unprintable(ValueError):
 
 
 def _draw_line(c: canvas.Canvas, line: shaping.Line, x_center: float, y: float, size: float, color) -> None:
+    """One shaped line, centred. Wrapped in a marked-content span whose ``ActualText`` is the line
+    as typed: shaped glyphs (conjuncts, positional forms, reordered vowel signs) have no text of
+    their own, so copy, search and screen readers read the span's text instead."""
     x = x_center - line.advance * size / 2
     c.setFillColor(color)
+    c.addLiteral(f"/Span <</ActualText <FEFF{line.text.encode('utf-16-be').hex().upper()}>>> BDC")
     for run in line.runs:
         c.setFont(run.font, size)
         if run.synthetic_bold:            # no bold file for this script: fill and stroke the outline
@@ -58,6 +62,7 @@ def _draw_line(c: canvas.Canvas, line: shaping.Line, x_center: float, y: float, 
         else:
             c.drawString(x, y, run.text)
         x += run.advance * size
+    c.addLiteral("EMC")
 
 
 def _block(c: canvas.Canvas, text: str, x_center: float, top: float, *, width: float, height: float,

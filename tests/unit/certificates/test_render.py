@@ -156,3 +156,13 @@ def test_grade_is_printed_only_when_given_and_output_is_deterministic():
     assert "Grade: 92.5% (A)" in pdftotext(with_grade)
     assert "Grade" not in pdftotext(render_pdf(view("Ana")))
     assert render_pdf(view("Ana", grade_text="92.5% (A)")) == with_grade
+
+
+@pytest.mark.parametrize("script", ["Devanagari (Hindi)", "Bengali", "Tamil", "Thai", "Ethiopic (Amharic)",
+                                    "Korean", "Vietnamese", "Emoji"])
+def test_shaped_names_copy_out_of_the_pdf_as_typed(script):
+    # conjunct and positional glyphs have no character of their own: each line carries its text
+    # as ActualText, which pdftotext (poppler) reads instead of the glyphs
+    name, title = SAMPLES[script]
+    lines = [line.strip() for line in pdftotext(render_pdf(view(name, title))).splitlines()]
+    assert name in lines and title in lines
