@@ -42,6 +42,36 @@ def test_enqueue_then_wait_follows_the_stream_to_the_end(cw):
     assert events[0] == "job.queued" and events[-1] == "job.succeeded"
 
 
+def test_concurrent_waits_stay_within_a_tight_rate_limit(database, redis_server, s3_server, worker):
+    # Given an intake allowing a key 12 requests a minute
+    from tests.support.stack import Stack
+
+    st = Stack(database, redis_server.url, s3_server.endpoint,
+               extra_env={"COURSEWORK_RATE_LIMIT_PER_MINUTE": "12"})
+    try:
+        st.start_intake()
+        key = st.create_key("enqueue,read", name=f"tight-{secrets.token_hex(3)}")
+        sent: list[str] = []
+
+        async def main():
+            async with AsyncClient(st.intake_url, key) as cw:
+                cw.http.event_hooks["request"].append(lambda req: _count(sent, req))
+                jobs = await asyncio.gather(*(cw.enqueue("ping", {"sleep": 3}) for _ in range(3)))
+                return await asyncio.gather(*(cw.wait(a.job.id, timeout=90) for a in jobs))
+
+        # When three jobs of a few seconds are enqueued and waited for at once
+        done = asyncio.run(main())
+    finally:
+        st.stop()
+    # Then each wait took one stream and one read: nine requests in all, no 429 on the way
+    assert [j.state for j in done] == ["succeeded"] * 3
+    assert len(sent) == 9, sent
+
+
+async def _count(sent: list, request) -> None:
+    sent.append(f"{request.method} {request.url.path}")
+
+
 def test_every_post_gets_an_idempotency_key_and_a_given_one_replays(cw):
     a, b = cw.enqueue("ping", {"echo": "x"}), cw.enqueue("ping", {"echo": "x"})
     assert a.job.id != b.job.id and a.job.idempotency_key and b.job.idempotency_key
