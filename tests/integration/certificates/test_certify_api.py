@@ -178,3 +178,41 @@ def test_bad_input_is_refused_at_intake_and_ineligible_learners_fail_clearly(api
     job = run_job(api, "certify", {"user_id": user.id, "course_id": course.id}, timeout=120)
     assert job["state"] == "failed" and job["error"]["code"] == "not_eligible"
     assert "2 required lesson(s) not completed" in job["error"]["message"]
+
+
+def test_after_a_key_rotation_old_certificates_still_verify_and_new_ones_use_the_new_key(
+        api, database, stack, tmp_path):
+    from celeryconfig import STATE_DIR
+    from domain.certificates import keys
+    from domain.certificates.signing import SigningKey
+
+    # Given a certificate signed with the current (development) key
+    with unit_of_work(database.url) as s:
+        course, lessons = make_course(s)
+        user = make_learner(s, course, lessons, "Արամ Խաչատրյան")
+    cid = run_job(api, "certify", {"user_id": user.id, "course_id": course.id}, timeout=120)["result"]["certificate_id"]
+    old_file = keys.dev_key_file(STATE_DIR)
+    old = SigningKey.from_pem(old_file.read_bytes())
+    answer = httpx.get(f"{api.base_url}/v1/certificates/{cid}/verify", timeout=30).json()
+    assert answer["signature"]["key_id"] == old.key_id          # precondition: the worker signed with it
+    # When the operator rotates: a new key file, the old one kept as a previous key
+    new_file = tmp_path / "certificate-key.pem"
+    new = SigningKey.generate()
+    new_file.write_bytes(new.pem())
+    rotated = httpx.Client(base_url=stack.start_intake(COURSEWORK_CERTIFICATE_KEY_FILE=str(new_file),
+                                                       COURSEWORK_CERTIFICATE_PREVIOUS_KEY_FILES=str(old_file)),
+                           timeout=30)
+    # Then both keys are published with their kids, the new one first
+    published = rotated.get("/.well-known/coursework-certificates.json").json()["keys"]
+    assert [k["kid"] for k in published] == [new.key_id, old.key_id]
+    # And the old certificate's record still verifies, with the key its kid names
+    answer = rotated.get(f"/v1/certificates/{cid}/verify").json()
+    jwk = {k["kid"]: k for k in published}[answer["signature"]["key_id"]]
+    assert outsider_verifies(answer["record"], answer["signature"]["value"], jwk)
+    # And its credential is now proved with the new key, which the controller document lists
+    vc = rotated.get(f"/v1/certificates/{cid}/credential").json()
+    assert vc["proof"][0]["verificationMethod"].endswith(f"#{new.key_id}")
+    doc = rotated.get("/v1/certificates/issuer").json()
+    assert [m["id"].rsplit("#", 1)[1] for m in doc["verificationMethod"]] == [new.key_id, old.key_id]
+    [method] = [m for m in doc["verificationMethod"] if m["id"] == vc["proof"][0]["verificationMethod"]]
+    assert outsider_verifies_proof(vc, method)
