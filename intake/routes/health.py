@@ -41,7 +41,8 @@ def _check_redis(r) -> str | None:
         return f"{type(exc).__name__}: {exc}"[:300]
 
 
-@router.get("/readyz", responses=answers(Readiness, errors=(503,)))
+@router.get("/readyz", responses={**answers(Readiness, description="ready"),
+                                  503: {"model": Readiness, "description": "not ready: a check failed"}})
 async def readyz(request: Request):
     db = await run_in_threadpool(_check_db)
     rd = await run_in_threadpool(_check_redis, request.app.state.redis)

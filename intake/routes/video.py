@@ -143,7 +143,7 @@ def _playback(asset_id: str, body: PlaybackRequest) -> dict:
             "version": asset["version"], "expires_at": expires_at, "expires_in": ttl}
 
 
-@router.post("/v1/videos/{asset_id}/playback", responses=answers(VideoPlayback), summary="Signed playback URLs (HLS, DASH, poster, thumbnails) "
+@router.post("/v1/videos/{asset_id}/playback", responses=answers(VideoPlayback, errors=(409,)), summary="Signed playback URLs (HLS, DASH, poster, thumbnails) "
              "for one learner, expiring", openapi_extra=openapi_body(PlaybackRequest))
 async def video_playback(asset_id: str, request: Request, caller: Caller = require("read")):
     body = await parse_json(request, PlaybackRequest)
