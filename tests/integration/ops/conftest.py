@@ -3,12 +3,16 @@ depths): each has its own database and redis-server, so nothing else in the sess
 them. The intake's rate limiter is off there (it writes expiring keys)."""
 from __future__ import annotations
 
+import secrets
 from contextlib import contextmanager
 from typing import Iterator
 
 import pytest
 
-from tests.support.stack import Database, Stack, private_redis
+from cli.services import Child, coursework_argv, free_port, wait_http
+from tests.support.stack import LOG_DIR, Database, Stack, private_redis
+
+FLOWER_USER = "operator"
 
 
 @contextmanager
@@ -40,3 +44,17 @@ def idle_stack(s3_server):
     """An isolated stack with an intake and no worker yet (``start_worker`` when wanted)."""
     with isolated_stack(s3_server.endpoint, worker=False) as st:
         yield st
+
+
+@pytest.fixture(scope="module")
+def flower(stack, worker):
+    password = secrets.token_urlsafe(12)
+    port = free_port()
+    child = Child(coursework_argv("flower", "--port", str(port)),
+                  stack.env(COURSEWORK_FLOWER_BASIC_AUTH=f"{FLOWER_USER}:{password}"),
+                  LOG_DIR / f"flower-{port}.log").start()
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthcheck", timeout=60, child=child)
+        yield f"http://127.0.0.1:{port}", (FLOWER_USER, password)
+    finally:
+        child.stop()

@@ -2,32 +2,14 @@
 sees the test worker and whose /metrics speaks Prometheus text."""
 from __future__ import annotations
 
-import secrets
 import socket
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cli.services import Child, coursework_argv, free_port, wait_http
+from tests.integration.ops.conftest import FLOWER_USER as USER
 from tests.support.jobs import enqueue, run_job, wait_job
-from tests.support.stack import LOG_DIR, wait_for
-
-USER = "operator"
-
-
-@pytest.fixture(scope="module")
-def flower(stack, worker):
-    password = secrets.token_urlsafe(12)
-    port = free_port()
-    child = Child(coursework_argv("flower", "--port", str(port)),
-                  stack.env(COURSEWORK_FLOWER_BASIC_AUTH=f"{USER}:{password}"),
-                  LOG_DIR / f"flower-{port}.log").start()
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthcheck", timeout=60, child=child)
-        yield f"http://127.0.0.1:{port}", (USER, password)
-    finally:
-        child.stop()
+from tests.support.stack import wait_for
 
 
 def _worker_names(base: str, auth) -> set[str]:
