@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     visibility_timeout: int = 3600       # Redis transport: unacked messages come back after this
     relay_interval: float = 1.0          # outbox relay / reaper loop period (seconds)
     relay_in_intake: bool = True         # intake runs the relay loop in a thread too
+    stranded_seconds: float = 120.0      # a job queued this long (or retrying this long past due) with no claim is published again
+    publish_timeout: float = 0.5         # seconds one attempt to publish a job message may take (no connection retries)
     job_retention_days: int = 30         # finished jobs older than this are purged (beat)
     task_sent_events: bool = False       # a Celery task-sent event per enqueue (Flower's SENT state): one more Redis publish per job
     db_pool_size: int = 10               # SQLAlchemy pool per process (PostgreSQL); raise with thread-pool concurrency

@@ -93,19 +93,20 @@ def cmd_show(args) -> int:
 
 def cmd_retry_or_cancel(args) -> int:
     from domain.db import unit_of_work
-    from domain.jobs import service, states
+    from domain.jobs import service
     from domain.jobs.models import Job
 
     with unit_of_work(_settings().database_url) as s:
         job = s.get(Job, args.id, with_for_update=True)
         if job is None:
             return render.error(f"no job {args.id!r}")
-        if args.action == "retry":
-            if job.state not in (states.FAILED, states.DEAD_LETTERED):
-                render.error(f"only failed or dead-lettered jobs can be retried; this one is {job.state}")
+        if args.action == "retry":     # failed/dead-lettered: requeued; queued/retrying (stuck): published again
+            try:
+                done = service.operator_retry(s, job)
+            except service.NotRetryable as exc:
+                render.error(str(exc))
                 return 1
-            service.requeue(s, job)
-            message = f"requeued {job.id}"
+            message = f"{done} {job.id}"
         else:
             if not service.cancel(s, job):
                 render.error(f"job is already {job.state}")
@@ -238,7 +239,8 @@ def register(sub) -> None:
     _json(p)
     p.set_defaults(fn=cmd_show)
 
-    for name, text in (("retry", "requeue a failed or dead-lettered job (attempts start again)"),
+    for name, text in (("retry", "requeue a failed or dead-lettered job (attempts start again); publish a stuck queued "
+                               "or retrying job again"),
                        ("cancel", "cancel a job (a running one stops at its next heartbeat)")):
         p = acts.add_parser(name, help=text)
         p.add_argument("id", help="the job's id")

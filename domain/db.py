@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 from sqlalchemy import JSON, DateTime, Enum, MetaData, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -95,6 +96,15 @@ def session_factory(url: str) -> sessionmaker[Session]:
     if factory is None:
         factory = _factories[key] = sessionmaker(get_engine(url), expire_on_commit=False)
     return factory
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached or dropped the connection (a
+    restart, a failover, a cut link, an exhausted pool), as opposed to refusing the statement:
+    worth trying again in a moment."""
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
 
 
 @contextmanager

@@ -7,6 +7,9 @@ import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from celeryconfig import settings
 from intake import errors, http_metrics, openapi
@@ -23,8 +26,13 @@ Authenticate with `Authorization: Bearer <api key>`. Errors use one envelope:
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     events.install()
-    app.state.redis = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    # /readyz and /metrics: one quick try, no retry backoff (redis-py's default waits seconds)
+    app.state.redis = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2,
+                                           retry=Retry(NoBackoff(), 0))
     app.state.aredis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    # the rate limiter fails open: its Redis gives up fast rather than hold a request
+    app.state.limiter_redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=0.25,
+                                                      socket_timeout=0.25, retry=AsyncRetry(NoBackoff(), 0))
     loop = None
     if settings.relay_in_intake:
         loop = relay.RelayThread()
@@ -35,6 +43,7 @@ async def lifespan(app: FastAPI):
         if loop is not None:
             loop.stop()
         await app.state.aredis.aclose()
+        await app.state.limiter_redis.aclose()
 
 
 def create_app() -> FastAPI:

@@ -52,22 +52,31 @@ def forget_cached_keys() -> None:
     _cache.clear()
 
 
+_LIMITER_PAUSE = 2.0               # seconds the limiter stays open after Redis failed it
+_limiter_away_until = 0.0
+
+
 async def rate_limit(request: Request, caller: Caller) -> None:
     """Fixed one-minute window per key (INCR + EXPIRE in one round trip, on the event loop).
-    Fails open if Redis is down, so intake still accepts jobs into the outbox while the broker
-    is away."""
+    Fails open if Redis is down or slow (its client gives up within a quarter second, then the
+    limiter does not ask Redis again for a couple of seconds), so intake still accepts jobs
+    into the outbox, at its normal pace, while the broker is away."""
     limit = settings.rate_limit_per_minute
     if limit <= 0:
+        return
+    global _limiter_away_until
+    if time.monotonic() < _limiter_away_until:     # Redis failed a moment ago: do not wait on it again
         return
     window = int(time.time() // 60)
     rkey = f"cw:ratelimit:{caller.key_id}:{window}"
     try:
-        pipe = request.app.state.aredis.pipeline()
+        pipe = request.app.state.limiter_redis.pipeline()
         pipe.incr(rkey)
         pipe.expire(rkey, 61)
         count, _ = await pipe.execute()
-    except redis.RedisError as exc:
-        log.warning("rate limiter unavailable (%s); allowing request", exc)
+    except (redis.RedisError, OSError) as exc:
+        _limiter_away_until = time.monotonic() + _LIMITER_PAUSE
+        log.warning("rate limiter unavailable (%s); allowing requests for %ss", exc, _LIMITER_PAUSE)
         return
     if count > limit:
         retry_after = max(1, 60 - int(time.time() % 60))

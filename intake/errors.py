@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from domain.db import unavailable
 from domain.jobs.errors import InvalidPayload
 
 
@@ -75,4 +76,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception):
+        if unavailable(exc):   # the database blipped: try again shortly (an Idempotency-Key makes that safe)
+            return envelope(503, "unavailable", "the database is unavailable; retry shortly with the same "
+                            "Idempotency-Key",
+                            headers={"Retry-After": "1"})
         return envelope(500, "internal_error", "an unexpected error occurred; it has been logged")

@@ -2,16 +2,18 @@
 
 Each request hands its validated job to the process's writer thread and waits for it. The
 writer takes everything waiting (up to ``COURSEWORK_INTAKE_BATCH_MAX`` jobs), writes it with
-one statement (``domain.jobs.batch``), commits once, and the after-commit hook publishes the
-messages as for any commit; only then are the requests answered, so a 202 still means the
-job is durable. Under load this replaces a transaction, a pool checkout and a commit per job
+one statement (``domain.jobs.batch``), commits once and answers the requests: a 202 means
+the job is durable. The after-commit hook hands the messages to the process's dispatcher
+(``workers.dispatch``), which publishes them off this thread, so Redis being down or slow
+never holds an answer; what it cannot publish the relay does. Under load this replaces a transaction, a pool checkout and a commit per job
 with one per batch; a request alone is a batch of one and waits for nothing.
 
 ``submit_many`` hands over one request's jobs together (``POST /v1/jobs/batch``): they are
 never split, so they share one transaction (with other requests' jobs if any are waiting).
 
-A batch that fails as a whole (a database error) is written again one job per transaction,
-so one bad request cannot fail its neighbours.
+A batch that fails as a whole for one job's sake is written again one job per transaction,
+so one bad request cannot fail its neighbours. A connection lost while writing is written
+again once; a database still away answers 503 with ``Retry-After`` (``intake.errors``).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
-from domain.db import unit_of_work
+from domain.db import session_factory, unavailable
 from domain.jobs.batch import NewJob, Outcome, enqueue_each
 
 log = logging.getLogger(__name__)
@@ -68,11 +70,11 @@ class GroupCommit:
 
     def _write(self, batch: list[tuple[NewJob, Future]]) -> None:
         try:
-            with unit_of_work(self.url) as s:
-                outcomes: list[Outcome] = enqueue_each(s, [job for job, _ in batch])
+            outcomes: list[Outcome] = self._commit([job for job, _ in batch])
         except Exception as exc:
-            if len(batch) == 1:
-                batch[0][1].set_exception(exc)
+            if len(batch) == 1 or unavailable(exc):   # a database blip fails every job alike
+                for _, done in batch:
+                    done.set_exception(exc)
                 return
             log.warning("a batch of %d jobs failed (%s); writing them one by one", len(batch), exc)
             for one in batch:
@@ -83,6 +85,25 @@ class GroupCommit:
                 done.set_exception(outcome)
             else:
                 done.set_result(outcome)
+
+    def _commit(self, jobs: list[NewJob]) -> list[Outcome]:
+        """Write and commit the jobs. A connection lost while writing (nothing committed yet) is
+        written again once on a fresh connection; a failed commit is not (it may have landed):
+        that error reaches the caller, who retries with its Idempotency-Key."""
+        for attempt in (1, 2):
+            with session_factory(self.url)() as session:
+                try:
+                    outcomes = enqueue_each(session, jobs)
+                except Exception as exc:
+                    session.rollback()
+                    if attempt == 1 and unavailable(exc):
+                        log.warning("database connection lost while writing %d job(s) (%s); writing again",
+                                    len(jobs), exc)
+                        continue
+                    raise
+                session.commit()
+                return outcomes
+        raise AssertionError("unreachable")
 
 
 _writers: dict[str, GroupCommit] = {}

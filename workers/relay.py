@@ -1,13 +1,18 @@
 """The outbox relay and the stuck-job reaper.
 
 Whoever writes a job writes its outbox row in the same transaction; right after the commit
-the row is published (``publish_committed``, hooked on every Session by ``workers.events``)
-and marked published a moment later, in batches, off the request path (``PublishedMarks``).
+the row is handed to the process's dispatcher (``publish_committed``, hooked on every Session
+by ``workers.events``; sent off the committing thread by ``workers.dispatch``) and marked published a moment later, in batches, off the request path (``PublishedMarks``).
 Whatever could not be published (Redis down), is not due yet (``run_at``) or was published
 but never marked (the process died) is published by this relay: a loop in intake (a thread),
 the ``coursework relay`` command and a beat entry all call ``relay_once``; ``FOR UPDATE SKIP
 LOCKED`` keeps concurrent relays from colliding. A message published twice is harmless: the
 job's lease lets one delivery run it and the other skip.
+
+Redis is a cache of work, not its record: a job left ``queued`` (or ``retrying`` past due)
+longer than ``stranded_seconds`` with no claim is published again whatever its outbox row says,
+once its queue has nothing waiting in the broker (a flush, a restart without persistence, a
+failover that missed writes, a worker killed before its claim all lose messages this way).
 """
 from __future__ import annotations
 
@@ -16,9 +21,8 @@ import logging
 import os
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack
 from datetime import timezone
-from typing import Iterator
 
 from sqlalchemy import select, update
 
@@ -27,6 +31,7 @@ from domain.db import unit_of_work, utcnow
 from domain.jobs import service, states
 from domain.jobs.labels import task_argsrepr
 from domain.jobs.models import Job, Outbox
+from workers.per_process import PerProcess
 
 log = logging.getLogger(__name__)
 
@@ -41,32 +46,34 @@ def send(kind_name: str, job_id: str, producer=None, payload: dict | None = None
                   argsrepr=task_argsrepr(job_id, kind_name, payload), kwargsrepr="{}")
 
 
-@contextmanager
-def batched_producer() -> Iterator:
-    """A producer whose Redis commands are pipelined until the block ends (kombu's
-    ``Producer.batch``): one round trip for a whole commit's messages."""
-    from workers.app import app
-
-    with app.producer_or_acquire() as producer, producer.batch(max_size=1000):
-        yield producer
-
-
 def publish_rows(session, rows: list[Outbox]) -> tuple[int, str | None]:
+    """Send the rows' jobs over one fail-fast connection; stop at the first broker error."""
     sent = 0
-    for row in rows:
-        job = session.get(Job, row.job_id)
-        if job is None or job.state in states.TERMINAL:
-            row.published_at = utcnow()      # nothing to run any more
-            continue
-        try:
-            send(job.kind, job.id, payload=job.payload)
-        except Exception as exc:  # broker unreachable: keep the row, try again later
-            row.publish_attempts += 1
-            row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-            return sent, row.last_error
-        row.published_at = utcnow()
-        sent += 1
+    with ExitStack() as stack:
+        producer = None
+        for row in rows:
+            job = session.get(Job, row.job_id)
+            if job is None or job.state in states.TERMINAL:
+                row.published_at = utcnow()      # nothing to run any more
+                continue
+            try:
+                if producer is None:
+                    producer = _bounded_producer(stack)
+                send(job.kind, job.id, producer, job.payload)
+            except Exception as exc:  # broker unreachable: keep the row, try again later
+                row.publish_attempts += 1
+                row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                return sent, row.last_error
+            row.published_at = utcnow()
+            sent += 1
     return sent, None
+
+
+def _bounded_producer(stack: ExitStack):
+    from workers.app import app
+    from workers.dispatch import bounded_connection
+
+    return app.amqp.Producer(stack.enter_context(bounded_connection()))
 
 
 class PublishedMarks:
@@ -109,33 +116,58 @@ atexit.register(marks.flush)
 
 
 def publish_committed(session, rows: list[tuple]) -> int:
-    """After a commit: publish the outbox rows it wrote that are due now, given as
-    ``(outbox id, job id, available_at, kind name, payload)``, in one pipelined batch. On a broker error
-    they are left to the relay. Returns how many were sent."""
+    """After a commit: hand the outbox rows it wrote that are due now, given as ``(outbox id,
+    job id, available_at, kind name, payload)``, to this process's dispatcher (``workers.dispatch``),
+    which sends them off this thread; whatever it cannot send is left to the relay. Returns
+    how many were handed over."""
+    from workers.dispatch import dispatcher
+
     now = utcnow()
     due = [(outbox_id, job_id, kind_name, payload) for outbox_id, job_id, available_at, kind_name, payload in rows
            if available_at.replace(tzinfo=available_at.tzinfo or timezone.utc) <= now]   # else: run_at, the relay's
-    if not due:
-        return 0
-    try:
-        with batched_producer() as producer:
-            for _, job_id, kind_name, payload in due:
-                send(kind_name, job_id, producer, payload)
-    except Exception as exc:   # broker away (or anything else): the relay publishes them
-        log.warning("publish of %d job(s) deferred to the relay: %s", len(due), exc)
-        return 0
-    marks.add(session.get_bind(), [outbox_id for outbox_id, *_ in due])
+    if due:
+        dispatcher().add(session.get_bind(), due)
     return len(due)
+
+
+def _fast_redis():
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    timeout = max(settings.publish_timeout, 0.1)
+    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout,
+                                retry=Retry(NoBackoff(), 0))
+
+
+fast_redis = PerProcess(_fast_redis)    # one quick try, no retry backoff: the relay's next pass retries
+
+
+def idle_queues() -> set[str]:
+    """The job queues with no message waiting in the broker (none if Redis cannot say)."""
+    from celeryconfig import CONTROL_QUEUE, FAMILY_QUEUES
+
+    try:
+        pipe = fast_redis().pipeline(transaction=False)
+        names = (*FAMILY_QUEUES, CONTROL_QUEUE)
+        for name in names:
+            pipe.llen(name)
+        return {name for name, depth in zip(names, pipe.execute()) if depth == 0}
+    except Exception:   # Redis away: nothing could be published anyway
+        return set()
 
 
 def relay_once(url: str | None = None, limit: int = 200) -> dict:
     url = url or settings.database_url
     with unit_of_work(url) as s:
         reaped = service.reap_expired(s)
-        stale = service.requeue_stale_retrying(s, settings.retry_backoff_max + settings.lease_seconds)
+    with unit_of_work(url) as s:
+        stranded = service.republish_stranded(s, settings.stranded_seconds,
+                                              settings.retry_backoff_max + settings.stranded_seconds,
+                                              idle_queues())
     with unit_of_work(url) as s:
         sent, error = publish_rows(s, service.due_outbox(s, limit))
-    return {"published": sent, "reaped": len(reaped), "stale_retrying": len(stale), "error": error}
+    return {"published": sent, "reaped": len(reaped), "stranded": len(stranded), "error": error}
 
 
 class RelayThread(threading.Thread):
@@ -149,7 +181,7 @@ class RelayThread(threading.Thread):
         while not self.stopping.is_set():
             try:
                 out = relay_once(self.url)
-                if out["published"] or out["reaped"] or out["error"]:
+                if out["published"] or out["reaped"] or out["stranded"] or out["error"]:
                     log.info("relay: %s", out)
             except Exception:  # never let the loop die; the DB may be restarting
                 log.exception("relay pass failed")

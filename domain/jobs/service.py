@@ -400,6 +400,23 @@ def mark_cancelled(session: Session, job_id: str, owner: str) -> bool:
     return True
 
 
+class NotRetryable(Exception):
+    pass
+
+
+def operator_retry(session: Session, job: Job) -> str:
+    """An operator's retry: a failed or dead-lettered job is requeued with fresh attempts; a
+    ``queued`` or ``retrying`` one (stuck: its message lost) is published again. Returns what
+    was done; ``NotRetryable`` for a running, succeeded or cancelled job."""
+    if job.state in (states.FAILED, states.DEAD_LETTERED):
+        requeue(session, job)
+        return "requeued"
+    if job.state in (states.QUEUED, states.RETRYING):
+        republish(session, job, "republished by operator")
+        return "republished"
+    raise NotRetryable(f"only failed, dead-lettered, queued or retrying jobs can be retried; this one is {job.state}")
+
+
 def requeue(session: Session, job: Job, *, reset_attempts: bool = True) -> None:
     """Operator retry of a failed or dead-lettered job."""
     _set_state(session, job, states.QUEUED, {"reason": "requeued by operator"})
@@ -446,18 +463,47 @@ def reap_expired(session: Session, limit: int = 100) -> list[str]:
     return touched
 
 
-def requeue_stale_retrying(session: Session, older_than_seconds: float, limit: int = 100) -> list[str]:
-    """A job left in ``retrying`` whose retry message never arrived (broker lost it): requeue."""
-    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-    stmt = (select(Job).where(Job.state == states.RETRYING, Job.updated_at < cutoff)
-            .limit(limit).with_for_update(skip_locked=True))
-    ids = []
-    for job in session.scalars(stmt):
-        ids.append(job.id)
-        job.updated_at = utcnow()
-        add_outbox(session, job.id, job.kind, payload=job.payload)
-        record_event(session, job.id, "job.republished", {"reason": "retry message overdue"})
-    return ids
+def republish(session: Session, job: Job, reason: str) -> None:
+    """Publish a waiting job's message again (its state, attempts and lease untouched): the one
+    it had may be lost. A duplicate delivery finds the job claimed or done and skips."""
+    job.updated_at = utcnow()
+    add_outbox(session, job.id, job.kind, payload=job.payload)
+    record_event(session, job.id, "job.republished", {"state": job.state, "reason": reason})
+
+
+def stranded(session: Session, queued_for: float, retry_overdue_for: float, queues: set[str] | None = None,
+             limit: int = 100) -> list[Job]:
+    """Jobs nobody claimed for too long, whatever their outbox rows say: ``queued`` and due for
+    more than ``queued_for`` seconds, or ``retrying`` with their latest state change more than
+    ``retry_overdue_for`` seconds ago. Their message may be lost (Redis lost data; a worker died
+    holding it before the claim). A job still waiting on an unpublished outbox row is the
+    relay's already; ``queues`` limits the search to the queues whose backlog is empty, so a
+    job still waiting in line is not given a second message. Locked, skipping locked rows."""
+    now = utcnow()
+    queued_cutoff = now - timedelta(seconds=queued_for)
+    pending = select(Outbox.id).where(Outbox.job_id == Job.id, Outbox.published_at.is_(None)).exists()
+    stmt = (select(Job)
+            .where(or_(and_(Job.state == states.QUEUED, Job.updated_at < queued_cutoff,
+                            or_(Job.run_at.is_(None), Job.run_at < queued_cutoff)),
+                       and_(Job.state == states.RETRYING,
+                            Job.updated_at < now - timedelta(seconds=retry_overdue_for))),
+                   Job.cancel_requested.is_(False), ~pending)
+            .order_by(Job.updated_at).limit(limit).with_for_update(skip_locked=True))
+    if queues is not None:
+        if not queues:
+            return []
+        stmt = stmt.where(Job.queue.in_(sorted(queues)))
+    return list(session.scalars(stmt))
+
+
+def republish_stranded(session: Session, queued_for: float, retry_overdue_for: float,
+                       queues: set[str] | None = None, limit: int = 100) -> list[str]:
+    """Publish every stranded job (``stranded``) again. Returns their ids."""
+    jobs = stranded(session, queued_for, retry_overdue_for, queues, limit)
+    for job in jobs:
+        reason = "retry message overdue" if job.state == states.RETRYING else "queued too long without a claim"
+        republish(session, job, reason)
+    return [job.id for job in jobs]
 
 
 def job_kind(name: str) -> JobKind:

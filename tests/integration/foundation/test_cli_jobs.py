@@ -27,10 +27,10 @@ def test_jobs_show_dead_letters_and_retry(stack, api):
     assert out.returncode == 0 and f"requeued {job['id']}" in out.stdout
     again = wait_job(api, job["id"])
     assert again["state"] == "failed" and again["attempts"] == 1
-    # retrying a job that is not failed or dead-lettered is refused
+    # retrying a job that succeeded is refused
     ok = wait_job(api, enqueue(api, "ping", {})["id"])
     refused = cw(stack, "jobs", "retry", ok["id"])
-    assert refused.returncode == 1 and "only failed or dead-lettered" in refused.stderr
+    assert refused.returncode == 1 and "can be retried; this one is succeeded" in refused.stderr
 
 
 def test_dead_letters_lists_dead_lettered_jobs(stack, api):

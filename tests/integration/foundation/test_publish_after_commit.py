@@ -12,7 +12,7 @@ from domain.db import unit_of_work, utcnow
 from domain.jobs import service
 from domain.jobs.models import Outbox
 from tests.support.jobs import wait_job
-from workers import events, relay
+from workers import dispatch, events, relay
 
 
 def _outbox(db, job_id: str) -> Outbox:
@@ -27,7 +27,9 @@ def test_a_job_enqueued_in_any_session_is_sent_after_commit_and_marked_in_a_batc
         job, created = service.enqueue(s, "ping", {"echo": "after-commit"}, caller="system")
         job_id = job.id
     assert created
-    # Then the commit sent it at once: its outbox id waits in the batch of rows to mark
+    # Then the commit handed it to the process's dispatcher, which sends it off the committing
+    # thread: once sent, its outbox id waits in the batch of rows to mark
+    assert dispatch.dispatcher().flush()
     row = _outbox(db, job_id)
     pending = [i for ids in relay.marks.pending.values() for i in ids]
     assert row.id in pending
@@ -54,6 +56,7 @@ def test_a_job_due_later_or_rolled_back_is_not_sent(db, database):
     except RuntimeError:
         pass
     # Then neither was sent: the later one waits unpublished for the relay, the other never existed
+    assert dispatch.dispatcher().flush()
     row = _outbox(db, later_id)
     assert row.id not in [i for ids in relay.marks.pending.values() for i in ids]
     relay.marks.flush()
