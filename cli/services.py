@@ -57,10 +57,12 @@ def ensure_redis_binary() -> str:
 
 
 class RedisServer:
-    """A private redis-server on a free loopback port, in its own temp dir; stop() ends it."""
+    """A private redis-server on a free loopback port, in its own temp dir; stop() ends it.
+    ``persistent``: an append-only file (fsync every second), kept across ``restart()``."""
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, persistent: bool = False):
         self.port = port or free_port()
+        self.persistent = persistent
         self.dir = tempfile.mkdtemp(prefix="cw-redis-")
         self.proc: subprocess.Popen | None = None
 
@@ -71,7 +73,8 @@ class RedisServer:
     def start(self) -> "RedisServer":
         binary = ensure_redis_binary()
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "everysec",
              "--dir", self.dir, "--daemonize", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.time() + 10
@@ -81,13 +84,23 @@ class RedisServer:
             time.sleep(0.05)
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
-    def stop(self) -> None:
+    def halt(self, sig: int = signal.SIGTERM) -> None:
+        """End the server process (SIGTERM: a clean shutdown; SIGKILL: a crash), keeping its
+        data folder for a ``start()`` on the same port."""
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(5)
+
+    def restart(self, sig: int = signal.SIGTERM) -> "RedisServer":
+        self.halt(sig)
+        return self.start()
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

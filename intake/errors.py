@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.db import unavailable
 from domain.jobs.errors import InvalidPayload
+
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -74,10 +79,15 @@ def install(app: FastAPI) -> None:
         return envelope(400, "malformed_json", "the request body is not valid JSON",
                         [{"field": "body", "message": str(exc)}])
 
+    @app.exception_handler(SQLAlchemyError)   # answered here: the connection stays usable for the retry
+    async def _database(_req: Request, exc: SQLAlchemyError):
+        if unavailable(exc):   # the database blipped: try again shortly (an Idempotency-Key makes that safe)
+            log.warning("database unavailable: %s", exc)
+            return envelope(503, "unavailable", "the database is unavailable; retry shortly with the same "
+                            "Idempotency-Key", headers={"Retry-After": "1"})
+        log.error("unexpected database error", exc_info=exc)
+        return envelope(500, "internal_error", "an unexpected error occurred; it has been logged")
+
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception):
-        if unavailable(exc):   # the database blipped: try again shortly (an Idempotency-Key makes that safe)
-            return envelope(503, "unavailable", "the database is unavailable; retry shortly with the same "
-                            "Idempotency-Key",
-                            headers={"Retry-After": "1"})
         return envelope(500, "internal_error", "an unexpected error occurred; it has been logged")
