@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from celery import Celery
 
+from workers import kombu_fixes
+
+kombu_fixes.install()      # a worker survives Redis restarts (see the module)
+
 TASK_MODULES = [
     "tasks.ping",
     "tasks.maintenance",

@@ -122,21 +122,23 @@ def test_a_worker_keeps_consuming_after_redis_restarts_under_it(own_stack, pool)
     st.start_intake(COURSEWORK_STRANDED_SECONDS="3")
     key = st.create_key()
     with st.client(key) as api:
-        # Given a worker running a job (its message unacknowledged) and holding another
-        worker = st.start_worker(queues="maintenance", concurrency=1, pool=pool, name=f"restart-{pool}")
-        held = [enqueue(api, "ping", {"sleep": 3, "echo": f"held {i}"}) for i in range(2)]
-        wait_job(api, held[0]["id"], states={"running"}, timeout=30)
+        # Given a worker running a job (its message unacknowledged) and waiting for more (a BRPOP
+        # in flight on its second slot): kombu's Redis transport used to kill such a worker
+        worker = st.start_worker(queues="maintenance", concurrency=2, pool=pool, name=f"restart-{pool}")
+        held = enqueue(api, "ping", {"sleep": 3, "echo": "held"})
+        wait_job(api, held["id"], states={"running"}, timeout=30)
         # When Redis restarts (without persistence: every message and the unacked set are gone)
         st.redis.restart()
-        # Then the worker is still there and goes on consuming: the jobs it held and new ones run once
+        # Then the worker is still there and goes on consuming: the job it held and new ones run once
         later = [enqueue(api, "ping", {"echo": f"after restart {i}"}) for i in range(3)]
-        for job in held + later:
+        for job in [held, *later]:
             assert_ran_once(st, wait_job(api, job["id"], timeout=90))
         assert worker.alive(), worker.log_text()[-3000:]
-        # And again after a second restart
+        # And again after a second restart, with nothing running
         st.redis.restart()
         assert_ran_once(st, wait_job(api, enqueue(api, "ping", {"echo": "second"})["id"], timeout=90))
         assert worker.alive(), worker.log_text()[-3000:]
+        assert "Unrecoverable error" not in worker.log_text()
 
 
 def test_a_database_blip_answers_503_with_retry_after(own_stack):
@@ -162,3 +164,37 @@ def test_a_database_blip_answers_503_with_retry_after(own_stack):
                      headers={"Idempotency-Key": "blip-1"})
         assert r.status_code == 202, r.text
         assert_ran_once(st, wait_job(api, r.json()["job"]["id"]))
+
+
+def test_closing_a_channel_whose_transport_is_detached_keeps_the_worker_alive():
+    """The state kombu's Redis transport reaches when the broker drops while a consumer waits on
+    BRPOP holding unacknowledged messages (Celery's ``collect()`` detached the transport, the
+    channel is still open); closing it must not raise (``workers.kombu_fixes``)."""
+    from kombu import Connection, Exchange, Queue
+
+    from workers import kombu_fixes
+
+    kombu_fixes.install()
+    server = private_redis()
+    try:
+        # Given a consumer holding two unacknowledged messages and a BRPOP in flight
+        conn = Connection(server.url)
+        queue = Queue("faults-q", Exchange("faults-x", type="direct"), routing_key="faults-q")
+        with conn.Producer() as producer:
+            for i in range(2):
+                producer.publish({"i": i}, exchange=queue.exchange, routing_key="faults-q", declare=[queue])
+        held = []
+        conn.Consumer([queue], callbacks=[lambda body, message: held.append(message)], prefetch_count=5).consume()
+        while len(held) < 2:
+            conn.drain_events(timeout=5)
+        channel = conn.default_channel
+        assert len(channel.qos._delivered) == 2
+        # When its transport is detached while the channel stays open (as after a failed collect)
+        channel._in_poll = None
+        conn._do_close_transport()
+        assert not channel.closed and channel.connection.client is None
+        # Then closing the connection does not raise (it used to: AttributeError on 'hostname')
+        conn.close()
+        assert channel.closed
+    finally:
+        server.stop()
