@@ -82,7 +82,8 @@ class ChaosStack:
                "COURSEWORK_RATE_LIMIT_PER_MINUTE": "100000", "COURSEWORK_LOG_LEVEL": "INFO",
                "COURSEWORK_RELAY_INTERVAL": "0.5", "COURSEWORK_LEASE_SECONDS": str(LEASE_SECONDS),
                "COURSEWORK_HEARTBEAT_SECONDS": "1", "COURSEWORK_RETRY_BACKOFF_MAX": "5",
-               "COURSEWORK_STRANDED_SECONDS": str(STRANDED_SECONDS)}
+               "COURSEWORK_STRANDED_SECONDS": str(STRANDED_SECONDS),
+               "COURSEWORK_DB_POOL_SIZE": "4", "COURSEWORK_DB_MAX_OVERFLOW": "6"}   # a shared server's max_connections
         self.stack = Stack(self.db, self.redis.url, "", extra_env=env)
         self.stack.start_intake()
         self.key = self.stack.create_key("enqueue,read,operate", name="chaos")
@@ -179,22 +180,33 @@ def post_at_rate(clients: Clients, n: int, rate: float, tag: str, threads: int =
     return items
 
 
-def strike(stack: ChaosStack, window: float, rng: random.Random, log: list[str]) -> threading.Thread:
-    """The faults, at random moments within ``window`` seconds (each at least a few seconds apart)."""
-    faults = [stack.redis_stop, stack.worker_kill, stack.db_cut, stack.redis_stop, stack.worker_kill, stack.db_cut]
-    rng.shuffle(faults)
-    slot = window / len(faults)
-    t0 = time.monotonic()
+class Chaos(threading.Thread):
+    """The faults, at random moments within ``window`` seconds. The thread lives until ``end()``:
+    the workers it starts are its children, ended by the kernel when their starting thread
+    exits (``PR_SET_PDEATHSIG``)."""
 
-    def run() -> None:
+    def __init__(self, stack: ChaosStack, window: float, rng: random.Random):
+        super().__init__(name="chaos", daemon=True)
+        self.stack, self.window, self.rng = stack, window, rng
+        self.log: list[str] = []
+        self.struck, self.ending = threading.Event(), threading.Event()
+
+    def run(self) -> None:
+        s = self.stack
+        faults = [s.redis_stop, s.worker_kill, s.db_cut, s.redis_stop, s.worker_kill, s.db_cut]
+        self.rng.shuffle(faults)
+        slot = self.window / len(faults)
+        t0 = time.monotonic()
         for i, fault in enumerate(faults):
-            at = t0 + i * slot + rng.uniform(0, slot * 0.4)
+            at = t0 + i * slot + self.rng.uniform(0, slot * 0.4)
             time.sleep(max(0.0, at - time.monotonic()))
-            log.append(f"{time.monotonic() - t0:5.1f} s  {fault()}")
+            self.log.append(f"{time.monotonic() - t0:5.1f} s  {fault()}")
+        self.struck.set()
+        self.ending.wait()
 
-    thread = threading.Thread(target=run, name="chaos", daemon=True)
-    thread.start()
-    return thread
+    def end(self) -> None:
+        self.ending.set()
+        self.join()
 
 
 # --- outcome -----------------------------------------------------------------------------------
@@ -205,7 +217,13 @@ def outcome(stack: ChaosStack, ids: list[str], timeout: float) -> dict:
     terminal = ("succeeded", "failed", "dead_lettered", "cancelled")
     deadline = time.monotonic() + timeout
     while True:
-        with psycopg.connect(dsn) as conn:
+        try:
+            conn = psycopg.connect(dsn)
+        except psycopg.OperationalError as exc:     # a busy shared server: ask again
+            print(f"  (database: {exc})", file=sys.stderr)
+            time.sleep(2)
+            continue
+        with conn:
             states = dict(conn.execute("SELECT id, state FROM jobs WHERE id = ANY(%s)", (ids,)).fetchall())
         open_ = [i for i in ids if states.get(i) not in terminal]
         if not open_ or time.monotonic() > deadline:
@@ -246,19 +264,24 @@ def run_mode(mode: str, jobs: int, rate: float, seed: int) -> dict:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="cw-chaos-") as tmp:
         stack = ChaosStack(Path(tmp), persistent=(mode == "on"))
+        chaos = None
         try:
             run = Run(mode)
             clients = Clients(stack, 32)
             post_at_rate(clients, 50, rate, f"warm-{mode}-{seed}")        # connections, caches, pools
             half = jobs // 2
             run.baseline = post_at_rate(clients, half, rate, f"base-{mode}-{seed}")
-            chaos = strike(stack, window=half / rate * 0.6, rng=rng, log=run.faults)
+            chaos = Chaos(stack, window=half / rate * 0.6, rng=rng)
+            chaos.start()
             run.faulted = post_at_rate(clients, jobs - half, rate, f"chaos-{mode}-{seed}")
-            chaos.join()
+            chaos.struck.wait()
+            run.faults = chaos.log
             items = run.baseline + run.faulted
             ids = [p.job_id for p in items if p.job_id]
             result = outcome(stack, ids, timeout=STRANDED_SECONDS * 4 + 120)
         finally:
+            if chaos is not None:
+                chaos.end()
             stack.stop()
     base = [p.latency for p in run.baseline if p.latency is not None]
     hit = [p.latency for p in run.faulted if p.latency is not None]
