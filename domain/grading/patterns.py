@@ -149,6 +149,10 @@ def compile_pattern(pattern: str):
         raise PatternError(f"the pattern is longer than {MAX_PATTERN} characters")
     if "\x00" in pattern:
         raise PatternError("the pattern holds a NUL character")
+    try:
+        pattern.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PatternError("the pattern holds text that is not valid Unicode (a lone surrogate)") from None
     source = translate(pattern)
     try:
         return re2.compile(source, _OPTIONS)

@@ -142,12 +142,32 @@ def _option_index(value: Any, options: list[str], what: str) -> None:
         raise BadAnswer(f"option {value} does not exist: this question has options 0 to {len(options) - 1}")
 
 
+def _utf8(value: Any) -> bool:
+    """Whether every string in a JSON value (keys too) can be stored as UTF-8."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        strings = [v] if isinstance(v, str) else list(v) if isinstance(v, dict) else []
+        for text in strings:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return True
+
+
 def check_answer(spec: Any, answer: Any) -> None:
     """Raise BadAnswer unless the answer has the question's shape. ``None`` is "not answered".
 
     Cheap and bounded (no pattern is run): intake calls it for every answer."""
     if answer is None:
         return
+    if not _utf8(answer):
+        raise BadAnswer("the answer holds text that is not valid Unicode (a lone surrogate)")
     if isinstance(spec, SingleChoice):
         _option_index(answer, spec.options, "an option index")
     elif isinstance(spec, MultipleChoice):

@@ -96,3 +96,11 @@ def test_a_question_stored_with_a_pattern_re2_refuses_is_a_422_not_a_crash(api, 
     r = api.post("/v1/jobs", json={"kind": "grade_quiz", "payload": {"attempt_id": attempt_id, "answers": []}})
     assert r.status_code == 422, r.text
     assert r.json()["error"]["details"][0]["field"] == "attempt_id" and "RE2" in r.text
+
+
+def test_a_lone_surrogate_in_an_answer_is_a_422(api, attempt):
+    attempt_id, q, _ = attempt
+    body = ('{"kind": "grade_quiz", "payload": {"attempt_id": "%s", "answers": '
+            '[{"question_id": "%s", "value": "a\\ud800"}]}}' % (attempt_id, q[3]))
+    r = post_raw(api, body)
+    assert r.status_code in (400, 422), r.text

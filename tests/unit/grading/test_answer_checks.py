@@ -34,6 +34,8 @@ TEXT = parse_spec({"type": "short_text", "accepted": ["x"]})
     (MATCHING, {"fr": "Paris", "it": "Rome"}, "'it' is not a left-hand item"),
     (TEXT, "x" * 2001, "at most 2000"),
     (TEXT, "a\x00b", "NUL"),
+    (TEXT, "a\ud800", "lone surrogate"),
+    (MATCHING, {"fr": "\udc00"}, "lone surrogate"),
 ])
 def test_answers_of_the_wrong_shape_are_refused(spec, answer, says):
     with pytest.raises(BadAnswer, match=says):
@@ -71,3 +73,22 @@ def test_answer_specs_refuse_non_finite_tolerances_and_repeated_items():
         parse_spec({"type": "numeric", "value": 1, "abs_tolerance": math.inf})
     with pytest.raises(ValueError):
         parse_spec({"type": "ordering", "items": ["a", "a"]})
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-10 ** 400, max_value=10 ** 400) | st.floats()
+    | st.text(max_size=40) | st.text(st.characters(categories=["Cs", "Ll"]), max_size=3),
+    lambda children: st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=8), children, max_size=6),
+    max_leaves=20)
+PATTERNED = parse_spec({"type": "short_text", "accepted": ["Straße"], "pattern": r"(\w+)+ \d{2,}"})
+
+
+@given(st.sampled_from([SINGLE, MULTI, NUMERIC, ORDERING, MATCHING, TEXT, PATTERNED,
+                        parse_spec({"type": "true_false", "correct": False})]), json_values)
+def test_any_json_answer_is_either_refused_as_bad_or_scored(spec, answer):
+    try:
+        check_answer(spec, answer)
+    except BadAnswer:
+        return
+    result = score("q", spec, 3.0, answer)
+    assert 0.0 <= result.points <= 3.0

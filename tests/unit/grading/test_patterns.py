@@ -52,7 +52,7 @@ def test_a_backtracking_pattern_runs_in_linear_time():
 
 @pytest.mark.parametrize("pattern, says", [
     (r"(?=a)b", "RE2"), (r"(a)\1", "RE2"), (r"[ß]", "folds to 'ss'"), ("[abc", "unclosed"),
-    ("a" * 501, "at most 500"), ("(", "RE2"),
+    ("a" * 501, "at most 500"), ("(", "RE2"), ("a\ud800", "unicode"),
 ])
 def test_patterns_are_checked_when_authored(pattern, says):
     with pytest.raises(ValueError, match=says):
