@@ -96,6 +96,7 @@ class RunResult:
 
 
 STDERR_KEEP = 64 * 1024
+OUTER_FACTOR, OUTER_GRACE = 3.0, 5.0
 OOM_POLL = 0.05   # seconds between looks at the slot cgroup's OOM kill count
 
 
@@ -145,8 +146,16 @@ def _request(limits: Limits, tree_memory: bool) -> bytes:
     limit on the tree itself (no cgroup does)."""
     cpu_ms = max(1, math.ceil(limits.cpu_seconds * 1000))
     address_space = limits.address_space_bytes or limits.memory_bytes
+    wall_ms = max(1, math.ceil(limits.wall_seconds * 1000))
     return (f"{cpu_ms} {address_space} {limits.processes} {limits.file_bytes} {limits.open_files} "
-            f"{limits.file_bytes} {limits.tmp_inodes} {limits.memory_bytes if tree_memory else 0}").encode()
+            f"{limits.file_bytes} {limits.tmp_inodes} {limits.memory_bytes if tree_memory else 0} {wall_ms}").encode()
+
+
+def outer_deadline(wall_seconds: float) -> float:
+    """Seconds after which the worker kills a case whatever runner says. runner stops the program
+    at its own wall clock, which leaves out time it waited for a CPU (see runner.c); this outer
+    clock is for a host so loaded that the program never gets its share, or a runner that hangs."""
+    return wall_seconds * OUTER_FACTOR + OUTER_GRACE
 
 
 def _kill_group(pid: int) -> None:
@@ -264,7 +273,7 @@ class Session:
         finally:
             for fd in (stdin_fd, out_w, err_w):
                 os.close(fd)
-        deadline = started + limits.wall_seconds
+        deadline = started + outer_deadline(limits.wall_seconds)
         oom = self.group.oom_killed if self.group is not None else None
         out, err, timed_out, exceeded, oom_stop = _collect(out_r, err_r, deadline, limits.output_bytes, oom)
         stopped = timed_out or exceeded or oom_stop
@@ -287,9 +296,11 @@ class Session:
                                      f"{os.strerror(int(reply[2])) if len(reply) > 2 else ''}")
         flags = 0
         if reply is not None:   # the case's usage, measured by its init inside (see runner.c)
-            status, cpu_us, maxrss, tree_rss, flags = (int(x) for x in reply[1:6])
+            status, cpu_us, maxrss, tree_rss, flags, own_wall = (int(x) for x in reply[1:7])
             code = os.waitstatus_to_exitcode(status)
             cpu, rss = cpu_us / 1e6, max(maxrss, tree_rss) * 1024
+            if flags & 8:   # runner stopped it at the program's own wall clock
+                timed_out, wall = True, own_wall / 1e6
         else:                   # killed before it could report (wall clock / output budget / OOM kill)
             code, cpu, rss, maxrss = -signal.SIGKILL, 0.0, 0, 0
         oom = oom_stop

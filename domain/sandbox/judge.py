@@ -266,7 +266,7 @@ def _case_result(lang: languages.Language, number: int, case: CaseSpec, run: jai
     detail = ""
     if verdict is Verdict.runtime_error and not case.hidden:
         detail = describe_exit(run) + "\n" + trim(run.stderr.decode(errors="replace"), 600)
-    # a run stopped by the wall clock shows how long it was let run (up to the kill, not the teardown)
+    # a run stopped by the wall clock shows its own wall time (up to the stop, not the teardown)
     seconds = max(run.wall_seconds, run.cpu_seconds) if run.timed_out else run.cpu_seconds
     return CaseResult(case=number, verdict=verdict.value, time_ms=round(seconds * 1000),
                       memory_kb=run.max_rss_bytes // 1024, hidden=case.hidden, weight=case.weight,

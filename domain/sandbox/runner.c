@@ -8,9 +8,9 @@
  * (and two helpers around it) for every case.
  *   usage: runner CTL_FD PROGRAM [ARGS...]
  * CTL_FD is a SOCK_SEQPACKET socket. Request:
- *   "cpu_ms as_bytes nproc fsize_bytes nofile tmp_bytes tmp_inodes tree_rss_bytes"
+ *   "cpu_ms as_bytes nproc fsize_bytes nofile tmp_bytes tmp_inodes tree_rss_bytes wall_ms"
  * with three fds (stdin, stdout, stderr of the program). Reply, once every process of the case
- * is gone: "R status cpu_us maxrss_kb tree_rss_kb flags" (see case_init), "X errno" (the program
+ * is gone: "R status cpu_us maxrss_kb tree_rss_kb flags wall_us" (see case_init), "X errno" (the program
  * could not be exec'd), or "E step errno" (the case's sandbox could not be set up).
  * End-of-file on CTL_FD: exit.
  *
@@ -19,7 +19,12 @@
  * their CPU time together passes the limit (or, tree_rss_bytes > 0, their resident memory
  * together passes it: the fallback where no memory cgroup holds the case), and once the program
  * has exited it kills whatever is left and reaps it, so RUSAGE_CHILDREN holds the CPU time of
- * every process the case ever had. */
+ * every process the case ever had.
+ *
+ * The wall clock (wall_ms) is the program's own: time since it started less the time its main
+ * thread spent runnable but waiting for a CPU (run_delay in /proc/PID/schedstat). A program that
+ * sleeps or blocks is stopped at wall_ms; one that other work on the host kept from running is
+ * not charged for that wait (the worker keeps an outer clock for a case that never ends). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -49,12 +54,13 @@
 extern char **environ;
 static char workdir[4096];   /* bwrap's --chdir: /tmp for runs (the case's own tmpfs), /box to compile */
 
-struct request { unsigned long long cpu_ms, as, nproc, fsize, nofile, tmp, inodes, tree_rss; int fds[3]; };
+struct request { unsigned long long cpu_ms, as, nproc, fsize, nofile, tmp, inodes, tree_rss, wall_ms; int fds[3]; };
 
 /* reply flags */
 #define F_CPU 1    /* the case's processes together used more CPU than the limit: all killed */
 #define F_MEM 2    /* their resident memory together passed tree_rss (fallback mode): all killed */
 #define F_FILE 4   /* a file reached the size limit, or /tmp or /dev/shm ran out of space or inodes */
+#define F_WALL 8   /* the program's own wall clock ran out: all killed */
 
 static int write_file(const char *path, const char *text) {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -148,6 +154,25 @@ static long long usage_us(void) {   /* CPU time of every process we (the case's 
     return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
+static long long now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static long long run_delay_us(pid_t pid) {   /* time runnable but not running (0 if unknown) */
+    char path[64], buf[128];
+    snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    unsigned long long on_cpu, delay;
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    return sscanf(buf, "%llu %llu", &on_cpu, &delay) == 2 ? (long long)(delay / 1000) : 0;
+}
+
 static unsigned long long fsize_limit;
 static int at_limit(const char *path, const struct stat *st, int type, struct FTW *ftw) {
     (void)path; (void)ftw;
@@ -203,6 +228,7 @@ static void case_init(struct request *rq, char **argv, int sync, int report) {
     ssize_t got;
     do { got = read(errpipe[0], &err, sizeof err); } while (got < 0 && errno == EINTR);
     long hz = sysconf(_SC_CLK_TCK);
+    long long started = now_us(), own_wall = 0, delay = 0;
     long long tree_rss_kb = 0, page_kb = sysconf(_SC_PAGESIZE) / 1024;
     long tick_ns = 1000000;   /* sample after 1, 2, 4, 8, then every 10 ms */
     for (int done = 0; !done;) {
@@ -218,9 +244,13 @@ static void case_init(struct request *rq, char **argv, int sync, int report) {
         sample(&ticks, &pages);
         long long cpu_us = usage_us() + ticks * 1000000LL / hz;
         if (pages * page_kb > tree_rss_kb) tree_rss_kb = pages * page_kb;
+        long long d = run_delay_us(pid);   /* 0 once the program is a zombie: keep the last */
+        if (d > delay) delay = d;
+        own_wall = now_us() - started - delay;
         if (cpu_us > (long long)rq->cpu_ms * 1000) flags |= F_CPU;
         if (rq->tree_rss && (unsigned long long)pages * page_kb * 1024 > rq->tree_rss) flags |= F_MEM;
-        if (flags & (F_CPU | F_MEM)) {
+        if (own_wall > (long long)rq->wall_ms * 1000) flags |= F_WALL;
+        if (flags & (F_CPU | F_MEM | F_WALL)) {
             kill(-1, SIGKILL);   /* every process of the case's PID namespace but us */
             while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
             break;
@@ -233,13 +263,14 @@ static void case_init(struct request *rq, char **argv, int sync, int report) {
     while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
     struct rusage ru;
     getrusage(RUSAGE_CHILDREN, &ru);
-    if (status != 0 && !(flags & (F_CPU | F_MEM)) && file_limit_reached(rq)) flags |= F_FILE;
+    if (!(flags & F_WALL)) own_wall = now_us() - started - delay;
+    if (status != 0 && !(flags & (F_CPU | F_MEM | F_WALL)) && file_limit_reached(rq)) flags |= F_FILE;
     if ((long long)ru.ru_maxrss > tree_rss_kb) tree_rss_kb = ru.ru_maxrss;
     char line[160];
     int n = got == (ssize_t)sizeof err
         ? snprintf(line, sizeof line, "X %d\n", err)
-        : snprintf(line, sizeof line, "R %d %lld %ld %lld %d\n", status, usage_us(), ru.ru_maxrss, tree_rss_kb,
-                   flags);
+        : snprintf(line, sizeof line, "R %d %lld %ld %lld %d %lld\n", status, usage_us(), ru.ru_maxrss, tree_rss_kb,
+                   flags, own_wall);
     if (write(report, line, n) < 0) _exit(124);
     _exit(0);
 }
@@ -260,8 +291,8 @@ static int receive(int ctl, struct request *rq) {
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(3 * sizeof(int))) return -1;
     memcpy(rq->fds, CMSG_DATA(c), 3 * sizeof(int));
-    if (sscanf(data, "%llu %llu %llu %llu %llu %llu %llu %llu", &rq->cpu_ms, &rq->as, &rq->nproc, &rq->fsize,
-               &rq->nofile, &rq->tmp, &rq->inodes, &rq->tree_rss) != 8) return -1;
+    if (sscanf(data, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &rq->cpu_ms, &rq->as, &rq->nproc, &rq->fsize,
+               &rq->nofile, &rq->tmp, &rq->inodes, &rq->tree_rss, &rq->wall_ms) != 9) return -1;
     return 0;
 }
 

@@ -4,6 +4,10 @@ cgroup where this host allows one, and with the fallback (runner's own accountin
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -104,6 +108,37 @@ def test_the_time_of_a_case_killed_by_the_wall_clock_leaves_out_the_teardown(con
     assert result.verdict == "TLE"
     wall_ms = (0.2 * 2 + 1) * 1000
     assert wall_ms <= result.cases[0].time_ms < wall_ms + 1000
+
+
+@pytest.fixture
+def one_busy_core():
+    """This process and what it starts run on one core, with three CPU hogs there, each in a
+    session (scheduling group) of its own: a program gets about a quarter of that core."""
+    core = min(os.sched_getaffinity(0))
+    before = os.sched_getaffinity(0)
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True,
+                             preexec_fn=lambda: os.sched_setaffinity(0, {core})) for _ in range(3)]
+    os.sched_setaffinity(0, {core})
+    try:
+        yield core
+    finally:
+        os.sched_setaffinity(0, before)
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def test_a_correct_program_kept_from_the_cpu_by_other_work_keeps_its_accepted(config, one_busy_core):
+    # Given a program that needs 0.6 s of CPU under a 1 s limit, a wall clock of 1 s x 1 + 1 s, and
+    # three other processes busy on the only core it may use
+    cfg = dataclasses.replace(config, wall_factor=1.0)
+    code = "import time\nwhile time.process_time() < 0.6:\n    pass\nprint('done')\n"
+    started = time.monotonic()
+    result = judge(cfg, code)
+    # (it really was kept waiting past its wall clock)
+    assert time.monotonic() - started > 2.0
+    # Then the time it waited for the CPU is not charged to it: Accepted
+    assert result.verdict == "AC", result.public()
 
 
 # --------------------------------------------------------------------------- one verdict per event
