@@ -106,7 +106,8 @@ def status_list_credential(number: int = Path(ge=0, le=1_000_000, description="t
             if number > 0 and s.scalar(select(Certificate.id).where(Certificate.status_list == number).limit(1)) is None:
                 raise ApiError(404, "not_found", f"no status list {number}")
             revoked = list(s.scalars(select(Certificate.status_index).where(
-                Certificate.status_list == number, Certificate.status == "revoked")))
+                Certificate.status_list == number, Certificate.status == "revoked",
+                Certificate.status_index.is_not(None))))
         base, key = _issuer_url(), key_ring().current
         issuer = credential.issuer_id(base)
         now = utcnow().replace(microsecond=0)
