@@ -86,8 +86,11 @@ def public_keys():
 
 @router.get("/v1/certificates/{certificate_id}/verify", responses=answers(Verification), summary="Verify a certificate (public, no key)")
 def verify(certificate_id: str):
-    body = lifecycle.verification(_get(certificate_id), certificate_id)
+    cert = _get(certificate_id)
+    body = lifecycle.verification(cert, certificate_id)
     body["public_keys"] = f"{_issuer_url()}{WELL_KNOWN}"
+    if body["status"] != "unknown" and cert.status_index is not None:
+        body["credential_status"] = status_list.entry(_issuer_url(), cert.status_list, cert.status_index)
     return body
 
 

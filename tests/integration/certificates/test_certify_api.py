@@ -127,6 +127,7 @@ def test_revoke_then_verification_says_revoked(api, database):
     public = httpx.Client(base_url=api.base_url, timeout=30)
     answer = public.get(f"/v1/certificates/{cid}/verify").json()
     assert (answer["status"], answer["revoke_reason"]) == ("revoked", "plagiarism confirmed")
+    assert answer["credential_status"] == held["credentialStatus"]
     # And the credential export says so, and an offline holder's copy is revoked by the status list
     gone = public.get(f"/v1/certificates/{cid}/credential")
     assert gone.status_code == 410 and gone.json()["error"]["code"] == "revoked", gone.text
