@@ -201,6 +201,7 @@ _ROUTE_BY_MODULE = {
     "notifications": "notifications",
     "tutor": "tutor",
     "analytics": "analytics",
+    "achievements": "analytics",        # event-driven database work beside the rollups
     "maintenance": CONTROL_QUEUE,
     "ping": CONTROL_QUEUE,
 }

@@ -17,6 +17,7 @@ TASK_MODULES = [
     "tasks.notifications",
     "tasks.tutor",
     "tasks.analytics",
+    "tasks.achievements",
 ]
 
 app = Celery("coursework")

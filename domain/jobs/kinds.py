@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
-FAMILIES = ("ping", "video", "sandbox", "grading", "certificates", "notifications", "tutor", "analytics")
+FAMILIES = ("ping", "video", "sandbox", "grading", "certificates", "notifications", "tutor", "analytics",
+            "achievements")
 
 
 @dataclass(frozen=True)

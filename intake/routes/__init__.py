@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 MODULES = ["health", "batch", "jobs", "files", "video", "sandbox", "grading", "certificates", "notifications",
-           "tutor", "analytics", "ops", "webhooks"]
+           "tutor", "analytics", "achievements", "ops", "webhooks"]
 
 
 def routers():
