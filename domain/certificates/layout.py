@@ -1,13 +1,16 @@
 """Fit a name or a title into a box: one line when it fits at a size not far below the design
 size, else wrapped at Unicode line break opportunities (UAX #14, ``uniseg``) into at most
-``max_lines`` lines, never below a readable minimum size. Text that still does not fit is
-refused (``TooLong``), never squeezed into an unreadable size or cut.
+``max_lines`` lines, never below a readable minimum size; at that size, as a last resort, between
+any two grapheme clusters (a long word with no break opportunity, e.g. Thai written without
+spaces). Text that still does not fit is refused (``TooLong``), never squeezed into an
+unreadable size or cut.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from uniseg.graphemecluster import grapheme_clusters
 from uniseg.linebreak import line_break_units
 
 from domain.certificates.shaping import Line, is_rtl, shape_line
@@ -31,11 +34,20 @@ class Block:
         return self.size * LEADING * len(self.lines)
 
 
-def wrap(text: str, bold: bool, size: float, width: float, rtl: bool) -> list[Line]:
+def _units(text: str, anywhere: bool) -> list[str]:
+    """Line break units (UAX #14); ``anywhere``: grapheme clusters too, inside words, for text
+    with no break opportunity where it needs one (Thai without spaces, a long URL)."""
+    units = list(line_break_units(text))
+    if not anywhere:
+        return units
+    return [cluster for unit in units for cluster in grapheme_clusters(unit)]
+
+
+def wrap(text: str, bold: bool, size: float, width: float, rtl: bool, anywhere: bool = False) -> list[Line]:
     """Greedy line filling at break opportunities; a unit wider than the box gets a line of its own."""
     lines: list[Line] = []
     current = ""
-    for unit in line_break_units(text):
+    for unit in _units(text, anywhere):
         candidate = current + unit
         if current and shape_line(candidate.rstrip(), bold, rtl).advance * size > width:
             lines.append(shape_line(current.rstrip(), bold, rtl))
@@ -62,6 +74,9 @@ def fit(text: str, *, bold: bool, width: float, height: float, size: float, min_
                 and s * LEADING * len(lines) <= height:
             return Block(s, tuple(lines))
         if s <= min_size:
+            lines = wrap(text, bold, s, width, rtl, anywhere=True)       # the last resort
+            if len(lines) <= max_lines and s * LEADING * len(lines) <= height:
+                return Block(s, tuple(lines))
             raise TooLong(f"the {what} is too long to print: it needs more than {max_lines} lines "
                           f"at {min_size:g} pt ({len(text)} characters)")
         s = max(s * STEP, min_size)

@@ -166,3 +166,12 @@ def test_shaped_names_copy_out_of_the_pdf_as_typed(script):
     name, title = SAMPLES[script]
     lines = [line.strip() for line in pdftotext(render_pdf(view(name, title))).splitlines()]
     assert name in lines and title in lines
+
+
+def test_a_long_title_with_no_break_opportunity_wraps_between_letters_at_the_minimum_size():
+    thai = "ความรู้เบื้องต้นเกี่ยวกับอัลกอริทึมและโครงสร้างข้อมูลสำหรับวิศวกรซอฟต์แวร์รุ่นใหม่" * 2
+    block = layout.fit(thai, bold=True, width=841.89 - 160, height=84, size=24, min_size=11)
+    assert block.size == 11 and 1 < len(block.lines) <= 3
+    assert "".join(line.text for line in block.lines) == thai           # nothing dropped
+    pdf = render_pdf(view("Ada", thai))
+    assert notdefs(pdf) == []
