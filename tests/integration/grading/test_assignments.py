@@ -169,3 +169,18 @@ def test_late_submissions_join_the_peer_review_balanced(api, database):
     assert late["per_reviewer"] == sorted(set(per_reviewer.values()))
     assert late["per_submission"] == sorted(set(per_submission.values()))
     assert rerun["added"] == 0 and rerun["reviews"] == len(after)
+
+
+def test_peer_review_runs_at_the_same_time_add_each_pair_once(api, database):
+    # Given six hand-ins, When three assign_peer_reviews jobs are enqueued at once
+    from tests.support.jobs import enqueue, wait_job
+
+    course = make_course(database.url, learners=6)
+    assignment_id = _assignment(course, 24, peer_weight=0.5)
+    for u in course.learners:
+        _submit(course, assignment_id, u)
+    jobs = [enqueue(api, "assign_peer_reviews", {"assignment_id": assignment_id, "k": 2}) for _ in range(3)]
+    results = [wait_job(api, j["id"])["result"] for j in jobs]
+    # Then one of them added the 12 pairs, the others found them, and every count is the database's
+    assert sorted(r["added"] for r in results) == [0, 0, 12], results
+    assert all((r["reviews"], r["per_reviewer"], r["per_submission"]) == (12, [2], [2]) for r in results)
