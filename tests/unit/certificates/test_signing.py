@@ -80,15 +80,17 @@ def test_development_makes_one_key_file_and_reuses_it(tmp_path):
 
 
 def _first_use(folder: str, out) -> None:
-    out.put(keys.SigningKey.from_pem(keys.dev_key_file(__import__("pathlib").Path(folder)).read_bytes()).key_id)
+    from pathlib import Path
+
+    out.put(keys.SigningKey.from_pem(keys.dev_key_file(Path(folder)).read_bytes()).key_id)
 
 
 def test_concurrent_first_uses_end_with_one_key(tmp_path):
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")        # no fork of a process that may run threads
     out = ctx.Queue()
-    procs = [ctx.Process(target=_first_use, args=(str(tmp_path), out)) for _ in range(6)]
+    procs = [ctx.Process(target=_first_use, args=(str(tmp_path), out)) for _ in range(4)]
     [p.start() for p in procs]
-    [p.join(30) for p in procs]
+    [p.join(60) for p in procs]
     assert all(p.exitcode == 0 for p in procs)
     assert len({out.get(timeout=5) for _ in procs}) == 1
 
