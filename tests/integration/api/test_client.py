@@ -183,3 +183,25 @@ def test_stream_a_tutor_reply(tutor_stack, database):
         assert len(pieces) >= 2
         stored = cw.http.get(f"/v1/tutor/sessions/{session.id}").json()["messages"]
     assert "".join(pieces) == stored[-1]["content"] and stored[-1]["status"] == "complete"
+
+
+def test_the_async_client_streams_a_reply_and_waits_for_a_verdict(tutor_stack, database, cw, db):
+    from tests.integration.sandbox.test_flow import _fixtures
+    from tests.integration.tutor.conftest import make_course
+    from tests.unit.tutor.course_fixture import LESSONS
+
+    st, key = tutor_stack
+    course = make_course(database.url, LESSONS)
+    f = _fixtures(db, linked=False)
+
+    async def main():
+        async with AsyncClient(st.intake_url, key) as tutor:
+            session = await tutor.start_tutor_session(course["user_id"], course["course_id"])
+            pieces = [p async for p in tutor.ask_and_stream(session.id, "What does GROUP BY do?")]
+        async with AsyncClient(str(cw.http.base_url), cw.auth_headers["Authorization"][7:]) as shared:
+            sub = await shared.submit_and_wait(f["exercise_id"], f["user_id"], "python", "print(1)\n", timeout=120)
+        return pieces, sub
+
+    pieces, sub = asyncio.run(main())
+    assert len(pieces) >= 2 and "".join(pieces).strip()
+    assert sub.status == "graded" and sub.verdict == "WA" and sub.score == 0
