@@ -154,9 +154,7 @@ _db.POOL_OPTIONS.update(pool_size=settings.db_pool_size, max_overflow=settings.d
 # ---------------------------------------------------------------------------------
 # Celery settings (flat lowercase names, read by workers/app.py)
 # ---------------------------------------------------------------------------------
-FAMILY_QUEUES = ("video", "sandbox", "grading", "certificates", "notifications", "tutor", "analytics")
-CONTROL_QUEUE = "maintenance"          # relay sweep, reaper, clean-ups, ping
-CPU_HEAVY_QUEUES = ("video", "sandbox", "certificates")
+from domain.registry import ALL_QUEUES, CONTROL_QUEUE, CPU_HEAVY_QUEUES, FAMILY_QUEUES, ROUTES  # noqa: E402
 
 broker_url = settings.redis_url
 broker_transport_options = {
@@ -186,26 +184,14 @@ task_publish_retry_policy = {"max_retries": 3, "interval_start": 0, "interval_st
 
 _default_exchange = Exchange("coursework", type="direct")
 task_queues = tuple(
-    Queue(name, _default_exchange, routing_key=name) for name in (*FAMILY_QUEUES, CONTROL_QUEUE)
+    Queue(name, _default_exchange, routing_key=name) for name in ALL_QUEUES
 )
 task_default_queue = CONTROL_QUEUE
 task_default_exchange = "coursework"
 task_default_routing_key = CONTROL_QUEUE
 task_create_missing_queues = False
-# tasks are named tasks.<module>.<name>; the module is the family, routed to its queue
-_ROUTE_BY_MODULE = {
-    "video": "video",
-    "sandbox": "sandbox",
-    "grading": "grading",
-    "certificates": "certificates",
-    "notifications": "notifications",
-    "tutor": "tutor",
-    "analytics": "analytics",
-    "achievements": "analytics",        # event-driven database work beside the rollups
-    "maintenance": CONTROL_QUEUE,
-    "ping": CONTROL_QUEUE,
-}
-task_routes = {f"tasks.{module}.*": {"queue": queue} for module, queue in _ROUTE_BY_MODULE.items()}
+# tasks are named tasks.<module>.<name>; the module is the family, routed to its queue (domain.registry)
+task_routes = {f"tasks.{module}.*": {"queue": queue} for module, queue in ROUTES.items()}
 
 beat_max_loop_interval = 5
 beat_scheduler = settings.beat_scheduler

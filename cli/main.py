@@ -11,9 +11,10 @@ import json
 import os
 import sys
 
+from domain import registry
 from domain.jobs.kinds import FAMILIES
 
-ALL_QUEUES = "video,sandbox,grading,certificates,notifications,tutor,analytics,maintenance"
+ALL_QUEUES = ",".join(registry.ALL_QUEUES)
 POOLS = ["prefork", "threads", "solo"]      # those installed and tested here (gevent/eventlet are not)
 
 

@@ -1,4 +1,4 @@
-"""The Celery app. Settings come from ``celeryconfig``; task modules are listed here once."""
+"""The Celery app. Settings come from ``celeryconfig``; task modules from ``domain.registry``."""
 from __future__ import annotations
 
 from celery import Celery
@@ -7,18 +7,7 @@ from workers import kombu_fixes
 
 kombu_fixes.install()      # a worker survives Redis restarts (see the module)
 
-TASK_MODULES = [
-    "tasks.ping",
-    "tasks.maintenance",
-    "tasks.video",
-    "tasks.sandbox",
-    "tasks.grading",
-    "tasks.certificates",
-    "tasks.notifications",
-    "tasks.tutor",
-    "tasks.analytics",
-    "tasks.achievements",
-]
+from domain.registry import TASK_MODULES  # noqa: E402  (one per family, from the registry)
 
 app = Celery("coursework")
 app.config_from_object("celeryconfig")

@@ -12,8 +12,9 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
-FAMILIES = ("ping", "video", "sandbox", "grading", "certificates", "notifications", "tutor", "analytics",
-            "achievements")
+from domain import registry
+
+FAMILIES = tuple(registry.FAMILIES)      # the order kinds, reactions, routers and demo steps use
 
 
 @dataclass(frozen=True)

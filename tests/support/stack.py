@@ -14,6 +14,7 @@ import httpx
 import psycopg
 import pytest
 
+from domain import registry
 from cli.services import Child, RedisServer, coursework_argv, free_port, migrate, wait_http, wait_worker_ready
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ TEST_SETTINGS = {
     "COURSEWORK_RETRY_BACKOFF_MAX": "2",
     "COURSEWORK_RATE_LIMIT_PER_MINUTE": "100000",
 }
-ALL_QUEUES = "video,sandbox,grading,certificates,notifications,tutor,analytics,maintenance"
+ALL_QUEUES = ",".join(registry.ALL_QUEUES)
 
 
 def sqlalchemy_url(dsn: str) -> str:
