@@ -185,16 +185,18 @@ def cancel_job(job_id: str, caller: Caller = require("enqueue")):
     return JSONResponse({"job": body, "links": _links(job_id)}, status_code=202)
 
 
-@router.post("/v1/jobs/{job_id}/retry", status_code=202, summary="Requeue a failed or dead-lettered job (operators)",
+@router.post("/v1/jobs/{job_id}/retry", status_code=202,
+             summary="Requeue a failed or dead-lettered job; publish a stuck queued or retrying one again (operators)",
              responses=answers(JobView, 202, errors=(409,)))
 def retry_job(job_id: str, caller: Caller = require("operate")):
     with unit_of_work(settings.database_url) as s:
         job = s.get(Job, job_id, with_for_update=True)
         if job is None:
             raise ApiError(404, "not_found", f"no job {job_id!r}")
-        if job.state not in (states.FAILED, states.DEAD_LETTERED):
-            raise ApiError(409, "conflict", f"only failed or dead-lettered jobs can be retried; this one is {job.state}")
-        service.requeue(s, job)
+        try:
+            service.operator_retry(s, job)
+        except service.NotRetryable as exc:
+            raise ApiError(409, "conflict", str(exc)) from None
         body = job.to_dict()
     return JSONResponse({"job": body, "links": _links(job_id)}, status_code=202)
 

@@ -132,7 +132,7 @@ class Client(Base):
         return self._run(_calls.job_action(job_id, "cancel"))
 
     def retry_job(self, job_id: str) -> models.Job:
-        """Requeue a failed or dead-lettered job (operators)."""
+        """Requeue a failed or dead-lettered job; publish a stuck queued or retrying one again (operators)."""
         return self._run(_calls.job_action(job_id, "retry"))
 
     def kinds(self) -> list[models.KindInfo]:
