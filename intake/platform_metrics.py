@@ -40,6 +40,21 @@ def _consumers(queues) -> dict[str, int] | None:
     return counts
 
 
+def _paused_email_channels() -> dict[str, float]:
+    import redis
+
+    from domain.notifications.ratelimit import paused_channels
+
+    try:
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            return paused_channels(client)
+        finally:
+            client.close()
+    except redis.RedisError:       # Redis away: leave the gauge out rather than claim no pause
+        return {}
+
+
 def collect() -> bytes:
     from workers import queue_control
 
@@ -56,6 +71,9 @@ def collect() -> bytes:
     outbox = Gauge("coursework_outbox_pending", "Jobs accepted and due but not yet published", registry=reg)
     outbox_age = Gauge("coursework_outbox_oldest_seconds", "Age of the oldest due, unpublished outbox row "
                        "(0 when none)", registry=reg)
+    email_paused = Gauge("coursework_email_channel_paused_seconds", "Seconds left of an email channel's pause "
+                         "(the provider refused the account, rate-limited or was down); absent: sending", ["provider"],
+                         registry=reg)
     now = utcnow()
     with session_factory(settings.database_url)() as s:
         for kind, state, n in s.execute(select(Job.kind, Job.state, func.count())
@@ -71,6 +89,8 @@ def collect() -> bytes:
         running.labels(q["queue"]).set(q["running"])
         if q["broker_depth"] is not None:
             depth.labels(q["queue"]).set(q["broker_depth"])
+    for provider, seconds in _paused_email_channels().items():
+        email_paused.labels(provider).set(seconds)
     try:
         counts = _consumers(queue_control.QUEUES) or {q: 0 for q in queue_control.QUEUES}
     except Exception:   # broker away: leave the gauge out rather than claim zero consumers

@@ -31,6 +31,20 @@ return 0
 """
 
 
+PAUSED_PREFIX = "cw:notify:paused:"     # + provider name: a channel's pause, expiring when it ends
+
+
+def paused_channels(redis_client) -> dict[str, float]:
+    """Seconds left of each paused email channel, by provider (for the platform's metrics)."""
+    out = {}
+    for key in redis_client.scan_iter(f"{PAUSED_PREFIX}*", count=100):
+        ms = redis_client.pttl(key)
+        if ms > 0:
+            name = key.decode() if isinstance(key, bytes) else key
+            out[name.removeprefix(PAUSED_PREFIX)] = ms / 1000
+    return out
+
+
 class RateLimiter:
     """``take(n)`` waits up to ``max_wait`` seconds for ``n`` send slots (at most the burst) and
     returns ``(slots taken, 0.0)``, or ``(0, retry_after)`` when the wait would be longer;
@@ -39,7 +53,7 @@ class RateLimiter:
     def __init__(self, redis_client, name: str, per_second: float, *, burst: float | None = None,
                  max_wait: float = 2.0, sleep: Callable[[float], None] = time.sleep):
         self.key = f"cw:notify:rate:{name}"
-        self.paused_key = f"cw:notify:paused:{name}"
+        self.paused_key = f"{PAUSED_PREFIX}{name}"
         self.redis = redis_client
         self.per_second = per_second
         self.interval_us = int(1_000_000 / per_second) if per_second > 0 else 0

@@ -327,3 +327,15 @@ def test_an_account_refusal_pauses_the_channel_and_counts_no_attempt(database, s
                             RateLimiter(client, name, 1000, max_wait=0)).send_all(sending.scope(note_id))
     assert counts["sent"] == 3
     assert {(r.status, r.attempts) for r in _rows(database.url, note_id).values()} == {("sent", 1)}
+
+
+def test_a_paused_channel_shows_on_the_platform_metrics(redis_server):
+    import redis
+
+    from domain.notifications.ratelimit import RateLimiter, paused_channels
+
+    client = redis.Redis.from_url(redis_server.url)
+    name = f"provider-{secrets.token_hex(3)}"
+    assert name not in paused_channels(client)
+    RateLimiter(client, name, 10).pause(30)
+    assert 0 < paused_channels(client)[name] <= 30
