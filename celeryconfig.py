@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     flower_port: int = 5555              # `coursework flower` port
     flower_basic_auth: str = "admin:admin"  # user:password for Flower: set it in production
 
-    # --- video (family block: only the video issue edits it) -------------------------
+    # --- video (family block) ----------------------------------------------------------
     ffmpeg_bin: str = "ffmpeg"                # path or name of the ffmpeg binary
     ffprobe_bin: str = "ffprobe"              # path or name of the ffprobe binary
     video_ladder: str = "1080,720,480,360"    # rendition short sides; never upscaled

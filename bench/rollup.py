@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/rollup.py [--events 10000000] [--new 100000] [--post 50000] [--clients 4]
 
-The defaults are the issue's scale (10M events, then 100k new); ``--events 1000000 --new 10000``
+The defaults are the target scale (10M events, then 100k new); ``--events 1000000 --new 10000``
 is a quicker run (~1 minute).
 1. Loads ``--events`` learning events into a fresh database with one ``COPY ... FROM STDIN
    (FREEZE)`` (rows from the same generator as the new events; secondary indexes dropped during

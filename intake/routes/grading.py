@@ -1,4 +1,4 @@
-"""Intake routes of the grading family (beyond POST /v1/jobs). Filled in by the family's issue."""
+"""Intake routes of the grading family (beyond POST /v1/jobs)."""
 from fastapi import APIRouter
 
 router = APIRouter(tags=["grading"])

@@ -31,7 +31,7 @@ from tests.support.stack import LOG_DIR, Database, Stack, private_redis, wait_fo
 
 @pytest.mark.parametrize("learners,kill_at,chunk", [
     (300, 100, 40),                                                   # default run: same drill, small
-    pytest.param(5000, 1500, 250, marks=pytest.mark.slow),            # the 5,000 (≈1–2 min here)
+    pytest.param(5000, 1500, 250, marks=pytest.mark.slow),            # 5,000 learners (≈1–2 min on 2 cores)
 ])
 def test_sigkill_mid_fanout_neither_loses_nor_duplicates(s3_server, learners, kill_at, chunk):
     t0 = time.monotonic()
