@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain.achievements import evaluate, rules
 from domain.achievements.models import Award, Badge
-from domain.certificates import credential
+from domain.certificates import credential, status_list
+
+COLLECTION = "achievements"     # the awards' status lists: /v1/achievements/status/{n}
 
 
 class SlugTaken(Exception):
@@ -54,6 +56,32 @@ def of_learner(s: Session, user_id: str, base_url: str, now: datetime | None = N
     return {"user_id": user_id, "earned": earned, "progress": pending}
 
 
+def status_slot(s: Session, award: Award, attempts: int = 8) -> tuple[int, int]:
+    """The award's (list, index) in a Bitstring Status List, given on its first export: a random
+    free slot (another award taking the same one at once makes this one try again)."""
+    for _ in range(attempts):
+        if award.status_index is not None:
+            return award.status_list, award.status_index
+        given = s.scalar(select(func.count()).select_from(Award).where(Award.status_index.is_not(None)))
+        number, index = status_list.pick_slot(given)
+        try:
+            with s.begin_nested():
+                s.execute(update(Award).where(Award.id == award.id, Award.status_index.is_(None))
+                          .values(status_list=number, status_index=index))
+        except IntegrityError:
+            continue
+        s.refresh(award)
+    raise RuntimeError("no free status list slot after several tries")
+
+
+def revoked_bits(s: Session, number: int) -> list[int] | None:
+    """The set bits (revoked awards) of list ``number``; None when no award is in it."""
+    if s.scalar(select(Award.id).where(Award.status_list == number).limit(1)) is None:
+        return None
+    return list(s.scalars(select(Award.status_index).where(Award.status_list == number,
+                                                           Award.revoked_at.is_not(None))))
+
+
 def award_credential(award: Award, badge: Badge, base_url: str, issuer_name: str) -> dict:
     """The unsigned OpenBadgeCredential of an award (signed like certificates by the caller)."""
     base = base_url.rstrip("/")
@@ -67,4 +95,6 @@ def award_credential(award: Award, badge: Badge, base_url: str, issuer_name: str
     return credential.achievement_credential(
         credential_id=f"{base}/v1/achievements/{award.id}/credential",
         issuer=credential.issuer_profile(base, issuer_name), achievement=achievement, valid_from=award.earned_at,
-        awarded=award.earned_at, name=f"Badge: {badge.name}", subject=subject)
+        awarded=award.earned_at, name=f"Badge: {badge.name}", subject=subject,
+        status=(status_list.entry(base, award.status_list, award.status_index, COLLECTION)
+                if award.status_index is not None else None))

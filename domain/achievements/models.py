@@ -37,6 +37,7 @@ class Award(Base):
 
     __tablename__ = "achievement_awards"
     __table_args__ = (UniqueConstraint("badge_id", "user_id", "scope", "occurrence", name="uq_achievement_awards"),
+                      UniqueConstraint("status_list", "status_index", name="uq_achievement_awards_status_slot"),
                       Index("ix_achievement_awards_user", "user_id"))
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     badge_id: Mapped[str] = mapped_column(ForeignKey("achievement_badges.id", ondelete="CASCADE"))
@@ -46,3 +47,6 @@ class Award(Base):
     earned_at: Mapped[datetime] = mapped_column(default=utcnow)
     backfilled: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # its bit in a W3C Bitstring Status List, given when its credential is first exported
+    status_list: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status_index: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -24,13 +24,14 @@ def pick_slot(issued_so_far: int) -> tuple[int, int]:
     return issued_so_far // FILL, secrets.randbelow(SIZE)
 
 
-def list_url(issuer_base: str, number: int) -> str:
-    return f"{issuer_base.rstrip('/')}/v1/certificates/status/{number}"
+def list_url(issuer_base: str, number: int, collection: str = "certificates") -> str:
+    """Where list ``number`` is served; each collection (certificates, achievements) has its lists."""
+    return f"{issuer_base.rstrip('/')}/v1/{collection}/status/{number}"
 
 
-def entry(issuer_base: str, number: int, index: int) -> dict:
+def entry(issuer_base: str, number: int, index: int, collection: str = "certificates") -> dict:
     """The ``credentialStatus`` of a credential (a ``BitstringStatusListEntry``)."""
-    url = list_url(issuer_base, number)
+    url = list_url(issuer_base, number, collection)
     return {"id": f"{url}#{index}", "type": "BitstringStatusListEntry", "statusPurpose": PURPOSE,
             "statusListIndex": str(index), "statusListCredential": url}
 
@@ -56,9 +57,10 @@ def is_set(encoded: str, index: int) -> bool:
     return bool(bits[index // 8] & (0x80 >> (index % 8)))
 
 
-def credential(issuer_base: str, issuer_id: str, number: int, set_bits: Iterable[int], valid_from: str) -> dict:
+def credential(issuer_base: str, issuer_id: str, number: int, set_bits: Iterable[int], valid_from: str,
+               collection: str = "certificates") -> dict:
     """The unsigned ``BitstringStatusListCredential`` of list ``number``."""
-    url = list_url(issuer_base, number)
+    url = list_url(issuer_base, number, collection)
     return {
         "@context": CONTEXT,
         "id": url,

@@ -3,6 +3,7 @@ tier), and an award's Open Badges 3.0 credential (public, like a certificate's).
 from __future__ import annotations
 
 from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -10,16 +11,16 @@ from celeryconfig import settings
 from domain.achievements import catalog
 from domain.achievements.kinds import BadgeDefinition
 from domain.achievements.models import Award, Badge
-from domain.certificates import credential
+from domain.certificates import credential, status_list
 from domain.certificates.records import ISSUER_NAME
 from domain.core.models import User
-from domain.db import session_factory, unit_of_work
+from domain.db import session_factory, unit_of_work, utcnow
 from domain.jobs import service
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
 from intake.openapi import answers
-from intake.routes.certificates import key_ring
+from intake.routes.certificates import StatusListCredential, key_ring
 from intake.schemas import F
 from intake.schemas.other import Credential
 
@@ -87,18 +88,34 @@ def learner_achievements(user_id: str = Path(description="the learner"), caller:
         return catalog.of_learner(s, user_id, settings.public_base_url)
 
 
+@router.get("/v1/achievements/status/{number}", responses=answers(StatusListCredential, errors=(404,)),
+            summary="A signed Bitstring Status List credential of revoked awards (public)")
+def status_list_credential(number: int = Path(ge=0, le=1_000_000, description="the list number (from statusListCredential)")):
+    with session_factory(settings.database_url)() as s:
+        revoked = catalog.revoked_bits(s, number)
+    if revoked is None:
+        raise ApiError(404, "not_found", f"no status list {number}")
+    base, key = settings.public_base_url.rstrip("/"), key_ring().current
+    issuer = credential.issuer_id(base)
+    now = utcnow().replace(microsecond=0)
+    doc = status_list.credential(base, issuer, number, revoked, credential.date_time(now), catalog.COLLECTION)
+    signed = credential.sign(doc, key, credential.verification_method(issuer, key.key_id), created=now)
+    return JSONResponse(signed, headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/v1/achievements/{award_id}/credential", responses=answers(Credential, errors=(404, 410)),
             summary="Open Badges 3.0 credential of an award (public)")
 def award_credential(award_id: str = Path(description="the award (from a learner's achievements)")):
-    with session_factory(settings.database_url)() as s:
+    with unit_of_work(settings.database_url) as s:
         award = s.get(Award, award_id) if len(award_id) <= 32 else None
         if award is None:
             raise ApiError(404, "not_found", f"no award {award_id!r}")
         badge = s.get(Badge, award.badge_id)
-    if award.revoked_at is not None:
-        raise ApiError(410, "revoked", f"award {award.id} was revoked on {credential.date_time(award.revoked_at)}",
-                       [{"field": "award_id", "message": "revoked"}])
-    base, key = settings.public_base_url.rstrip("/"), key_ring().current
-    doc = catalog.award_credential(award, badge, base, ISSUER_NAME)
+        if award.revoked_at is not None:
+            raise ApiError(410, "revoked", f"award {award.id} was revoked on "
+                           f"{credential.date_time(award.revoked_at)}", [{"field": "award_id", "message": "revoked"}])
+        catalog.status_slot(s, award)     # its bit in a status list, so a copy the holder keeps can be checked
+        base, key = settings.public_base_url.rstrip("/"), key_ring().current
+        doc = catalog.award_credential(award, badge, base, ISSUER_NAME)
     issuer = credential.issuer_id(base)
     return credential.sign(doc, key, credential.verification_method(issuer, key.key_id), created=award.earned_at)

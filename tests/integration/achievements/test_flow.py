@@ -87,3 +87,36 @@ def test_a_backfill_killed_midway_resumes_without_duplicates(api, database):
     counts = {b["slug"]: b["awarded"] for b in api.get("/v1/badges").json()["badges"]}
     assert counts[f"regular_{h.tag}"] == len(earned)
 
+
+
+def test_a_revoked_award_is_set_in_its_status_list_and_its_credential_says_so(api, database):
+    from domain.achievements import catalog
+    from domain.certificates import status_list
+    from domain.db import utcnow
+    from tests.support.specs import ob3_errors
+
+    # Given a revocable badge a learner earned, and the credential they exported
+    h = History(database.url)
+    uid = h.learner()
+    h.scores(uid, [100])
+    r = api.post("/v1/badges", json={"slug": f"ace_{h.tag}", "name": "Ace", "revocable": True, "backfill": False,
+                                     "criteria": {"type": "scores", "min_score": 100, "items": 1}})
+    badge_id = r.json()["badge"]["id"]
+    with unit_of_work(database.url) as s:
+        awarding.evaluate_learners(s, [uid])
+    [award] = [a for a in api.get(f"/v1/users/{uid}/achievements").json()["earned"] if a["badge"] == f"ace_{h.tag}"]
+    exported = api.get(urlsplit(award["credential_url"]).path).json()
+    assert ob3_errors(exported) == []
+    entry = exported["credentialStatus"]
+    assert entry["type"] == "BitstringStatusListEntry" and "/v1/achievements/status/" in entry["statusListCredential"]
+    # When a regrade unmeets the rule (the learner no longer earns it)
+    with unit_of_work(database.url) as s:
+        badge = s.get(Badge, badge_id)
+        assert awarding.revoke_unmet(s, badge, [uid], {}, utcnow()) == 1
+    # Then the status list an offline verifier reads has the award's bit set, and the credential says revoked
+    listed = api.get(urlsplit(entry["statusListCredential"]).path).json()
+    assert status_list.is_set(listed["credentialSubject"]["encodedList"], int(entry["statusListIndex"]))
+    gone = api.get(urlsplit(award["credential_url"]).path)
+    assert gone.status_code == 410 and gone.json()["error"]["code"] == "revoked"
+    with unit_of_work(database.url) as s:
+        assert catalog.revoked_bits(s, int(entry["statusListCredential"].rsplit("/", 1)[1])) is not None
