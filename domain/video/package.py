@@ -36,6 +36,12 @@ class Track:
     segments: list[Segment]
 
     @property
+    def end(self) -> float:
+        """Where the track's last segment ends, in seconds."""
+        last = self.segments[-1]
+        return (last.start + last.duration) / self.timescale
+
+    @property
     def seconds(self) -> float:
         return sum(s.duration for s in self.segments) / self.timescale
 
@@ -115,5 +121,8 @@ def write_manifests(out: Path, renditions: list[dict], duration: float) -> dict:
     audio_rendition = hls.AudioRendition(uri=f"{audio['name']}/{PLAYLIST}", group=AUDIO_GROUP) if audio else None
     (out / MASTER).write_text(hls.master_playlist(variants, audio_rendition))
     max_segment = max(s.duration / t.timescale for t in tracks.values() for s in t.segments)
-    (out / MPD).write_text(dash.mpd(reps, duration, max_segment))
+    # the presentation lasts until its longest track ends, as the browser's MediaSource will say:
+    # a shorter MPD duration leaves the player past the period's end and it seeks back
+    end = max(t.end for t in tracks.values())
+    (out / MPD).write_text(dash.mpd(reps, max(duration, end), max_segment))
     return {"master": MASTER, "mpd": MPD}

@@ -6,6 +6,8 @@ test records it), none of which the ladder uses.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from domain.storage import LocalStorage
@@ -43,8 +45,8 @@ def test_player_starts_switches_rendition_and_plays_to_the_end(published, player
     # Then Chromium can decode what the ladder is made of (H.264 + AAC-LC)
     assert r["codecSupport"]["avc1.640028"] and r["codecSupport"]["mp4a.40.2"], r["codecSupport"]
     # And playback started, switched to the rendition asked for, and reached the end with no error
-    assert r["errors"] == [] and not r["timedOut"], r
-    assert r["started"] and r["ended"], r
+    assert r["errors"] == [] and not r["timedOut"], json.dumps(r)
+    assert r["started"] and r["ended"], json.dumps(r)
     assert abs(r["currentTime"] - result["duration"]) < 0.2, r
     assert r["switchAsked"] is not None and r["switchedTo"] == r["switchAsked"] and r.get("switchRendered"), r
     # And the player saw the renditions the manifest declares
@@ -56,5 +58,5 @@ def test_anamorphic_clip_plays_at_its_display_shape(published, player, manifest)
     media, results = published
     with players.serve(media) as base:
         r = players.play(base, player, f"/media/{results['anamorphic'][manifest]}", switch=False)
-    assert r["errors"] == [] and r["ended"], r
+    assert r["errors"] == [] and r["ended"], json.dumps(r)
     assert sorted((lv["width"], lv["height"]) for lv in r["levels"]) == [(214, 120), (320, 180)]

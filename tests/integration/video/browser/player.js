@@ -16,6 +16,17 @@
   }
   video.addEventListener("playing", () => { r.started = true; });
   video.addEventListener("timeupdate", () => { r.currentTime = video.currentTime; });
+  for (const ev of ["waiting", "stalled", "seeking", "seeked", "durationchange"]) {
+    video.addEventListener(ev, () => r.log.push(`${ev} at ${video.currentTime.toFixed(3)} of ${video.duration}`));
+  }
+  r.buffered = () => [];
+  setInterval(() => {
+    const b = video.buffered, out = [];
+    for (let i = 0; i < b.length; i++) out.push([+b.start(i).toFixed(3), +b.end(i).toFixed(3)]);
+    r.bufferedRanges = out;
+    r.readyState = video.readyState;
+    r.paused = video.paused;
+  }, 200);
   video.addEventListener("ended", () => { r.ended = true; r.currentTime = video.currentTime; r.duration = video.duration; });
   video.addEventListener("error", () => { r.errors.push("video element: " + (video.error && video.error.message)); });
   const wantSwitch = q.get("switch") !== "0";
