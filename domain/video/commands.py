@@ -146,7 +146,7 @@ def thumbnails_argv(source: Path, work: Path, info: MediaInfo, grid: SpriteGrid,
     ph = even(pw * info.height / info.width)
     poster = (picture(ffmpeg.input(str(source), ss=poster_time(info)).video, info)
               .filter("scale", pw, ph).filter("setsar", 1).filter("format", "yuvj420p")
-              .output(str(work / "poster.jpg"), vframes=1, **{"q:v": 3}))
+              .output(str(work / "poster.jpg"), vframes=1, update=1, **{"q:v": 3}))
     sprite = (picture(ffmpeg.input(str(source)).video, info)
               # tile k is the first frame at or after k * interval
               .filter("select", f"gte(t,selected_n*{grid.interval:g})")
