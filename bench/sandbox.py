@@ -6,8 +6,8 @@ Prints:
   (a) time per test case of a Python program run through the sandbox (``judge.evaluate``: one bwrap
       per submission, new namespaces, rlimits and a fresh /tmp per case from ``runner.c``, verdict),
       versus the same program run directly with ``subprocess.run`` (same interpreter, flags and stdin;
-      ratio; target <= 1.25), and bare ``bwrap --ro-bind / /`` runs, without namespaces and with
-      ``--unshare-all``, for scale.
+      ratio; target <= 1.10 for the trivial program), and bare ``bwrap --ro-bind / /`` runs,
+      without namespaces and with ``--unshare-all``, for scale.
       Three programs: a trivial one (interpreter start-up dominates), and a sieve doing ~15-50 ms
       (``work``) and ~100 ms (``work100``) of work on an idle core. Also the CPU time per case (all
       processes: the worker's own share and its children's), sandbox versus direct, and the same
