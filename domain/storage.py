@@ -2,6 +2,7 @@
 folder for the embedded demo. Keys are deterministic, so a rerun overwrites, never duplicates."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import mimetypes
@@ -205,3 +206,13 @@ def storage_from_url(url: str, *, endpoint_url: str | None = None, region: str =
     if parsed.scheme in ("local", "file"):
         return LocalStorage(Path(parsed.netloc + parsed.path), base_url=base_url, secret=secret)
     raise ValueError(f"unsupported storage URL {url!r}: use s3://bucket or local:///path")
+
+
+@functools.cache
+def get_storage() -> Storage:
+    """The platform's storage from the settings, built on first use (by intake and workers alike)."""
+    from celeryconfig import settings     # read when first used, so importing this module reads no environment
+
+    return storage_from_url(settings.storage_url, endpoint_url=settings.s3_endpoint_url,
+                            region=settings.s3_region, base_url=settings.public_base_url,
+                            secret=settings.signing_secret)

@@ -8,9 +8,10 @@ from botocore.exceptions import ConnectionError as S3ConnectionError
 from celeryconfig import settings
 from domain.db import unit_of_work
 from domain.jobs.errors import JobCancelled, PermanentError
+from domain.storage import get_storage
 from domain.video import assets, engine, versions
 from workers.app import app
-from workers.base import get_storage, job_task
+from workers.base import job_task
 
 
 def config(settings, payload) -> engine.Config:

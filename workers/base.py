@@ -30,7 +30,7 @@ from domain.db import unit_of_work
 from domain.jobs import runs, service
 from domain.jobs.errors import InvalidPayload, JobCancelled, PermanentError, TransientError
 from domain.jobs.kinds import catalog
-from domain.storage import Storage, storage_from_url
+from domain.storage import Storage, get_storage
 from workers.app import app
 from workers import metrics, outcomes
 from workers.events import publish
@@ -51,18 +51,6 @@ def backoff_delay(retries: int, retry_after: float | None = None) -> float:
     if retry_after:
         delay = max(delay, retry_after)
     return float(min(delay, settings.retry_backoff_max))
-
-
-_storage: Storage | None = None
-
-
-def get_storage() -> Storage:
-    global _storage
-    if _storage is None:
-        _storage = storage_from_url(settings.storage_url, endpoint_url=settings.s3_endpoint_url,
-                                    region=settings.s3_region, base_url=settings.public_base_url,
-                                    secret=settings.signing_secret)
-    return _storage
 
 
 @dataclass

@@ -13,13 +13,13 @@ from domain.certificates import credential, keys, lifecycle, status_list
 from domain.core.fields import text
 from domain.certificates.models import Certificate
 from domain.db import session_factory, unit_of_work, utcnow
+from domain.storage import get_storage
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
 from intake.schemas import F
 from intake.openapi import answers
 from intake.schemas.other import CertificateList, CertificateView, Credential, PublicKeys, Verification
-from workers.base import get_storage
 
 router = APIRouter(tags=["certificates"])
 

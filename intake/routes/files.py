@@ -4,9 +4,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
-from domain.storage import LocalStorage
+from domain.storage import LocalStorage, get_storage
 from intake.errors import ApiError
-from workers.base import get_storage
 
 router = APIRouter(tags=["files"])
 

@@ -14,6 +14,7 @@ from celeryconfig import settings
 from domain.core.fields import id_field, int_field, line, number
 from domain.db import session_factory, unit_of_work
 from domain.jobs.errors import InvalidPayload
+from domain.storage import get_storage
 from domain.video import assets, playback
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
@@ -22,7 +23,6 @@ from intake.openapi import answers
 from intake.schemas.jobs import JobAccepted
 from intake.schemas.learning import VideoCreated, VideoPlayback, VideoView
 from intake.routes.jobs import accept, accepted_response
-from workers.base import get_storage
 
 router = APIRouter(tags=["video"])
 
