@@ -138,8 +138,10 @@ class Stack:
                       LOG_DIR / f"intake-{port}.log").start()
         self.children.append(child)
         wait_http(f"http://127.0.0.1:{port}/healthz", child=child)
-        self.intake_url = f"http://127.0.0.1:{port}"
-        return self.intake_url
+        url = f"http://127.0.0.1:{port}"
+        if self.intake_url is None:     # the stack's own intake is the first; later ones (a test's
+            self.intake_url = url       # rate-limited or re-keyed intake) never replace it
+        return url
 
     def create_key(self, scopes: str = "enqueue,read,operate", name: str = "test") -> str:
         out = subprocess.run(coursework_argv("keys", "create", "--name", name, "--scopes", scopes),
