@@ -18,13 +18,13 @@ again once; a database still away answers 503 with ``Retry-After`` (``intake.err
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 from concurrent.futures import Future
 
 from domain.db import session_factory, unavailable
 from domain.jobs.batch import NewJob, Outcome, enqueue_each
+from workers.per_process import PerProcess
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,7 @@ log = logging.getLogger(__name__)
 class GroupCommit:
     def __init__(self, url: str, max_batch: int):
         self.url, self.max_batch = url, max(1, max_batch)
-        self.lock = threading.Lock()
-        self.waiting: queue.SimpleQueue = queue.SimpleQueue()
-        self.pid: int | None = None
+        self.waiting = PerProcess(self._start)    # this process's queue and writer thread
 
     def submit(self, job: NewJob) -> Future:
         """Queue ``job`` for the next batch; the future holds ``(Job, created)`` or the error."""
@@ -42,22 +40,21 @@ class GroupCommit:
 
     def submit_many(self, jobs: list[NewJob]) -> list[Future]:
         """Queue ``jobs`` to be written in one transaction; one future per job, in order."""
-        if self.pid != os.getpid():
-            with self.lock:
-                if self.pid != os.getpid():      # first use in this process (or after a fork)
-                    self.waiting = queue.SimpleQueue()
-                    threading.Thread(target=self._run, name="intake-group-commit", daemon=True).start()
-                    self.pid = os.getpid()
         entry = [(job, Future()) for job in jobs]
-        self.waiting.put(entry)
+        self.waiting().put(entry)
         return [done for _, done in entry]
 
-    def _run(self) -> None:
+    def _start(self) -> queue.SimpleQueue:
+        waiting: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._run, args=(waiting,), name="intake-group-commit", daemon=True).start()
+        return waiting
+
+    def _run(self, waiting: queue.SimpleQueue) -> None:
         while True:
-            batch = list(self.waiting.get())
+            batch = list(waiting.get())
             while len(batch) < self.max_batch:
                 try:
-                    batch.extend(self.waiting.get_nowait())
+                    batch.extend(waiting.get_nowait())
                 except queue.Empty:
                     break
             try:

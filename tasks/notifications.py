@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from datetime import date
 
@@ -19,25 +18,26 @@ from domain.notifications.ratelimit import RateLimiter
 from workers.app import app
 from workers.base import job_task
 from workers.events import user_channel
+from workers.per_process import PerProcess
 
 log = logging.getLogger(__name__)
 
 
-_held = threading.local()
+_held = PerProcess(threading.local)     # this process's per-thread slots (a forked child starts empty)
 
 
 def _provider(settings) -> providers.EmailProvider:
     """This thread's provider, kept across jobs: an SMTP connection is opened once per worker
     thread, not once per chunk (``SmtpProvider`` reconnects if the server dropped it meanwhile)."""
-    if getattr(_held, "pid", None) != os.getpid():      # a new thread, or a forked child
-        _held.provider, _held.pid = None, os.getpid()
-    if _held.provider is None:
-        _held.provider = providers.from_settings(settings)
-    return _held.provider
+    held = _held()
+    if getattr(held, "provider", None) is None:
+        held.provider = providers.from_settings(settings)
+    return held.provider
 
 
 def _drop_provider() -> None:
-    provider, _held.provider = getattr(_held, "provider", None), None
+    held = _held()
+    provider, held.provider = getattr(held, "provider", None), None
     if provider is not None:
         provider.close()
 

@@ -1,14 +1,15 @@
 """Tasks of the tutor family (queue ``tutor``): compose a streamed reply, index a course."""
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 from domain.tutor import engine, passages
 from domain.tutor.budget import DailyBudget
 from domain.tutor.providers import LocalTutor, OpenAIProvider
 from domain.tutor.replay import Coalescer, ReplyLog
+from workers import events
 from workers.base import job_task
+from workers.per_process import PerProcess
 
 
 @lru_cache(maxsize=4)
@@ -27,19 +28,16 @@ def provider_for(settings):
     return choose
 
 
-@lru_cache(maxsize=4)
-def _coalescer(redis, pid: int) -> Coalescer:
-    """One token flusher per worker process: every reply's held tokens go out in one pipeline."""
-    return Coalescer(redis, interval=TOKEN_FLUSH_SECONDS)
-
-
 TOKEN_FLUSH_SECONDS = 0.05   # after the first token, a reply's tokens reach Redis (and the browser) this often
+
+# one token flusher per worker process: every reply's held tokens go out in one pipeline
+_coalescer = PerProcess(lambda: Coalescer(events.client(), interval=TOKEN_FLUSH_SECONDS))
 
 
 @job_task("tutor_reply")
 def reply(ctx, payload):
     s = ctx.settings
-    out = ReplyLog(ctx.redis, payload.reply_id, s.tutor_replay_ttl, coalescer=_coalescer(ctx.redis, os.getpid()))
+    out = ReplyLog(ctx.redis, payload.reply_id, s.tutor_replay_ttl, coalescer=_coalescer())
     return engine.reply(ctx.uow, payload.reply_id, provider_for=provider_for(s), out=out,
                         budget=DailyBudget(ctx.redis, s.tutor_daily_token_budget), attempt=ctx.attempt)
 

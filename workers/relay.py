@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import threading
 import time
 from contextlib import ExitStack
@@ -85,14 +84,19 @@ class PublishedMarks:
         self.interval = interval
         self.lock = threading.Lock()
         self.pending: dict = {}          # engine → [outbox ids]
-        self.pid: int | None = None
+        self.flusher = PerProcess(self._start)
 
     def add(self, engine, ids: list[int]) -> None:
+        self.flusher()                   # started on first use in this process (again after a fork)
         with self.lock:
-            if self.pid != os.getpid():  # first use in this process (or after a fork)
-                self.pid, self.pending = os.getpid(), {}
-                threading.Thread(target=self._run, name="outbox-marks", daemon=True).start()
             self.pending.setdefault(engine, []).extend(ids)
+
+    def _start(self) -> threading.Thread:
+        with self.lock:
+            self.pending = {}            # a forked child does not mark its parent's rows
+        thread = threading.Thread(target=self._run, name="outbox-marks", daemon=True)
+        thread.start()
+        return thread
 
     def _run(self) -> None:
         while True:
