@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     beat_scheduler: str = "redbeat.RedBeatScheduler"   # Celery beat scheduler class (RedBeat: one firing beat)
     beat_lock_timeout: int = 25                   # seconds; a dead beat's lock expires after this
 
+    # --- achievements (family block) -------------------------------------------------------
+    achievements_chunk: int = 1000                # learners per chunk of a badge backfill (one transaction and one progress report each)
+
 
 settings = Settings()
 

@@ -52,9 +52,9 @@ def backfill(ctx, payload):
             raise PermanentError(f"no badge {payload.badge_id!r}", code="not_found")
         earned = evaluate.qualifying(s, rules.parse(badge.criteria), course_id=badge.course_id,
                                      repeatable=badge.repeatable)
-    users, written = sorted(earned), 0
-    for i in range(0, len(users), awarding.CHUNK):
-        chunk = {u: earned[u] for u in users[i:i + awarding.CHUNK]}
+    users, written, size = sorted(earned), 0, max(1, ctx.settings.achievements_chunk)
+    for i in range(0, len(users), size):
+        chunk = {u: earned[u] for u in users[i:i + size]}
         with ctx.uow() as s:
             badge = s.get(Badge, payload.badge_id)
             new = awarding.write(s, badge, chunk, backfilled=True)

@@ -120,3 +120,53 @@ def test_a_revoked_award_is_set_in_its_status_list_and_its_credential_says_so(ap
     assert gone.status_code == 410 and gone.json()["error"]["code"] == "revoked"
     with unit_of_work(database.url) as s:
         assert catalog.revoked_bits(s, int(entry["statusListCredential"].rsplit("/", 1)[1])) is not None
+
+
+def test_a_backfill_whose_worker_is_sigkilled_resumes_on_another_and_awards_once(s3_server):
+    import signal
+
+    from tests.support.stack import Database, Stack, private_redis
+
+    # Given a stack of its own (backfill chunks of 5 learners) and 1,500 learners who meet a badge
+    db, redis_server = Database().create(), private_redis()
+    st = Stack(db, redis_server.url, s3_server.endpoint, extra_env={"COURSEWORK_ACHIEVEMENTS_CHUNK": "5"})
+    try:
+        st.start_intake()
+        key = st.create_key("enqueue,read,operate")
+        h = History(db.url)
+        learners = [f"bf{h.tag}{i:04d}" for i in range(1500)]
+        with unit_of_work(db.url) as s:
+            from domain.core.models import User
+
+            s.add_all([User(id=u, email=f"{u}@example.test", name=u) for u in learners])
+        h.events([h._event(u, "login", BASE + timedelta(hours=n)) for u in learners for n in (0, 1)])
+        victim = st.start_worker(queues="analytics", concurrency=1, name="victim")
+        with st.client(key) as api:
+            r = api.post("/v1/badges", json={"slug": f"regular_{h.tag}", "name": "Regular",
+                                             "criteria": {"type": "events", "event": "login", "at_least": 2}})
+            assert r.status_code == 201, r.text
+            badge_id, job_id = r.json()["badge"]["id"], r.json()["backfill_job_id"]
+
+            def awarded() -> int:
+                with unit_of_work(db.url) as s:
+                    return s.scalar(select(func.count()).select_from(Award).where(Award.badge_id == badge_id))
+
+            # When the worker is SIGKILLed while the backfill is part way through
+            wait_for(lambda: awarded() >= 50, timeout=120, message="the backfill under way")
+            victim.signal_group(signal.SIGKILL)
+            at_kill = awarded()
+            assert 0 < at_kill < len(learners), f"the kill came too late to test a resume ({at_kill})"
+            st.start_worker(queues="analytics", concurrency=1, name="rescuer")
+            # Then the job is requeued once its lease expires and finishes on the other worker,
+            # writing only what was missing: every learner holds the badge once
+            done = wait_job(api, job_id, timeout=180)
+            assert done["state"] == "succeeded" and done["attempts"] == 2, done
+            assert done["result"]["awarded"] <= len(learners) - at_kill
+            with unit_of_work(db.url) as s:
+                per_user = dict(s.execute(select(Award.user_id, func.count()).where(Award.badge_id == badge_id)
+                                          .group_by(Award.user_id)).all())
+            assert set(per_user) == set(learners) and set(per_user.values()) == {1}
+    finally:
+        st.stop()
+        redis_server.stop()
+        db.drop()
