@@ -7,7 +7,9 @@ the rest of the code reads ``settings``.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from kombu import Exchange, Queue
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,8 +27,11 @@ class Settings(BaseSettings):
     storage_url: str = f"local://{STATE_DIR / 'storage'}"  # s3://bucket (boto3) or local:///folder
     s3_endpoint_url: str | None = None                      # S3-compatible endpoint (MinIO, moto); unset = AWS
     s3_region: str = "us-east-1"                            # S3 region
-    public_base_url: str = "http://127.0.0.1:8000"          # how browsers reach intake (links, local file URLs)
-    signing_secret: str = "dev-only-change-me"              # HMAC secret for signed URLs and tokens: set it in production
+    env: Literal["development", "production"] = "development"  # production: every process refuses to start on a default or weak secret (`coursework config --check`)
+    public_base_url: str = "http://127.0.0.1:8000"          # how browsers reach intake (links, local file URLs); https in production
+    signing_secret: str = "dev-only-change-me"              # root of the per-purpose HMAC keys (file URLs, unsubscribe, stream tokens): 32+ bytes in production
+    signing_previous_secret: str | None = None              # the secret before the last rotation: still verifies until COURSEWORK_SIGNING_PREVIOUS_UNTIL
+    signing_previous_until: datetime | None = None          # when links and tokens signed with the previous secret stop being accepted (ISO 8601)
 
     # --- job lifecycle ----------------------------------------------------------
     lease_seconds: int = 30              # a running job's lease; renewed by a heartbeat
@@ -45,6 +50,13 @@ class Settings(BaseSettings):
     # --- intake -------------------------------------------------------------------
     max_body_bytes: int = 1_000_000      # larger request bodies get 413
     rate_limit_per_minute: int = 600     # per API key, kept in Redis (0 = off)
+    anonymous_rate_per_minute: int = 120 # requests without a valid key, per client address (0 = off)
+    verify_rate_per_minute: int = 60     # public certificate checks per client address (0 = off)
+    key_cache_size: int = 10_000         # API keys (and unknown tokens) remembered per process, least recently used out
+    key_cache_seconds: float = 10.0      # how long a remembered key (or miss) is trusted before the database is asked again
+    http_header_timeout: float = 10.0    # seconds a client has to send a request's line and headers
+    http_body_timeout: float = 30.0      # seconds a client may pause while sending a request body
+    http_keep_alive_timeout: int = 5     # seconds an idle keep-alive connection stays open
     intake_batch_max: int = 64           # group commit: most jobs concurrent requests share in one transaction
     jobs_batch_max: int = 500            # POST /v1/jobs/batch: most jobs in one request (one transaction)
 

@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import celeryconfig
+from domain.core import production, redact
 
 
 def _comments() -> dict[str, tuple[str, str]]:
@@ -55,8 +56,10 @@ def markdown() -> str:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("config", help="print every setting (env var, default, current value)")
+    p = sub.add_parser("config", help="print every setting (secrets masked); --check: what production refuses")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown (docs/configuration.md)")
+    p.add_argument("--check", action="store_true",
+                   help="list every setting production mode refuses (exit 1 if any in production)")
     p.set_defaults(fn=run)
 
 
@@ -64,11 +67,24 @@ def run(args) -> int:
     if args.markdown:
         print(markdown())
         return 0
+    if args.check:
+        return check()
     current = celeryconfig.settings.model_dump()
     for _section, var, _default, _comment in rows():
         name = var.removeprefix("COURSEWORK_").lower()
-        value = current[name]
-        if any(s in name for s in ("secret", "password", "api_key", "signing_key")) and value:
-            value = "***"
-        print(f"{var}={value}")
+        print(f"{var}={redact.mask_value(name, current[name])}")
     return 0
+
+
+def check() -> int:
+    s = celeryconfig.settings
+    found = production.problems(s)
+    for problem in found:
+        print(problem)
+    if not found:
+        print(f"no problems: the settings are fit for production (COURSEWORK_ENV={s.env})")
+        return 0
+    if s.env != "production":
+        print(f"({len(found)} problem(s); COURSEWORK_ENV={s.env}, so nothing refuses to start)")
+        return 0
+    return 1

@@ -24,6 +24,13 @@ def _settings():
     return settings
 
 
+def _refuse_unsafe(process: str) -> None:
+    """Production mode: one line per default or weak secret, then exit 2, before anything starts."""
+    from domain.core import production
+
+    production.refuse_to_start(_settings(), process)
+
+
 def cmd_migrate(args) -> int:
     from cli.services import migrate
 
@@ -35,6 +42,8 @@ def cmd_migrate(args) -> int:
 def cmd_intake(args) -> int:
     import uvicorn
 
+    _refuse_unsafe("intake")
+
     from workers import logs
 
     logs.configure(_settings().log_level, _settings().log_json)
@@ -44,6 +53,7 @@ def cmd_intake(args) -> int:
 
 
 def cmd_worker(args) -> int:
+    _refuse_unsafe("worker")
     port = args.metrics_port if args.metrics_port is not None else _settings().worker_metrics_port
     folder = None
     if port:    # before anything imports prometheus_client (workers.metrics: multiprocess mode)
@@ -74,6 +84,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_beat(args) -> int:
+    _refuse_unsafe("beat")
     from workers.app import app
 
     app.start(["beat", "-l", _settings().log_level, *(["-S", args.scheduler] if args.scheduler else [])])
@@ -81,6 +92,7 @@ def cmd_beat(args) -> int:
 
 
 def cmd_flower(args) -> int:
+    _refuse_unsafe("flower")
     from workers.app import app
     from workers.outcomes import register_progress_state
 
@@ -92,6 +104,7 @@ def cmd_flower(args) -> int:
 
 
 def cmd_relay(args) -> int:
+    _refuse_unsafe("relay")
     from workers import events, logs, relay
 
     logs.configure(_settings().log_level, _settings().log_json)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import os
 import mimetypes
 import shutil
 import time
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urlencode, urlparse
+
+from domain.core import purpose_keys
+from domain.core.purpose_keys import KeyRing, as_ring
 
 DEFAULT_CACHE = "public, max-age=31536000, immutable"
 
@@ -28,7 +32,7 @@ class Storage(Protocol):
     def delete_prefix(self, prefix: str) -> int: ...
     def list(self, prefix: str) -> list[str]: ...
     def presigned_get(self, key: str, expires: int = 3600) -> str: ...
-    def presigned_put(self, key: str, content_type: str, expires: int = 3600) -> str: ...
+    def presigned_put(self, key: str, content_type: str, expires: int = 3600, size: int | None = None) -> str: ...
 
 
 def guess_type(key: str) -> str:
@@ -111,25 +115,42 @@ class S3Storage:
         return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
                                                   ExpiresIn=expires)
 
-    def presigned_put(self, key, content_type, expires=3600):
+    def presigned_put(self, key, content_type, expires=3600, size=None):
         return self.client.generate_presigned_url(
             "put_object", Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type}, ExpiresIn=expires)
 
 
+class KeyOutsideRoot(ValueError):
+    """A storage key that names no file under the root (``..``, absolute, NUL): there is no such file."""
+
+
+class UploadTooLarge(Exception):
+    pass
+
+
+class UploadIncomplete(Exception):
+    def __init__(self, written: int):
+        super().__init__(f"the upload ended after {written} bytes")
+        self.written = written
+
+
 class LocalStorage:
     """A folder with the same interface. Presigned URLs point at intake's ``/v1/files`` route,
-    signed with HMAC and an expiry, so they behave like S3's."""
+    signed with HMAC (the ``files`` purpose key) and an expiry, so they behave like S3's; a PUT
+    URL's signature also covers the declared size and content type."""
 
-    def __init__(self, root: Path, base_url: str = "http://127.0.0.1:8000", secret: str = "dev"):
+    def __init__(self, root: Path, base_url: str = "http://127.0.0.1:8000", secret: KeyRing | str = "dev"):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.base_url = base_url.rstrip("/")
-        self.secret = secret.encode()
+        self.keys = as_ring(secret, "files")
 
     def _path(self, key: str) -> Path:
+        if not key or "\x00" in key:
+            raise KeyOutsideRoot(f"not a storage key: {key!r}")
         p = (self.root / key).resolve()
         if self.root.resolve() not in p.parents:
-            raise ValueError(f"key escapes the storage root: {key!r}")
+            raise KeyOutsideRoot(f"key escapes the storage root: {key!r}")
         return p
 
     def _write_meta(self, key, content_type, cache_control):
@@ -181,25 +202,65 @@ class LocalStorage:
             self._path(k).with_name(self._path(k).name + ".meta").unlink(missing_ok=True)
         return len(keys)
 
-    def sign(self, method: str, key: str, expires_at: int) -> str:
-        return hmac.new(self.secret, f"{method}\n{key}\n{expires_at}".encode(), hashlib.sha256).hexdigest()
+    @staticmethod
+    def _mac(secret: bytes, method: str, key: str, expires_at: int, terms: str) -> str:
+        message = f"{method}\n{key}\n{expires_at}\n{terms}".encode()
+        return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
-    def verify(self, method: str, key: str, expires_at: int, signature: str) -> bool:
-        return expires_at >= time.time() and hmac.compare_digest(self.sign(method, key, expires_at), signature)
+    def sign(self, method: str, key: str, expires_at: int, size: int | None = None,
+             content_type: str | None = None) -> str:
+        return self._mac(self.keys.current, method, key, expires_at, _terms(size, content_type))
 
-    def _url(self, method, key, expires):
+    def verify(self, method: str, key: str, expires_at: int, signature: str, size: int | None = None,
+               content_type: str | None = None) -> bool:
+        terms = _terms(size, content_type)
+        return expires_at >= time.time() and self.keys.matches(
+            lambda secret: self._mac(secret, method, key, expires_at, terms), signature)
+
+    def _url(self, method, key, expires, size=None, content_type=None):
         exp = int(time.time()) + expires
-        return f"{self.base_url}/v1/files/{quote(key)}?expires={exp}&signature={self.sign(method, key, exp)}"
+        query = {"expires": exp}
+        if size is not None:
+            query["size"] = size
+        query["signature"] = self.sign(method, key, exp, size, content_type)
+        return f"{self.base_url}/v1/files/{quote(key)}?{urlencode(query)}"
 
     def presigned_get(self, key, expires=3600):
         return self._url("GET", key, expires)
 
-    def presigned_put(self, key, content_type, expires=3600):
-        return self._url("PUT", key, expires)
+    def presigned_put(self, key, content_type, expires=3600, size=None):
+        """A PUT URL for exactly ``size`` bytes (when given) of ``content_type``."""
+        return self._url("PUT", key, expires, size, content_type)
+
+    async def receive_upload(self, key: str, chunks, size: int | None, content_type: str | None) -> int:
+        """Stream an upload to ``key`` through a ``.part`` file; more than ``size`` bytes raise
+        ``UploadTooLarge``, fewer ``UploadIncomplete`` (nothing is kept either way)."""
+        p = self._path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f"{p.name}.{os.getpid()}.{time.monotonic_ns()}.part")
+        written = 0
+        try:
+            with open(tmp, "wb") as f:
+                async for chunk in chunks:
+                    written += len(chunk)
+                    if size is not None and written > size:
+                        raise UploadTooLarge(f"more than the declared {size} bytes")
+                    f.write(chunk)
+            if size is not None and written != size:
+                raise UploadIncomplete(written)
+            tmp.replace(p)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self._write_meta(key, content_type, None)
+        return written
+
+
+def _terms(size: int | None, content_type: str | None) -> str:
+    return f"{'' if size is None else size}\n{content_type or ''}"
 
 
 def storage_from_url(url: str, *, endpoint_url: str | None = None, region: str = "us-east-1",
-                     base_url: str = "http://127.0.0.1:8000", secret: str = "dev") -> Storage:
+                     base_url: str = "http://127.0.0.1:8000", secret: KeyRing | str = "dev") -> Storage:
     parsed = urlparse(url)
     if parsed.scheme == "s3":
         return S3Storage(parsed.netloc, endpoint_url=endpoint_url, region=region)
@@ -215,4 +276,4 @@ def get_storage() -> Storage:
 
     return storage_from_url(settings.storage_url, endpoint_url=settings.s3_endpoint_url,
                             region=settings.s3_region, base_url=settings.public_base_url,
-                            secret=settings.signing_secret)
+                            secret=purpose_keys.from_settings(settings, "files"))

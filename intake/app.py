@@ -12,6 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from celeryconfig import settings
+from domain.core import production
 from intake import errors, http_metrics, openapi
 from intake.guards import UrlGuard
 from intake.limits import BodySizeLimit
@@ -25,6 +26,7 @@ Authenticate with `Authorization: Bearer <api key>`. Errors use one envelope:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
+    production.refuse_to_start(settings, "intake")   # also when served as `uvicorn intake.app:app`
     events.install()
     # /readyz and /metrics: one quick try, no retry backoff (redis-py's default waits seconds)
     app.state.redis = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2,

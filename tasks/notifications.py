@@ -9,10 +9,11 @@ from datetime import date
 import redis
 
 from celeryconfig import settings
+from domain.core import purpose_keys
 from domain.db import unit_of_work
 from domain.jobs import service
 from domain.jobs.errors import InvalidPayload
-from domain.notifications import deliveries, digest, fanout, providers, sending
+from domain.notifications import deliveries, digest, fanout, providers, sending, unsubscribe
 from domain.notifications.models import Notification
 from domain.notifications.ratelimit import RateLimiter
 from workers.app import app
@@ -45,7 +46,8 @@ def _drop_provider() -> None:
 def _sender(ctx) -> sending.Sender:
     provider = _provider(ctx.settings)
     config = sending.SendConfig(sender=ctx.settings.email_from, base_url=ctx.settings.public_base_url,
-                                secret=ctx.settings.signing_secret, stale_after=float(ctx.settings.lease_seconds),
+                                secret=purpose_keys.from_settings(ctx.settings, unsubscribe.PURPOSE),
+                                stale_after=float(ctx.settings.lease_seconds),
                                 defer_cap=float(ctx.settings.retry_backoff_max))
     limiter = RateLimiter(ctx.redis, provider.name, ctx.settings.email_rate_per_second)
     return sending.Sender(ctx.db_url, provider, config, ctx.owner, limiter)

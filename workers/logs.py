@@ -6,6 +6,9 @@ import sys
 
 import structlog
 
+from celeryconfig import settings
+from domain.core import redact
+
 _configured = False
 
 
@@ -26,7 +29,8 @@ def configure(level: str = "INFO", json: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=processors))
+    formatter = structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=processors)
+    handler.setFormatter(redact.RedactingFormatter(formatter, redact.secret_values(settings)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

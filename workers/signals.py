@@ -23,6 +23,15 @@ def _process_init(**_kw):
 
 @signals.worker_init.connect
 def _worker_init(**_kw):
+    from domain.core import production
     from workers import events
 
+    production.refuse_to_start(settings, "worker")   # also when started as `celery -A workers.app worker`
     events.install()
+
+
+@signals.beat_init.connect
+def _beat_init(**_kw):
+    from domain.core import production
+
+    production.refuse_to_start(settings, "beat")

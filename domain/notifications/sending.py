@@ -32,7 +32,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import func, or_, select, update
 
@@ -52,7 +52,7 @@ DEFERRED = "deferred"   # a count, not a status: a deferred row is pending with 
 class SendConfig:
     sender: str
     base_url: str
-    secret: str
+    secret: Any          # the unsubscribe KeyRing (or a bare secret)
     claim_batch: int = 50
     stale_after: float = 30.0
     max_attempts: int = 8

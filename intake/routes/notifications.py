@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, select
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import settings
+from domain.core import purpose_keys
 from domain.core.fields import line
 from domain.core.models import User
 from domain.db import session_factory, unit_of_work
@@ -123,7 +124,7 @@ async def put_preference(user_id: str, request: Request, caller: Caller = requir
 # --------------------------------------------------------------------------- unsubscribe (no API key)
 
 def _token_target(token: str) -> tuple[str, str]:
-    target = unsubscribe.read_token(settings.signing_secret, token)
+    target = unsubscribe.read_token(purpose_keys.from_settings(settings, unsubscribe.PURPOSE), token)
     if target is None or target[1] not in types.TYPES:
         raise ApiError(400, "invalid_token", "this unsubscribe link is not valid",
                        [{"field": "token", "message": "bad signature or unknown type"}])

@@ -20,6 +20,7 @@ from sqlalchemy import Row, bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import settings
+from domain.core import purpose_keys
 from domain.core.fields import id_field, line, text
 from domain.db import get_engine, new_id, session_factory, unit_of_work
 from domain.jobs import service, states
@@ -187,7 +188,8 @@ async def post_message(session_id: str, request: Request, caller: Caller = requi
 def mint_stream_token(session_id: str, caller: Caller = require("read")):
     with session_factory(settings.database_url)() as s:
         _session(s, session_id)
-    token, expires = stream_tokens.mint(settings.signing_secret, session_id, settings.tutor_stream_token_ttl)
+    token, expires = stream_tokens.mint(purpose_keys.from_settings(settings, stream_tokens.PURPOSE), session_id,
+                                       settings.tutor_stream_token_ttl)
     return {"token": token, "expires_at": expires,
             "stream_url": f"/v1/tutor/sessions/{session_id}/stream?token={token}"}
 
@@ -344,7 +346,7 @@ async def stream(session_id: str, token: str = Query(min_length=1, max_length=50
                  reply_id: str | None = Query(default=None, max_length=32),
                  last_event_id: str | None = Header(default=None, max_length=40)):
     try:
-        stream_tokens.verify(settings.signing_secret, token, session_id)
+        stream_tokens.verify(purpose_keys.from_settings(settings, stream_tokens.PURPOSE), token, session_id)
     except stream_tokens.TokenError as exc:
         status = 403 if exc.code == "token_mismatch" else 401
         raise ApiError(status, exc.code, exc.message, [{"field": "token", "message": exc.message}]) from None

@@ -60,7 +60,7 @@ def _create(body: NewVideo) -> dict:
     except InvalidPayload as exc:
         raise ApiError(422, "invalid_payload", exc.message, exc.details) from None
     expires = settings.video_upload_url_seconds
-    url = get_storage().presigned_put(asset.source_key, body.content_type, expires=expires)
+    url = get_storage().presigned_put(asset.source_key, body.content_type, expires=expires, size=body.size_bytes)
     return {"asset": out, "upload": {"method": "PUT", "url": url, "headers": {"Content-Type": body.content_type},
                                      "expires_in": expires},
             "links": {"self": f"/v1/videos/{out['id']}", "transcode": f"/v1/videos/{out['id']}/transcode"}}
