@@ -16,6 +16,7 @@ from domain.core import production
 from intake import errors, http_metrics, openapi
 from intake.guards import UrlGuard
 from intake.limits import BodySizeLimit
+from intake.server import BodyDeadline
 from intake.routes import routers
 from workers import events, relay
 
@@ -61,6 +62,7 @@ def create_app() -> FastAPI:
     for router in routers():
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=("/v1/files/",))
+    app.add_middleware(BodyDeadline, seconds=settings.http_body_timeout)
     app.add_middleware(UrlGuard)
     return app
 

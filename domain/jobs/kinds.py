@@ -28,6 +28,8 @@ class JobKind:
     validate: Callable[[Any, BaseModel], None] | None = None
     # scope the caller needs beyond "enqueue" (e.g. "operate" for admin-only kinds)
     extra_scope: str | None = None
+    # scope a particular payload needs (e.g. the ping drills need "operate"): fn(payload) -> scope or None
+    payload_scope: Callable[[BaseModel], str | None] | None = None
     description: str = ""
     # called in the transition's transaction when a job of this kind ends without success
     # (cancelled, failed, dead-lettered), whoever ends it (worker, API, reaper): fn(session, job, state)

@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from domain.core import redact
 from domain.db import new_id, utcnow
 from domain.jobs import states
 from domain.jobs.errors import InvalidPayload
@@ -323,9 +324,10 @@ def succeed(session: Session, job_id: str, owner: str, result: dict | None) -> b
 
 def _error(exc: BaseException, code: str) -> dict:
     lines = tb.format_exception(type(exc), exc, exc.__traceback__)
-    summary = "".join(lines)[-4000:]
+    summary = redact.mask_text("".join(lines)[-4000:])
     return {"code": getattr(exc, "code", code), "type": type(exc).__name__,
-            "message": str(exc)[:2000], "details": getattr(exc, "details", []), "traceback": summary}
+            "message": redact.mask_text(str(exc)[:2000]), "details": getattr(exc, "details", []),
+            "traceback": summary}
 
 
 def fail(session: Session, job_id: str, owner: str | None, exc: BaseException) -> bool:

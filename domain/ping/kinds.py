@@ -21,7 +21,15 @@ class PingPayload(BaseModel):
                                examples=[False])
 
 
+def _drills_need_operate(p: PingPayload) -> str | None:
+    """A plain echo is for anyone with ``enqueue``; holding a slot, failing on purpose or killing a
+    worker is an operator's drill."""
+    drill = p.sleep > 0 or p.fail_transient_times or p.fail_permanent or p.crash_worker
+    return "operate" if drill else None
+
+
 KINDS = [
     JobKind(name="ping", payload=PingPayload, task="tasks.ping.ping", queue="maintenance", max_attempts=4,
+            payload_scope=_drills_need_operate,
             description="Echo a value back; optional sleep and lifecycle drills."),
 ]

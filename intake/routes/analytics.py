@@ -12,7 +12,7 @@ from celeryconfig import settings
 from domain.analytics import queries
 from domain.analytics.events import EventBatch, batch_errors
 from domain.db import session_factory
-from intake.auth import Caller, require
+from intake.auth import Caller, require, require_write
 from intake.body import load_json, openapi_body
 from intake.errors import ApiError
 from intake.openapi import answers
@@ -52,7 +52,7 @@ def _parse_batch(raw: bytes) -> list:
 
 @router.post("/v1/events", responses=answers(EventsAccepted, 202, errors=(409,)), status_code=202, summary="Ingest a batch of learning events (all or nothing)",
              openapi_extra=openapi_body(EventBatch))
-async def post_events(request: Request, caller: Caller = require("enqueue"),
+async def post_events(request: Request, caller: Caller = require_write("analytics"),
                       idempotency_key: str | None = Header(default=None, max_length=200)):
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype and ctype != "application/json":

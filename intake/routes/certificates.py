@@ -14,7 +14,7 @@ from domain.core.fields import text
 from domain.certificates.models import Certificate
 from domain.db import session_factory, unit_of_work, utcnow
 from domain.storage import get_storage
-from intake.auth import Caller, require
+from intake.auth import Caller, public, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
 from intake.schemas import F
@@ -75,7 +75,7 @@ def _issued(certificate_id: str) -> Certificate:
 
 
 @router.get(WELL_KNOWN, responses=answers(PublicKeys), summary="The certificate signing keys (JWK set) and how records are signed")
-def public_keys():
+def public_keys(_limit: None = public("verify", "verify_rate_per_minute")):
     return {"issuer": {"name": "Coursework", "url": _issuer_url()},
             "keys": key_ring().jwks(),
             "signature": {"alg": "EdDSA", "canonicalization": "RFC 8785 (JSON Canonicalization Scheme)",
@@ -85,7 +85,7 @@ def public_keys():
 
 
 @router.get("/v1/certificates/{certificate_id}/verify", responses=answers(Verification), summary="Verify a certificate (public, no key)")
-def verify(certificate_id: str):
+def verify(certificate_id: str, _limit: None = public("verify", "verify_rate_per_minute")):
     cert = _get(certificate_id)
     body = lifecycle.verification(cert, certificate_id)
     body["public_keys"] = f"{_issuer_url()}{WELL_KNOWN}"
@@ -122,7 +122,7 @@ def status_list_credential(number: int = Path(ge=0, le=1_000_000, description="t
 
 @router.get("/v1/certificates/{certificate_id}/credential", responses=answers(Credential, errors=(404, 410)),
             summary="Open Badges 3.0 / W3C Verifiable Credential of a certificate (public)")
-def export_credential(certificate_id: str):
+def export_credential(certificate_id: str, _limit: None = public("verify", "verify_rate_per_minute")):
     cert = _issued(certificate_id)
     if cert.status == "revoked":
         raise ApiError(410, "revoked", f"certificate {cert.id} was revoked on "

@@ -11,6 +11,7 @@ from starlette.requests import ClientDisconnect
 
 from domain.core.fields import INT64_MAX
 from domain.storage import KeyOutsideRoot, LocalStorage, UploadIncomplete, UploadTooLarge, get_storage
+from intake.auth import public
 from intake.errors import ApiError
 
 router = APIRouter(tags=["files"])
@@ -31,7 +32,7 @@ def _local(key: str, expires: int, signature: str, method: str, size: int | None
 
 
 @router.get("/v1/files/{key:path}", include_in_schema=False)
-def get_file(key: str, expires: int, signature: str):
+def get_file(key: str, expires: int, signature: str, _limit: None = public()):
     storage = _local(key, expires, signature, "GET")
     if not storage.exists(key):
         raise ApiError(404, "not_found", "no such file")
@@ -43,7 +44,8 @@ def get_file(key: str, expires: int, signature: str):
 
 
 @router.put("/v1/files/{key:path}", include_in_schema=False)
-async def put_file(key: str, expires: int, signature: str, request: Request, size: int | None = None):
+async def put_file(key: str, expires: int, signature: str, request: Request, size: int | None = None,
+                   _limit: None = public()):
     if size is None or not 0 <= size <= INT64_MAX:
         raise ApiError(422, "validation_error", "an upload URL carries its size",
                        [{"field": "size", "message": "missing or out of range"}])

@@ -45,12 +45,24 @@ def _links(job_id: str) -> dict:
     return {"self": f"/v1/jobs/{job_id}", "events": f"/v1/jobs/{job_id}/events"}
 
 
+def view(job: dict, caller: Caller | None) -> dict:
+    """A job as ``caller`` may see it: error tracebacks are for ``operate`` keys only."""
+    if caller is not None and not caller.can("operate") and isinstance(job.get("error"), dict) \
+            and "traceback" in job["error"]:
+        job = {**job, "error": {k: v for k, v in job["error"].items() if k != "traceback"}}
+    return job
+
+
 def _validated(caller: str, kind: str, payload: dict, run_at: datetime | None, scopes: frozenset[str],
                idempotency_key: str | None) -> NewJob:
     kind_obj = catalog().get(kind)
     if kind_obj is None:
         raise ApiError(422, "unknown_kind", f"unknown job kind {kind!r}",
                        [{"field": "kind", "message": f"must be one of: {', '.join(sorted(catalog().kinds))}"}])
+    who = Caller(caller, caller, scopes)
+    family = kind_obj.task.split(".")[1]
+    if scopes and family != "ping" and not who.can_write(family):
+        raise ApiError(403, "forbidden", f"job kind {kind!r} needs the 'enqueue:{family}' (or 'enqueue') scope")
     if kind_obj.extra_scope and kind_obj.extra_scope not in scopes:
         raise ApiError(403, "forbidden", f"job kind {kind!r} needs the {kind_obj.extra_scope!r} scope")
     try:
@@ -58,6 +70,9 @@ def _validated(caller: str, kind: str, payload: dict, run_at: datetime | None, s
     except ValidationError as exc:
         raise ApiError(422, "validation_error", f"the payload is not valid for job kind {kind!r}",
                        pydantic_details(exc.errors(), prefix="payload")) from None
+    needed = kind_obj.payload_scope(kind_obj.payload.model_validate(normalised)) if kind_obj.payload_scope else None
+    if needed and needed not in scopes:
+        raise ApiError(403, "forbidden", f"this {kind!r} payload needs the {needed!r} scope")
     if run_at is not None and run_at.tzinfo is None:
         raise ApiError(422, "validation_error", "run_at must carry a time zone",
                        [{"field": "run_at", "message": "use an ISO 8601 time with an offset, e.g. Z"}])
@@ -119,9 +134,10 @@ def list_kinds(caller: Caller = require("read")):
 
 
 def _load(job_id: str, caller: Caller) -> Job:
+    """The job, if ``caller`` may see it: its own jobs; every job (system reactions too) with ``operate``."""
     with session_factory(settings.database_url)() as s:
         job = s.get(Job, job_id)
-    if job is None or (job.caller != caller.key_id and not caller.can("operate") and job.caller != "system"):
+    if job is None or (job.caller != caller.key_id and not caller.can("operate")):
         raise ApiError(404, "not_found", f"no job {job_id!r}")
     return job
 
@@ -129,7 +145,7 @@ def _load(job_id: str, caller: Caller) -> Job:
 @router.get("/v1/jobs/{job_id}", summary="A job's state, progress, attempts, result or error",
             responses=answers(JobView))
 def get_job(job_id: str, caller: Caller = require("read")):
-    return {"job": _load(job_id, caller).to_dict(), "links": _links(job_id)}
+    return {"job": view(_load(job_id, caller).to_dict(), caller), "links": _links(job_id)}
 
 
 def _cursor(job: Job) -> str:
@@ -168,20 +184,23 @@ def list_jobs(caller: Caller = require("read"),
     with session_factory(settings.database_url)() as s:
         jobs = list(s.scalars(stmt))
     page = jobs[:limit]
-    return {"jobs": [j.to_dict() for j in page],
+    return {"jobs": [view(j.to_dict(), caller) for j in page],
             "next_cursor": _cursor(page[-1]) if len(jobs) > limit else None}
 
 
 @router.post("/v1/jobs/{job_id}/cancel", status_code=202, summary="Cancel a job",
              responses=answers(JobView, 202, errors=(409,)))
-def cancel_job(job_id: str, caller: Caller = require("enqueue")):
-    _load(job_id, caller)
+def cancel_job(job_id: str, caller: Caller = require()):
+    job = _load(job_id, caller)
+    family = catalog().kinds[job.kind].task.split(".")[1] if job.kind in catalog().kinds else "ping"
+    if not (caller.can_write(family) or caller.can("operate")):
+        raise ApiError(403, "forbidden", f"cancelling a {job.kind!r} job needs the 'enqueue:{family}' scope")
     with unit_of_work(settings.database_url) as s:
         job = s.get(Job, job_id, with_for_update=True)
         if job.state in states.TERMINAL:
             raise ApiError(409, "conflict", f"job is already {job.state}")
         service.cancel(s, job)
-        body = job.to_dict()
+        body = view(job.to_dict(), caller)
     return JSONResponse({"job": body, "links": _links(job_id)}, status_code=202)
 
 

@@ -18,7 +18,7 @@ from domain.db import session_factory, unit_of_work
 from domain.jobs.models import JobEvent
 from domain.notifications import inbox, preferences, types, unsubscribe
 from intake import sse
-from intake.auth import Caller, require
+from intake.auth import Caller, public, require, require_write
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
 from intake.openapi import answers
@@ -63,7 +63,7 @@ def unread_count(user_id: str, caller: Caller = require("read")):
 
 
 @router.post("/v1/users/{user_id}/notifications/{item_id}/read", responses=answers(UnreadCount), summary="Mark one in-app notification read")
-def mark_read(user_id: str, item_id: str, caller: Caller = require("enqueue")):
+def mark_read(user_id: str, item_id: str, caller: Caller = require_write("notifications")):
     with unit_of_work(settings.database_url) as s:
         _user(s, user_id)
         if not inbox.mark_read(s, user_id, item_id):
@@ -73,7 +73,7 @@ def mark_read(user_id: str, item_id: str, caller: Caller = require("enqueue")):
 
 
 @router.post("/v1/users/{user_id}/notifications/read-all", responses=answers(MarkedAll), summary="Mark all in-app notifications read")
-def mark_all_read(user_id: str, caller: Caller = require("enqueue")):
+def mark_all_read(user_id: str, caller: Caller = require_write("notifications")):
     with unit_of_work(settings.database_url) as s:
         _user(s, user_id)
         changed = inbox.mark_all_read(s, user_id)
@@ -106,7 +106,7 @@ def get_preferences(user_id: str, caller: Caller = require("read")):
 
 @router.put("/v1/users/{user_id}/notification-preferences", responses=answers(Preference), summary="Set one preference",
             openapi_extra=openapi_body(PreferenceRequest))
-async def put_preference(user_id: str, request: Request, caller: Caller = require("enqueue")):
+async def put_preference(user_id: str, request: Request, caller: Caller = require_write("notifications")):
     body = await parse_json(request, PreferenceRequest)
 
     def save() -> dict:
@@ -137,7 +137,7 @@ def _page(title: str, body: str) -> HTMLResponse:
 
 
 @router.get("/v1/notifications/unsubscribe", responses=answers(None, media_type="text/html", errors=(400,), description="an HTML page"), summary="Unsubscribe confirmation page (from an email link)")
-def unsubscribe_page(token: str = Query(min_length=10, max_length=200)):
+def unsubscribe_page(token: str = Query(min_length=10, max_length=200), _limit: None = public()):
     user_id, type_name = _token_target(token)
     label = type_name.replace("_", " ")
     return _page("Unsubscribe", f"<p>Stop emails about <b>{html.escape(label)}</b>?</p>"
@@ -147,7 +147,7 @@ def unsubscribe_page(token: str = Query(min_length=10, max_length=200)):
 
 
 @router.post("/v1/notifications/unsubscribe", responses=answers(None, media_type="text/html", errors=(400,), description="an HTML page"), summary="One-click unsubscribe (RFC 8058 List-Unsubscribe-Post)")
-def unsubscribe_now(token: str = Query(min_length=10, max_length=200)):
+def unsubscribe_now(token: str = Query(min_length=10, max_length=200), _limit: None = public()):
     user_id, type_name = _token_target(token)
     if types.get(type_name).priority == types.URGENT:
         return _page("Not unsubscribed", "<p>Urgent notices cannot be turned off.</p>")

@@ -17,7 +17,7 @@ from domain.jobs.models import Job
 from domain.sandbox import submissions
 from domain.sandbox.kinds import MAX_CODE_CHARS, Language
 from domain.sandbox.models import Exercise, Submission
-from intake.auth import Caller, require
+from intake.auth import Caller, require, require_write
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
 from intake.openapi import answers
@@ -83,7 +83,7 @@ def _submit_once(caller: Caller, body: NewSubmission, key: str | None) -> tuple[
 
 @router.post("/v1/submissions", responses=answers(SubmissionAccepted, 202, errors=(409,)), status_code=202, summary="Submit code for an exercise (starts an evaluate job)",
              openapi_extra=openapi_body(NewSubmission))
-async def create_submission(request: Request, caller: Caller = require("enqueue"),
+async def create_submission(request: Request, caller: Caller = require_write("sandbox"),
                             idempotency_key: str | None = Header(default=None, max_length=200)):
     body = await parse_json(request, NewSubmission)
     out, created = await run_in_threadpool(_submit, caller, body, idempotency_key)

@@ -28,7 +28,7 @@ from domain.jobs.models import Job
 from domain.tutor import replay, sessions, stream_tokens
 from domain.tutor.budget import BudgetExhausted, DailyBudget
 from domain.tutor.models import TutorMessage, TutorSession, message_dict
-from intake.auth import Caller, require
+from intake.auth import Caller, public, require, require_write
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
 from intake.openapi import answers
@@ -78,7 +78,7 @@ def _budget_error(exc: BudgetExhausted) -> ApiError:
 
 @router.post("/v1/tutor/sessions", responses=answers(TutorSessionCreated, 201), status_code=201, summary="Start a tutor session for a learner",
              openapi_extra=openapi_body(SessionRequest))
-async def create_session(request: Request, caller: Caller = require("enqueue")):
+async def create_session(request: Request, caller: Caller = require_write("tutor")):
     body = await parse_json(request, SessionRequest)
 
     def _create():
@@ -98,7 +98,7 @@ def get_session(session_id: str, caller: Caller = require("read")):
 
 
 @router.post("/v1/tutor/sessions/{session_id}/end", responses=answers(TutorSessionEnded), summary="End a tutor session")
-def end_session(session_id: str, caller: Caller = require("enqueue")):
+def end_session(session_id: str, caller: Caller = require_write("tutor")):
     with unit_of_work(settings.database_url) as s:
         sess = _session(s, session_id)
         sessions.end(s, sess)
@@ -175,7 +175,7 @@ def _post(caller: Caller, session_id: str, content: str, idempotency_key: str | 
 @router.post("/v1/tutor/sessions/{session_id}/messages", responses=answers(TutorMessageAccepted, 202, errors=(409,)), status_code=202,
              summary="Post the learner's message; a tutor_reply job answers it",
              openapi_extra=openapi_body(MessageRequest))
-async def post_message(session_id: str, request: Request, caller: Caller = require("enqueue"),
+async def post_message(session_id: str, request: Request, caller: Caller = require_write("tutor"),
                        idempotency_key: str | None = Header(default=None, max_length=200)):
     body = await parse_json(request, MessageRequest)
     out = await run_in_threadpool(_post, caller, session_id, body.content, idempotency_key, request.app.state.redis)
@@ -344,7 +344,7 @@ async def _follow(reply_id: str, after: str, final: list[bytes] | None, keepaliv
             summary="Server-sent events of a reply: start, token..., done (or error). Needs a stream token.")
 async def stream(session_id: str, token: str = Query(min_length=1, max_length=500),
                  reply_id: str | None = Query(default=None, max_length=32),
-                 last_event_id: str | None = Header(default=None, max_length=40)):
+                 last_event_id: str | None = Header(default=None, max_length=40), _limit: None = public()):
     try:
         stream_tokens.verify(purpose_keys.from_settings(settings, stream_tokens.PURPOSE), token, session_id)
     except stream_tokens.TokenError as exc:

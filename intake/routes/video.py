@@ -16,7 +16,7 @@ from domain.db import session_factory, unit_of_work
 from domain.jobs.errors import InvalidPayload
 from domain.storage import get_storage
 from domain.video import assets, playback
-from intake.auth import Caller, require
+from intake.auth import Caller, require, require_write
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
 from intake.openapi import answers
@@ -68,7 +68,7 @@ def _create(body: NewVideo) -> dict:
 
 @router.post("/v1/videos", responses=answers(VideoCreated, 201), status_code=201, summary="Create a video asset and get a presigned upload URL",
              openapi_extra=openapi_body(NewVideo))
-async def create_video(request: Request, caller: Caller = require("enqueue")):
+async def create_video(request: Request, caller: Caller = require_write("video")):
     body = await parse_json(request, NewVideo)
     return JSONResponse(await run_in_threadpool(_create, body), status_code=201)
 
@@ -96,7 +96,7 @@ def _start(caller: Caller, asset_id: str, opts: TranscodeOptions, idempotency_ke
 
 @router.post("/v1/videos/{asset_id}/transcode", responses=answers(JobAccepted, 202, errors=(409,)), status_code=202, summary="Transcode the uploaded source",
              openapi_extra=openapi_body(TranscodeOptions))
-async def transcode_video(asset_id: str, request: Request, caller: Caller = require("enqueue"),
+async def transcode_video(asset_id: str, request: Request, caller: Caller = require_write("video"),
                           idempotency_key: str | None = Header(default=None, max_length=200)):
     opts = await parse_json(request, TranscodeOptions) if await request.body() else TranscodeOptions()
     job, created = await run_in_threadpool(_start, caller, asset_id, opts, idempotency_key)
