@@ -1,6 +1,6 @@
 """API-key authentication, scopes, and rate limits kept in Redis.
 
-Scopes (documented in ``SCOPES`` and the OpenAPI security scheme): ``read`` reads jobs and
+Scopes (``domain.jobs.keys.SCOPES``, shown in the OpenAPI security scheme): ``read`` reads jobs and
 family data; ``enqueue`` writes to every family, ``enqueue:<family>`` to one family only (a key
 for the video CMS cannot write gradebooks); ``operate`` sees every caller's jobs (system
 reactions included), requeues, revokes, runs the ping drills and reads error tracebacks.
@@ -24,20 +24,10 @@ from starlette.concurrency import run_in_threadpool
 from celeryconfig import settings
 from domain.db import session_factory
 from domain.jobs import keys
-from domain.jobs.kinds import FAMILIES
 from intake.errors import ApiError
 
 log = logging.getLogger(__name__)
 MAX_KEY_CHARS = 200          # issued keys are far shorter; longer bearer tokens are never looked up
-
-SCOPES = {
-    "read": "Read jobs (your own), job kinds, and family data (submissions, sessions, certificates, analytics).",
-    "enqueue": "Write to every family: enqueue jobs, create submissions, videos, tutor sessions, events.",
-    **{f"enqueue:{family}": f"Write to the {family} family only." for family in FAMILIES if family != "ping"},
-    "operate": "Operators: every caller's jobs (system reactions too), retries, revocations, ping drills, "
-               "error tracebacks.",
-}
-
 
 @dataclass(frozen=True)
 class Caller:
@@ -200,7 +190,8 @@ def require(scope: str | None = None):
         await rate_limit(request, caller)
         return caller
 
-    dependency.required_scope = scope     # read by intake.openapi for the operation's security
+    # read by intake.openapi for the operation's security (no scope: the route checks a family's)
+    dependency.required_scope = scope or "enqueue"
     return Depends(dependency)
 
 

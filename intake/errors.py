@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain.db import unavailable
 from domain.jobs.errors import InvalidPayload
 
+log = logging.getLogger(__name__)
+
 
 log = logging.getLogger(__name__)
 
@@ -89,5 +91,6 @@ def install(app: FastAPI) -> None:
         return envelope(500, "internal_error", "an unexpected error occurred; it has been logged")
 
     @app.exception_handler(Exception)
-    async def _unexpected(_req: Request, exc: Exception):
+    async def _unexpected(req: Request, exc: Exception):
+        log.error("unhandled error on %s %s", req.method, req.url.path, exc_info=exc)
         return envelope(500, "internal_error", "an unexpected error occurred; it has been logged")

@@ -26,7 +26,7 @@ from pydantic.json_schema import models_json_schema
 SECURITY_SCHEME = "ApiKey"
 REF = "#/components/schemas/{model}"
 
-# scope -> what it allows; a scope in domain.jobs.keys.SCOPES missing here is still listed
+# scope -> what it allows; a scope missing here is listed with domain.jobs.keys.SCOPES's words
 SCOPE_DOCS = {
     "enqueue": "start work: enqueue jobs, upload videos, submit code, tutor sessions, cancel own jobs",
     "read": "read jobs, results, event streams and the read-only family endpoints",
@@ -178,11 +178,11 @@ def _api_routes(routes) -> Iterable[APIRoute]:
 def _security_scheme() -> dict:
     from domain.jobs.keys import SCOPES
 
-    lines = "\n".join(f"- `{s}`: {SCOPE_DOCS.get(s, s)}" for s in SCOPES)
+    lines = "\n".join(f"- `{s}`: {SCOPE_DOCS.get(s, SCOPES[s])}" for s in SCOPES)
     return {"type": "http", "scheme": "bearer", "bearerFormat": "API key",
             "description": "An API key, as `Authorization: Bearer <key>` (or `X-API-Key: <key>`). "
                            "Each operation lists the scope it needs; a key holds one or more of:\n" + lines,
-            "x-scopes": {s: SCOPE_DOCS.get(s, s) for s in SCOPES}}
+            "x-scopes": {s: SCOPE_DOCS.get(s, SCOPES[s]) for s in SCOPES}}
 
 
 def _add_errors(op: dict, statuses: Iterable[int]) -> None:

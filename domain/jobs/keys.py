@@ -11,7 +11,19 @@ from sqlalchemy.orm import Session
 from domain.db import utcnow
 from domain.jobs.models import ApiKey
 
-SCOPES = ("enqueue", "read", "operate")
+from domain.jobs.kinds import FAMILIES
+
+# scope -> what it allows (shown in the OpenAPI security scheme and docs/security.md)
+SCOPES = {
+    "read": "read jobs (the key's own), job kinds, and family data (submissions, sessions, certificates, "
+            "analytics)",
+    "enqueue": "write to every family: enqueue jobs, create submissions, videos, tutor sessions, events; "
+               "cancel the key's own jobs",
+    **{f"enqueue:{family}": f"write to the {family} family only (its jobs and endpoints)"
+       for family in FAMILIES if family != "ping"},
+    "operate": "operators: every caller's jobs (system reactions too), retries, certificate revocation, "
+               "admin-only job kinds, ping drills (sleep, failures, worker crash), error tracebacks",
+}
 
 
 def hash_key(raw: str) -> str:
@@ -21,7 +33,7 @@ def hash_key(raw: str) -> str:
 def create(session: Session, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
     bad = [s for s in scopes if s not in SCOPES]
     if bad or not scopes:
-        raise ValueError(f"scopes must be a non-empty subset of {SCOPES}; got {scopes}")
+        raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {scopes}")
     raw = "cw_" + secrets.token_urlsafe(32)
     key = ApiKey(name=name, prefix=raw[:10], key_hash=hash_key(raw), scopes=sorted(set(scopes)))
     session.add(key)

@@ -105,6 +105,16 @@ def enqueue(session: Session, kind_name: str, payload: dict, *, caller: str = "s
     return job, True
 
 
+def lock_idempotency_key(session: Session, caller: str, idempotency_key: str | None) -> None:
+    """Serialise the transactions that use one caller's idempotency key (PostgreSQL: a transaction
+    advisory lock, released at commit). For an endpoint that writes rows of its own before the job
+    (a submission, say): without it, concurrent identical requests each write theirs, and all
+    but one then find the key taken by a job for a different row."""
+    if idempotency_key and session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                        {"k": f"idempotency:{caller}:{idempotency_key}"})
+
+
 def replayed(session: Session, caller: str, idempotency_key: str, digest: str) -> Job | None:
     """The job this caller already made with this key (None if none), if it was the same request;
     a different request with the same key is a conflict."""

@@ -58,6 +58,7 @@ def _submit(caller: Caller, body: NewSubmission, key: str | None) -> tuple[dict,
 
 def _submit_once(caller: Caller, body: NewSubmission, key: str | None) -> tuple[dict, bool]:
     with unit_of_work(settings.database_url) as s:
+        service.lock_idempotency_key(s, caller.key_id, key)     # concurrent retries wait for the first
         if key:
             job = s.scalar(select(Job).where(Job.caller == caller.key_id, Job.idempotency_key == key))
             if job is not None:

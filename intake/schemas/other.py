@@ -46,15 +46,15 @@ class Verification(BaseModel):
     model_config = ConfigDict(extra="allow")
     status: Literal["valid", "revoked", "unknown"] = F("what the platform says of this id", "valid")
     certificate_id: str = F("the id asked about", CERT)
-    version: int | None = F("its version", 1)
-    learner_name: str | None = F("name on it", "Ada Lovelace")
-    course: dict[str, Any] | None = F("id and title of the course", {"id": "c-1", "title": "Python 101"})
-    completed_at: str | None = F("ISO 8601 date", "2026-01-04")
-    issued_at: str | None = F("ISO 8601", "2026-01-05T10:00:00+00:00")
-    record: dict[str, Any] | None = F("the signed record", None)
-    signature: dict[str, Any] | None = F("Ed25519 signature of the canonical record", None)
-    revoked_at: str | None = F("ISO 8601, when revoked", None)
-    revoke_reason: str | None = F("why, when revoked", None)
+    version: int | None = F("its version", 1, default=None)
+    learner_name: str | None = F("name on it", "Ada Lovelace", default=None)
+    course: dict[str, Any] | None = F("id and title of the course", {"id": "c-1", "title": "Python 101"}, default=None)
+    completed_at: str | None = F("ISO 8601 date", "2026-01-04", default=None)
+    issued_at: str | None = F("ISO 8601", "2026-01-05T10:00:00+00:00", default=None)
+    record: dict[str, Any] | None = F("the signed record", None, default=None)
+    signature: dict[str, Any] | None = F("Ed25519 signature of the canonical record", None, default=None)
+    revoked_at: str | None = F("ISO 8601, when revoked", None, default=None)
+    revoke_reason: str | None = F("why, when revoked", None, default=None)
     public_keys: str = F("where the signing keys are published", "https://learn.example/.well-known/"
                                                                "coursework-certificates.json")
 
@@ -161,11 +161,11 @@ class LearnerAnalytics(BaseModel):
 
 class Leaderboard(BaseModel):
     model_config = ConfigDict(extra="allow")
-    topic: str | None = F("the topic", "loops")
-    entries: list[dict[str, Any]] | None = F("rank, user_id, points, exercises, submissions", None)
-    topics: list[str] | None = F("without ?topic=: the topics there are", None)
-    hint: str | None = F("without ?topic=: how to ask for one", None)
-    rollup: Rollup | None = F("how fresh the rollups are", None)
+    topic: str | None = F("the topic", "loops", default=None)
+    entries: list[dict[str, Any]] | None = F("rank, user_id, points, exercises, submissions", None, default=None)
+    topics: list[str] | None = F("without ?topic=: the topics there are", None, default=None)
+    hint: str | None = F("without ?topic=: how to ask for one", None, default=None)
+    rollup: Rollup | None = F("how fresh the rollups are", None, default=None)
 
 
 class TrendingCourses(BaseModel):
