@@ -82,7 +82,7 @@ def _outcome(done: Future) -> dict:
                          "another request), `invalid` (422) or `forbidden` (403). The accepted jobs are "
                          "committed together; a job refused for its own reason does not affect the others.",
              openapi_extra=openapi_body(batch_request, "BatchRequest"), responses=answers(BatchAccepted))
-async def create_jobs(request: Request, caller: Caller = require("enqueue")):
+async def create_jobs(request: Request, caller: Caller = require()):
     body = await parse_json(request, _Body)
     checked = [_checked(caller, raw) for raw in body.jobs]
     to_write = [(i, c) for i, c in enumerate(checked) if isinstance(c, NewJob)]
