@@ -5,7 +5,7 @@
 otherwise end as a 500 further in: ``NaN`` / ``Infinity`` literals and numbers that overflow to
 infinity (400: they are not JSON), integers beyond 64 bits (422: Python's int parser and every
 database column would choke), nesting deeper than ``MAX_JSON_DEPTH`` (422) and NUL characters in
-any string or key (422: PostgreSQL text and jsonb cannot hold them).
+any string or key, and lone surrogates (422: PostgreSQL text and jsonb cannot hold them).
 """
 from __future__ import annotations
 
@@ -69,10 +69,11 @@ def load_json(raw: bytes | str) -> Any:
     brackets = (text.count("[") + text.count("{")) if text is not None else (raw.count(b"[") + raw.count(b"{"))
     if brackets > MAX_JSON_DEPTH and depth_of(data) > MAX_JSON_DEPTH:
         raise _refused(f"nested deeper than {MAX_JSON_DEPTH} levels")
-    # a NUL can only arrive as the escape \u0000 (raw control characters are not valid JSON)
-    escaped = ("\\u0000" in text) if text is not None else (b"\\u0000" in raw)
-    if escaped and find_nul(data):
-        raise _refused("NUL characters are not allowed in any string")
+    # a NUL or a lone surrogate can only arrive as an escape, \u0000 or \ud800-\udfff (raw control
+    # characters are not valid JSON, and raw bytes were decoded as UTF-8)
+    escapes = ("\\u" in text) if text is not None else (b"\\u" in raw)
+    if escapes and find_nul(data):
+        raise _refused("NUL characters and lone surrogates are not allowed in any string")
     return data
 
 

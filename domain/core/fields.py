@@ -91,17 +91,28 @@ When = Annotated[AwareDatetime, AfterValidator(_in_window),
 NoNul = AfterValidator(_no_nul)      # for strings whose shape is otherwise free (JSON values)
 
 
+def _unstorable(s: str) -> bool:
+    if "\x00" in s:
+        return True
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:      # a lone surrogate (\ud800 without its pair): not UTF-8 at all
+        return True
+    return False
+
+
 def find_nul(value: Any, depth: int = 0) -> bool:
-    """Whether a decoded JSON value holds a NUL in any string or key (iterative, any depth)."""
+    """Whether a decoded JSON value holds, in any string or key, a NUL or a lone surrogate: text
+    that neither PostgreSQL nor UTF-8 can hold (iterative, any depth)."""
     stack = [value]
     while stack:
         v = stack.pop()
         if isinstance(v, str):
-            if "\x00" in v:
+            if _unstorable(v):
                 return True
         elif isinstance(v, dict):
             for k, item in v.items():
-                if "\x00" in k:
+                if _unstorable(k):
                     return True
                 stack.append(item)
         elif isinstance(v, list):

@@ -142,3 +142,9 @@ def _scalars(v):
             stack.extend(x)
         else:
             yield x
+
+
+def test_lone_surrogates_are_refused_but_pairs_are_kept():
+    assert refused(b'{"a": "x\\ud800"}').status == 422
+    assert refused(b'{"a": ["\\uDFFF"]}').status == 422
+    assert load_json(b'{"a": "\\ud83d\\ude00"}') == {"a": "\U0001F600"}
