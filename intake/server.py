@@ -95,8 +95,9 @@ class BodyDeadline:
             if body_done:       # e.g. a streaming response waiting for the disconnect: no deadline
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.seconds)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.seconds):     # no extra task per receive, unlike wait_for
+                    message = await receive()
+            except TimeoutError:
                 raise _BodyTimeout() from None
             if message["type"] != "http.request" or not message.get("more_body", False):
                 body_done = True
