@@ -96,14 +96,15 @@ def verify(certificate_id: str, _limit: None = public("verify", "verify_rate_per
 
 @router.get("/v1/certificates/issuer", responses=answers(ControllerDocument),
             summary="The issuer's controller document: its Multikey verification methods (public)")
-def issuer_document():
+def issuer_document(_limit: None = public("verify", "verify_rate_per_minute")):
     issuer = credential.issuer_id(_issuer_url())
     return credential.controller_document(issuer, key_ring().multikeys(issuer))
 
 
 @router.get("/v1/certificates/status/{number}", responses=answers(StatusListCredential, errors=(404,)),
             summary="A signed Bitstring Status List credential of revoked certificates (public)")
-def status_list_credential(number: int = Path(ge=0, le=1_000_000, description="the list number (from statusListCredential)")):
+def status_list_credential(number: int = Path(ge=0, le=1_000_000, description="the list number (from statusListCredential)"),
+                           _limit: None = public("verify", "verify_rate_per_minute")):
     def build() -> dict:
         with session_factory(settings.database_url)() as s:
             if number > 0 and s.scalar(select(Certificate.id).where(Certificate.status_list == number).limit(1)) is None:
