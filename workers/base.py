@@ -26,7 +26,6 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from celeryconfig import settings
-from domain.core import purpose_keys
 from domain.db import unit_of_work
 from domain.jobs import runs, service
 from domain.jobs.errors import InvalidPayload, JobCancelled, PermanentError, TransientError
