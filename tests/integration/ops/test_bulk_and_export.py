@@ -39,6 +39,11 @@ def test_bulk_retry_counts_first_then_requeues_only_the_matching_jobs(own, stack
     # Then it counts three and changes nothing
     assert dry.status_code == 200 and dry.json()["matched"] == 3 and dry.json()["changed"] == 0, dry.text
     assert all(api.get(f"/v1/jobs/{j['id']}").json()["job"]["state"] == "failed" for j in failed)
+    # And the error code and time range filters narrow it (no job failed with another code, none before now-1h)
+    assert api.post("/v1/ops/jobs/retry", json={"caller": caller, "error_code": "ping_failed"}).json()["matched"] == 3
+    assert api.post("/v1/ops/jobs/retry", json={"caller": caller, "error_code": "other"}).json()["matched"] == 0
+    early = {"caller": caller, "until": failed[0]["created_at"]}
+    assert api.post("/v1/ops/jobs/retry", json=early).json()["matched"] == 0
     # And the CLI's dry run says the same
     out = cw(stack, "jobs", "bulk-retry", "--caller", caller, "--state", "failed", "--dry-run")
     assert out.returncode == 0 and "dry run: 3 job(s) would be retried" in out.stdout, out
