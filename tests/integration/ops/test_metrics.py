@@ -60,8 +60,10 @@ def test_platform_gauges_and_a_workers_job_metrics_follow_the_database_and_broke
         for i in range(3):
             assert client.post("/v1/jobs", json={"kind": "ping", "payload": {"echo": str(i)}}).status_code == 202
     # Then (within the gauges' cache time) they are published, wait in the broker and count as queued
+    # (outbox rows are marked published in batches a moment after the send)
     s = wait_for(lambda: (x := _samples(platform)) and _value(x, "coursework_jobs", kind="ping", state="queued") == 3
-                 and _value(x, "coursework_queue_depth", queue="maintenance") == 3 and x,
+                 and _value(x, "coursework_queue_depth", queue="maintenance") == 3
+                 and _value(x, "coursework_outbox_pending") == 0 and x,
                  timeout=60, interval=0.5, message="three queued pings in /metrics/platform")
     assert {x.labels["queue"] for x in s["coursework_queue_depth"]} == {*FAMILY_QUEUES, CONTROL_QUEUE}
     assert _value(s, "coursework_queue_consumers", queue="maintenance") == 0
