@@ -4,7 +4,7 @@ from pathlib import Path
 from celery import signals
 
 from celeryconfig import settings
-from domain.sandbox import flow, judge, sweep
+from domain.sandbox import flow, judge
 from domain.sandbox.jail import SandboxUnavailable
 from domain.sandbox.judge import JudgeConfig
 from domain.sandbox.slots import NoFreeSlot
@@ -29,7 +29,7 @@ def _sweep() -> None:
 
 @signals.worker_process_init.connect
 def _process_init(**_kw):
-    sweep.become_subreaper()   # orphaned runners come to this process, which reaps them (see sweep.py)
+    # (the process becomes a child subreaper when it starts its first sandbox: see sweep.py)
     _sweep()
 
 
