@@ -15,6 +15,7 @@ from domain.jobs.models import JobEvent
 from domain.video import hls
 from domain.video.samples import make_sample
 from tests.support.jobs import enqueue, wait_job
+from tests.support.stack import wait_for
 
 
 @pytest.fixture
@@ -39,15 +40,28 @@ def create_and_upload(api: httpx.Client, lesson_id: str, path: Path) -> str:
 
 
 def ffmpeg_running_jobs() -> list[str]:
+    """Transcoding ffmpeg processes started by this test run's workers (other checkouts on the
+    machine may be transcoding too)."""
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if cmd.startswith("ffmpeg") and "cw-video-" in cmd:
+        if cmd.startswith("ffmpeg") and "cw-video-" in cmd and _descends_from_us(int(pid)):
             out.append(pid)
     return out
+
+
+def _descends_from_us(pid: int) -> bool:
+    while pid > 1:
+        if pid == os.getpid():
+            return True
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return False
+    return False
 
 
 def test_upload_transcode_and_play(api, db, lesson_id, video_sources):
@@ -150,6 +164,7 @@ def test_cancel_stops_ffmpeg_and_publishes_nothing(api, lesson_id, tmp_path, s3)
             break
         time.sleep(0.1)
     assert current["state"] == "running", current
+    wait_for(ffmpeg_running_jobs, timeout=30, interval=0.05, message="the transcode's ffmpeg")
     # When it is cancelled
     assert api.post(f"/v1/jobs/{job['id']}/cancel").status_code == 202
     # Then the job ends cancelled, ffmpeg is gone, and no master playlist was published
