@@ -100,9 +100,9 @@ def cmd_flower(args) -> int:
     from workers.outcomes import register_progress_state
 
     register_progress_state()
-    s = _settings()
-    app.start(["flower", f"--port={args.port or s.flower_port}", f"--address={args.address}",
-               f"--basic-auth={s.flower_basic_auth}", "--purge_offline_workers=60"])
+    settings = _settings()
+    app.start(["flower", f"--port={args.port or settings.flower_port}", f"--address={args.address}",
+               f"--basic-auth={settings.flower_basic_auth}", "--purge_offline_workers=60"])
     return 0
 
 

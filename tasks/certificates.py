@@ -10,11 +10,11 @@ from workers.base import job_task
 
 
 def issuer_for(ctx) -> Issuer:
-    s = ctx.settings
+    settings = ctx.settings
     return Issuer(uow=ctx.uow, storage=ctx.storage,
-                  key=keys.from_settings(s, STATE_DIR).current,
-                  base_url=s.public_base_url, page_size=s.certificate_page_size, png_dpi=s.certificate_preview_dpi,
-                  threads=s.certificate_render_threads,
+                  key=keys.from_settings(settings, STATE_DIR).current,
+                  base_url=settings.public_base_url, page_size=settings.certificate_page_size,
+                  png_dpi=settings.certificate_preview_dpi, threads=settings.certificate_render_threads,
                   emit=lambda session, name, data, user_id: ctx.emit(name, data, user_id=user_id, session=session))
 
 

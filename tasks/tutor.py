@@ -36,10 +36,10 @@ _coalescer = PerProcess(lambda: Coalescer(events.client(), interval=TOKEN_FLUSH_
 
 @job_task("tutor_reply")
 def reply(ctx, payload):
-    s = ctx.settings
-    out = ReplyLog(ctx.redis, payload.reply_id, s.tutor_replay_ttl, coalescer=_coalescer())
-    return engine.reply(ctx.uow, payload.reply_id, provider_for=provider_for(s), out=out,
-                        budget=DailyBudget(ctx.redis, s.tutor_daily_token_budget), attempt=ctx.attempt)
+    settings = ctx.settings
+    out = ReplyLog(ctx.redis, payload.reply_id, settings.tutor_replay_ttl, coalescer=_coalescer())
+    return engine.reply(ctx.uow, payload.reply_id, provider_for=provider_for(settings), out=out,
+                        budget=DailyBudget(ctx.redis, settings.tutor_daily_token_budget), attempt=ctx.attempt)
 
 
 @job_task("tutor_index")

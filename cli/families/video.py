@@ -22,34 +22,37 @@ def cmd_video(args) -> int:
     from domain.video import commands, ladder, probe
     from domain.video.samples import make_sample
 
-    s = _settings()
+    settings = _settings()
     if args.action == "sample":
         w, h = (int(v) for v in args.size.lower().split("x"))
         path = make_sample(Path(args.target), seconds=args.seconds, width=w, height=h, audio=not args.no_audio,
-                           rotate=args.rotate, ffmpeg_bin=s.ffmpeg_bin)
+                           rotate=args.rotate, ffmpeg_bin=settings.ffmpeg_bin)
         print(f"wrote {path} ({path.stat().st_size} bytes)")
         return 0
     if args.action == "probe":
         try:
-            info = probe.probe_source(Path(args.target), ffprobe_bin=s.ffprobe_bin, timeout=s.video_probe_timeout,
-                                      max_duration=s.video_max_duration_seconds, max_bytes=s.video_max_bytes)
+            info = probe.probe_source(Path(args.target), ffprobe_bin=settings.ffprobe_bin,
+                                      timeout=settings.video_probe_timeout,
+                                      max_duration=settings.video_max_duration_seconds,
+                                      max_bytes=settings.video_max_bytes)
         except Exception as exc:  # a PermanentError says why the file would be refused
             print(f"refused: {getattr(exc, 'code', type(exc).__name__)}: {exc}", file=sys.stderr)
             return 1
-        rungs = [int(x) for x in s.video_ladder.split(",")]
+        rungs = [int(x) for x in settings.video_ladder.split(",")]
         plan = ladder.plan(info.width, info.height, info.fps, rungs)
         print(json.dumps({"duration": info.duration, "display": f"{info.width}x{info.height}",
                           "rotation": info.rotation, "fps": info.fps, "pix_fmt": info.pix_fmt,
                           "has_audio": info.has_audio,
                           "ladder": [r.__dict__ for r in plan]}, indent=2))
         argv = commands.encode_argv(Path(args.target), Path("out"), info, plan,
-                                    commands.EncodeOptions(s.video_segment_seconds, s.video_preset), s.ffmpeg_bin)
+                                    commands.EncodeOptions(settings.video_segment_seconds, settings.video_preset),
+                                    settings.ffmpeg_bin)
         print(shlex.join(argv))
         return 0
     from domain.db import session_factory
     from domain.video import assets
 
-    with session_factory(s.database_url)() as session:
+    with session_factory(settings.database_url)() as session:
         asset = assets.get(session, args.target)
         if asset is None:
             print(f"no video asset {args.target}", file=sys.stderr)
