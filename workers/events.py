@@ -29,24 +29,20 @@ def user_channel(user_id: str) -> str:
     return f"cw:user:{user_id}"
 
 
-_lock = threading.Lock()
-_client: redis.Redis | None = None
 _installed = False
 
 
-def client(url: str | None = None) -> redis.Redis:
-    global _client
-    with _lock:
-        if _client is None:
-            from celeryconfig import settings
+def _connect() -> redis.Redis:
+    from celeryconfig import settings
 
-            _client = redis.Redis.from_url(url or settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
-        return _client
+    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+
+
+client = PerProcess(_connect)       # this process's Redis client for events
 
 
 def reset_client() -> None:
-    global _client
-    _client = None
+    client.reset()
 
 
 class Publisher:

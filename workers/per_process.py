@@ -26,3 +26,8 @@ class PerProcess(Generic[T]):
                 if self.pid != os.getpid():
                     self.obj, self.pid = self.make(), os.getpid()    # obj first: pid says it is ready
         return self.obj
+
+    def reset(self) -> None:
+        """Make a new one on next use (as after a fork), for a process whose settings changed."""
+        with self.lock:
+            self.pid = None

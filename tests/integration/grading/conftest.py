@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -12,6 +11,7 @@ from domain.core.models import Course, Enrollment, User
 from domain.db import unit_of_work
 from domain.grading import authoring
 from domain.jobs.models import Job, JobEvent
+from tests.support.stack import wait_for
 
 
 @dataclass
@@ -56,14 +56,7 @@ def jobs_of(url: str, kind: str, **payload) -> list[Job]:
 
 
 def wait_until(fn, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return wait_for(fn, timeout=timeout, interval=0.2, message=what)
 
 
 def settled_grade(url: str, user_id: str, course_id: str, timeout: float = 60.0):
