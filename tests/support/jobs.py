@@ -27,3 +27,14 @@ def wait_job(api: httpx.Client, job_id: str, timeout: float = 60.0, states=TERMI
 
 def run_job(api: httpx.Client, kind: str, payload: dict, timeout: float = 60.0) -> dict:
     return wait_job(api, enqueue(api, kind, payload)["id"], timeout)
+
+
+def events(stack, job_id: str) -> list[str]:
+    """The job's event types in the stack's database, oldest first."""
+    from sqlalchemy import select
+
+    from domain.db import session_factory
+    from domain.jobs.models import JobEvent
+
+    with session_factory(stack.db_url)() as s:
+        return list(s.scalars(select(JobEvent.type).where(JobEvent.job_id == job_id).order_by(JobEvent.id)))

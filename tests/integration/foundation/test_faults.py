@@ -13,27 +13,10 @@ from sqlalchemy.engine import make_url
 
 from cli.services import ROOT, coursework_argv
 from domain.db import session_factory
-from domain.jobs.models import JobEvent, Outbox
-from tests.support.jobs import enqueue, wait_job
+from domain.jobs.models import Outbox
+from tests.support.jobs import enqueue, events, wait_job
 from tests.support.proxy import TcpProxy
-from tests.support.stack import Database, Stack, private_redis, wait_for
-
-
-@pytest.fixture
-def own_stack(s3_server):
-    db = Database().create()
-    redis_server = private_redis()
-    st = Stack(db, redis_server.url, s3_server.endpoint)
-    st.redis = redis_server
-    yield st
-    st.stop()
-    redis_server.stop()
-    db.drop()
-
-
-def events(stack: Stack, job_id: str) -> list[str]:
-    with session_factory(stack.db_url)() as s:
-        return list(s.scalars(select(JobEvent.type).where(JobEvent.job_id == job_id).order_by(JobEvent.id)))
+from tests.support.stack import Stack, private_redis, wait_for
 
 
 def published(stack: Stack, job_id: str) -> list:
