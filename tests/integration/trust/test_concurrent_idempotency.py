@@ -72,3 +72,35 @@ def test_20_concurrent_identical_event_batches_make_one_job(post, db):
     _same_answer(responses, status)
     with db() as s:
         assert s.scalar(select(func.count()).select_from(Job).where(Job.idempotency_key == f"events-{tag}")) == 1
+
+
+def test_20_concurrent_identical_tutor_messages_make_one_turn(post, db, database, api, worker):
+    from domain.tutor.models import TutorMessage
+    from tests.integration.tutor.conftest import make_course
+    from tests.unit.tutor.course_fixture import LESSONS
+
+    course = make_course(database.url, LESSONS)
+    r = api.post("/v1/tutor/sessions", json={"user_id": course["user_id"], "course_id": course["course_id"]})
+    assert r.status_code == 201, r.text
+    session_id = r.json()["session"]["id"]
+    tag = secrets.token_hex(4)
+    outs = _same_answer(post(f"/v1/tutor/sessions/{session_id}/messages", {"content": "What is a JOIN?"},
+                             f"ask-{tag}"), 202)
+    assert len({o["job"]["id"] for o in outs}) == 1
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(TutorMessage)
+                        .where(TutorMessage.session_id == session_id, TutorMessage.role == "user")) == 1
+
+
+def test_20_concurrent_identical_batches_make_one_set_of_jobs(post, db):
+    tag = secrets.token_hex(4)
+    body = {"jobs": [{"kind": "ping", "payload": {"echo": f"{tag}-{i}"}, "idempotency_key": f"b-{tag}-{i}"}
+                     for i in range(3)]}
+    responses = post("/v1/jobs/batch", body, f"batch-{tag}")
+    status = responses[0].status_code
+    assert status in (200, 202, 207), responses[0].text
+    outs = _same_answer(responses, status)
+    ids = {tuple(sorted(item["job"]["id"] for item in o["items"] if item.get("job"))) for o in outs}
+    assert len(ids) == 1 and len(next(iter(ids))) == 3
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(Job).where(Job.idempotency_key.like(f"b-{tag}-%"))) == 3
