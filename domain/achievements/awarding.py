@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from domain.achievements import evaluate, rules
@@ -36,10 +36,25 @@ def write(s: Session, badge: Badge, earned: dict[str, int], *, backfilled: bool 
             for user, times in sorted(earned.items()) for k in range(1, times + 1)]
     new: list[dict] = []
     T = Award.__table__
+    pg = s.get_bind().dialect.name == "postgresql"
     for i in range(0, len(rows), CHUNK):
-        stmt = insert_for(s, T).on_conflict_do_nothing().returning(T.c.id, T.c.user_id, T.c.occurrence)
-        new += [{"award_id": a, "user_id": u, "occurrence": o} for a, u, o in s.execute(stmt, rows[i:i + CHUNK])]
+        part = rows[i:i + CHUNK]
+        if pg:      # one statement over arrays (a quarter of the time of a multi-row VALUES)
+            found = s.execute(_UNNEST, {"ids": [r["id"] for r in part], "users": [r["user_id"] for r in part],
+                                        "occurrences": [r["occurrence"] for r in part], "badge": badge.id,
+                                        "scope": badge.course_id or PLATFORM, "now": now, "backfilled": backfilled})
+        else:
+            found = s.execute(insert_for(s, T).on_conflict_do_nothing()
+                              .returning(T.c.id, T.c.user_id, T.c.occurrence), part)
+        new += [{"award_id": a, "user_id": u, "occurrence": o} for a, u, o in found]
     return new
+
+
+_UNNEST = text(
+    "INSERT INTO achievement_awards (id, badge_id, user_id, scope, occurrence, earned_at, backfilled) "
+    "SELECT t.id, :badge, t.user_id, :scope, t.occurrence, :now, :backfilled "
+    "FROM unnest(CAST(:ids AS varchar[]), CAST(:users AS varchar[]), CAST(:occurrences AS int[])) "
+    "AS t(id, user_id, occurrence) ON CONFLICT DO NOTHING RETURNING id, user_id, occurrence")
 
 
 def revoke_unmet(s: Session, badge: Badge, users: list[str], earned: dict[str, int], now: datetime) -> int:
