@@ -8,7 +8,7 @@ the exact fragment times read from the segments, ``bandwidth`` = the peak segmen
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from xml.etree import ElementTree as ET
 
@@ -32,7 +32,6 @@ class Representation:
     frame_rate: float | None = None
     channels: int = 2
     sample_rate: int = 48000
-    extra: dict = field(default_factory=dict)
 
 
 def duration_iso(seconds: float) -> str:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 # video kbit/s for the usual rungs (close to Apple's HLS authoring spec for 30 fps H.264)
 BITRATES_KBPS = {2160: 16000, 1440: 9000, 1080: 5000, 720: 2800, 480: 1400, 360: 800, 240: 400, 144: 200}
 AUDIO_KBPS = 128
-AUDIO_ONLY_KBPS = 64
 MAX_FPS = 60.0
 
 

@@ -2,7 +2,6 @@
 npm packages, and ``browser/play.mjs`` driving Debian's headless Chromium."""
 from __future__ import annotations
 
-import functools
 import json
 import shutil
 import subprocess
