@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     video_preset: str = "veryfast"            # x264 preset: speed vs size
     video_upload_url_seconds: int = 3600      # presigned PUT lifetime
     video_playback_url_seconds: int = 3600    # lifetime of a learner's signed playback URL
+    video_playback_rate_per_minute: int = 1200   # /v1/play requests per client address (0 = off)
     video_version_grace_seconds: float = 86400   # a replaced version's files stay this long (> URL lifetime + CDN TTL)
     video_sweep_interval_seconds: float = 600    # how often the beat sweeps versions past their grace
     video_sprite_max_side: int = 8192         # sprite sheets are split before a side exceeds this (px)

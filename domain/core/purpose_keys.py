@@ -1,4 +1,5 @@
-"""One purpose, one key: the HMAC keys of file URLs, unsubscribe links and tutor stream tokens
+"""One purpose, one key: the HMAC keys of file URLs, unsubscribe links, tutor stream tokens and
+video playback tokens
 are derived from the signing secret with HKDF-SHA256, one ``info`` label per purpose, so a
 value signed for one purpose never verifies for another, and no purpose uses the secret itself.
 
@@ -17,7 +18,7 @@ from functools import lru_cache
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-PURPOSES = ("files", "unsubscribe", "tutor-stream")
+PURPOSES = ("files", "unsubscribe", "tutor-stream", "video-playback")
 
 
 @lru_cache(maxsize=64)

@@ -4,7 +4,8 @@ The token is the first segment of a tokenised path, ``/v1/play/<token>/cmaf/mast
 every manifest lists its files by relative URI, so a player resolves them under the same
 token and one signature covers the whole tree (the pattern CDNs call token-in-path; see the
 video docs). ``<token>`` = base64url(JSON claims) ``.`` base64url(HMAC-SHA256 of that text),
-with a key used for nothing else.
+with the ``video-playback`` purpose key (``domain.core.purpose_keys``: derived from the signing
+secret for this use only; tokens signed before a rotation verify until the previous secret's end).
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import json
 import re
 import time
 from dataclasses import dataclass
+
+from domain.core.purpose_keys import KeyRing, ring
 
 # what may follow the token: the version's own files, never a way out of its prefix
 PATH = re.compile(r"^(cmaf|thumbs)/([A-Za-z0-9_-]+/)?[A-Za-z0-9_-]+\.(m3u8|mpd|mp4|m4s|jpg|vtt)$")
@@ -41,22 +44,29 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def playback_key(secret: str) -> bytes:
-    """The playback signing key, derived from the platform secret for this one purpose."""
-    return hmac.new(secret.encode(), b"coursework video playback v1", hashlib.sha256).digest()
+PURPOSE = "video-playback"
 
 
-def mint(key: bytes, claims: Claims) -> str:
+def keys(secret: str) -> KeyRing:
+    """The ring of a bare secret (tests, tools); the platform uses ``purpose_keys.from_settings``."""
+    return ring(PURPOSE, secret)
+
+
+def _mac(key: bytes, body: str) -> str:
+    return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+
+
+def mint(keyring: KeyRing, claims: Claims) -> str:
     body = _b64(json.dumps({"a": claims.asset_id, "v": claims.version, "u": claims.learner_id,
                             "l": claims.lesson_id, "e": claims.expires_at}, separators=(",", ":")).encode())
-    return f"{body}.{_b64(hmac.new(key, body.encode(), hashlib.sha256).digest())}"
+    return f"{body}.{_mac(keyring.current, body)}"
 
 
-def verify(key: bytes, token: str, now: float | None = None) -> Claims:
+def verify(keyring: KeyRing, token: str, now: float | None = None) -> Claims:
     body, sep, sig = token.partition(".")
     if not sep or not body or not sig:
         raise InvalidToken("malformed token")
-    if not hmac.compare_digest(_b64(hmac.new(key, body.encode(), hashlib.sha256).digest()), sig):
+    if not keyring.matches(lambda key: _mac(key, body), sig):
         raise InvalidToken("bad signature")
     try:
         raw = json.loads(_unb64(body))

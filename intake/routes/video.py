@@ -11,12 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from celeryconfig import settings
+from domain.core import purpose_keys
 from domain.core.fields import id_field, int_field, line, number
 from domain.db import session_factory, unit_of_work
 from domain.jobs.errors import InvalidPayload
 from domain.storage import get_storage
 from domain.video import assets, playback
-from intake.auth import Caller, require, require_write
+from intake.auth import Caller, public, require, require_write
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
 from intake.openapi import answers
@@ -133,7 +134,7 @@ def _playback(asset_id: str, body: PlaybackRequest) -> dict:
         raise ApiError(409, "not_ready", f"the video is {asset['status']}, not ready to play")
     ttl = settings.video_playback_url_seconds
     expires_at = int(time.time()) + ttl
-    token = playback.mint(playback.playback_key(settings.signing_secret), playback.Claims(
+    token = playback.mint(purpose_keys.from_settings(settings, playback.PURPOSE), playback.Claims(
         asset_id, asset["version"], body.learner_id, asset["lesson_id"], expires_at))
     base = f"{settings.public_base_url.rstrip('/')}/v1/play/{token}/"
     prefix = f"{assets.prefix(asset_id)}v/{asset['version']}/"
@@ -155,7 +156,7 @@ MANIFESTS = {".m3u8": "application/vnd.apple.mpegurl", ".mpd": "application/dash
 
 def _play(token: str, path: str):
     try:
-        claims = playback.verify(playback.playback_key(settings.signing_secret), token)
+        claims = playback.verify(purpose_keys.from_settings(settings, playback.PURPOSE), token)
         playback.check_path(path)
     except playback.InvalidToken as exc:
         raise ApiError(403, "forbidden", f"the playback URL is invalid or expired ({exc})") from None
@@ -174,6 +175,6 @@ def _play(token: str, path: str):
 
 
 @router.get("/v1/play/{token}/{path:path}", include_in_schema=False)
-def play(token: str, path: str):
+def play(token: str, path: str, _limit: None = public("playback", "video_playback_rate_per_minute")):
     """A tokenised playback path: manifests are served, media files redirect to storage."""
     return _play(token, path)

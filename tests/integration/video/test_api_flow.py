@@ -195,3 +195,29 @@ def test_two_transcodes_of_one_asset_at_once_serve_the_later_version(api, db, le
     # And both versions' files are whole in storage (the older one waits for the sweep)
     for n in (1, 2):
         assert s3.exists(f"videos/{asset_id}/v/{n}/cmaf/master.m3u8")
+
+
+@pytest.fixture(scope="module")
+def local_intake(stack, api_key, tmp_path_factory):
+    """An intake on local-folder storage, whose upload URLs point at its own signed PUT route."""
+    root = tmp_path_factory.mktemp("video-local-storage")
+    shared = stack.intake_url
+    url = stack.start_intake(COURSEWORK_STORAGE_URL=f"local://{root}")
+    stack.intake_url = shared      # other modules keep talking to the shared intake
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30) as client:
+        yield client, root
+
+
+def test_the_upload_url_takes_only_the_declared_content_type_and_size(local_intake, lesson_id, video_sources):
+    client, root = local_intake
+    source = video_sources["normal"]
+    body = client.post("/v1/videos", json={"lesson_id": lesson_id, "filename": "a.mp4", "content_type": "video/mp4",
+                                           "size_bytes": source.stat().st_size}).json()
+    url, data = body["upload"]["url"], source.read_bytes()
+    # another content type than the one signed, or more bytes than declared, is refused and nothing is kept
+    assert httpx.put(url, content=data, headers={"Content-Type": "text/html"}, timeout=30).status_code == 403
+    assert httpx.put(url, content=data + b"x" * 1000, headers=body["upload"]["headers"], timeout=30).status_code == 413
+    assert not (root / body["asset"]["source_key"]).exists()
+    # the signed type and size are stored
+    assert httpx.put(url, content=data, headers=body["upload"]["headers"], timeout=30).status_code == 200
+    assert (root / body["asset"]["source_key"]).read_bytes() == data

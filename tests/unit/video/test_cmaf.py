@@ -57,16 +57,16 @@ def test_mpd_timeline_repeats_equal_segments_and_states_the_cmaf_profile():
 
 
 def test_playback_tokens_bind_learner_lesson_version_and_expiry():
-    key = playback.playback_key("secret")
+    key = playback.keys("secret")
     claims = playback.Claims("asset", 3, "learner-7", "lesson-1", 2_000)
     token = playback.mint(key, claims)
     assert playback.verify(key, token, now=1_000) == claims
     with pytest.raises(playback.InvalidToken):
         playback.verify(key, token, now=2_001)                      # expired
     with pytest.raises(playback.InvalidToken):
-        playback.verify(playback.playback_key("other"), token, now=1_000)
+        playback.verify(playback.keys("other"), token, now=1_000)
     body, sig = token.split(".")
-    forged = playback.mint(b"x" * 32, playback.Claims("asset", 3, "learner-8", "lesson-1", 2_000)).split(".")[0]
+    forged = playback.mint(playback.keys("x"), playback.Claims("asset", 3, "learner-8", "lesson-1", 2_000)).split(".")[0]
     with pytest.raises(playback.InvalidToken):
         playback.verify(key, f"{forged}.{sig}", now=1_000)
     for path in ("cmaf/master.m3u8", "cmaf/720p/seg_00001.m4s", "thumbs/sprite_000.jpg"):
