@@ -221,3 +221,29 @@ def test_the_upload_url_takes_only_the_declared_content_type_and_size(local_inta
     # the signed type and size are stored
     assert httpx.put(url, content=data, headers=body["upload"]["headers"], timeout=30).status_code == 200
     assert (root / body["asset"]["source_key"]).read_bytes() == data
+
+
+def test_20_concurrent_identical_transcode_requests_start_one_job(api, intake, api_key, db, lesson_id, video_sources):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func
+
+    from domain.jobs.models import Job
+
+    # Given an uploaded source
+    asset_id = create_and_upload(api, lesson_id, video_sources["not_video"])   # never transcoded for real
+    key = f"transcode-{secrets.token_hex(4)}"
+
+    def one(_):
+        with httpx.Client(base_url=intake, timeout=60,
+                          headers={"Authorization": f"Bearer {api_key}", "Idempotency-Key": key}) as c:
+            return c.post(f"/v1/videos/{asset_id}/transcode")
+
+    # When the web tier sends the same transcode request 20 times at once
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(one, range(20)))
+    # Then every answer is the same 202 naming the same job, and there is one job
+    assert [r.status_code for r in answers] == [202] * 20, [r.text[:200] for r in answers if r.status_code != 202]
+    assert len({r.json()["job"]["id"] for r in answers}) == 1
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(Job).where(Job.idempotency_key == key)) == 1
