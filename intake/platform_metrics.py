@@ -40,7 +40,7 @@ def _consumers(queues) -> dict[str, int] | None:
     return counts
 
 
-def _paused_email_channels() -> dict[str, float]:
+def _paused_email_channels() -> dict[str, float] | None:
     import redis
 
     from domain.notifications.ratelimit import paused_channels
@@ -52,7 +52,7 @@ def _paused_email_channels() -> dict[str, float]:
         finally:
             client.close()
     except redis.RedisError:       # Redis away: leave the gauge out rather than claim no pause
-        return {}
+        return None
 
 
 def collect() -> bytes:
@@ -72,7 +72,7 @@ def collect() -> bytes:
     outbox_age = Gauge("coursework_outbox_oldest_seconds", "Age of the oldest due, unpublished outbox row "
                        "(0 when none)", registry=reg)
     email_paused = Gauge("coursework_email_channel_paused_seconds", "Seconds left of an email channel's pause "
-                         "(the provider refused the account, rate-limited or was down); absent: sending", ["provider"],
+                         "(the provider refused the account, rate-limited or was down); 0: sending", ["provider"],
                          registry=reg)
     now = utcnow()
     with session_factory(settings.database_url)() as s:
@@ -89,8 +89,10 @@ def collect() -> bytes:
         running.labels(q["queue"]).set(q["running"])
         if q["broker_depth"] is not None:
             depth.labels(q["queue"]).set(q["broker_depth"])
-    for provider, seconds in _paused_email_channels().items():
-        email_paused.labels(provider).set(seconds)
+    paused_channels = _paused_email_channels()
+    if paused_channels is not None:      # the configured provider shows 0 while it sends
+        for provider, seconds in {settings.email_provider: 0.0, **paused_channels}.items():
+            email_paused.labels(provider).set(seconds)
     try:
         counts = _consumers(queue_control.QUEUES) or {q: 0 for q in queue_control.QUEUES}
     except Exception:   # broker away: leave the gauge out rather than claim zero consumers

@@ -146,16 +146,17 @@ def bulk(db_url: str, f: JobFilter, action: str, *, dry_run: bool = True, limit:
     if dry_run:
         return result
     apply: Callable[[Session, Job], object] = service.requeue if action == "retry" else service.cancel
+    # the jobs that match now, once: a retried job that fails again meanwhile is not retried twice
+    with unit_of_work(db_url) as s:
+        ids = list(s.scalars(stmt.with_only_columns(Job.id).order_by(Job.created_at, Job.id).limit(limit)))
     done = 0
-    while done < limit:
-        with unit_of_work(db_url) as s:
-            rows = list(s.scalars(stmt.order_by(Job.created_at, Job.id).limit(min(CHUNK, limit - done))
+    for i in range(0, len(ids), CHUNK):
+        with unit_of_work(db_url) as s:      # each still matching, and not held by another operator
+            rows = list(s.scalars(stmt.where(Job.id.in_(ids[i:i + CHUNK])).order_by(Job.created_at, Job.id)
                                   .with_for_update(skip_locked=True)))
             for job in rows:
                 apply(s, job)
         done += len(rows)
-        if not rows:
-            break
     result["changed"] = done
     return result
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, text, update
 
 from domain.db import unit_of_work, utcnow
@@ -13,6 +14,23 @@ from domain.jobs.kinds import catalog
 from domain.jobs.models import Job, JobEvent, Outbox
 from intake import group_commit
 from intake.group_commit import GroupCommit
+from tests.support.stack import Database
+
+
+@pytest.fixture(scope="module")
+def database():
+    """A database of its own: no relay, worker or intake of the session's stack touches these
+    jobs (they would publish, run or republish them under the test)."""
+    db = Database().create()
+    yield db
+    db.drop()
+
+
+@pytest.fixture
+def db(database):
+    from domain.db import session_factory
+
+    return session_factory(database.url)
 
 
 def _job(database, caller: str, state: str = states.QUEUED, age: float = 0, published: bool = True) -> str:
