@@ -87,7 +87,8 @@ def test_progress_says_how_far_a_learner_is(history, database):
     uid = history.learner()
     history.lessons(uid, 4)
     history.roll_up()
-    mine = {p["badge"]: p["progress"] for p in catalog.of_learner(_session(database.url), uid, "https://cw.test")["progress"]}
+    with _session(database.url) as s:      # closed: an open read would hold its table locks
+        mine = {p["badge"]: p["progress"] for p in catalog.of_learner(s, uid, "https://cw.test")["progress"]}
     assert mine["seven_day_streak"] == [{"rule": "streak", "have": 4, "need": 7}]
     assert mine["streak_master"] == [{"rule": "streak", "have": 4, "need": 30}]
 
