@@ -17,7 +17,7 @@ from tests.support.jobs import wait_job
 from tests.support.stack import Stack, wait_for
 from tests.unit.tutor.course_fixture import LESSONS
 
-BUDGET = 5000
+BUDGET = 50_000      # room for several replies in flight at once (each holds its prompt + 800 tokens)
 
 
 @pytest.fixture(scope="module")
