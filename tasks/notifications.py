@@ -48,7 +48,8 @@ def _sender(ctx) -> sending.Sender:
     config = sending.SendConfig(sender=ctx.settings.email_from, base_url=ctx.settings.public_base_url,
                                 secret=purpose_keys.from_settings(ctx.settings, unsubscribe.PURPOSE),
                                 stale_after=float(ctx.settings.lease_seconds),
-                                defer_cap=float(ctx.settings.retry_backoff_max))
+                                defer_cap=float(ctx.settings.retry_backoff_max),
+                                pause_default=min(60.0, float(ctx.settings.retry_backoff_max)))
     limiter = RateLimiter(ctx.redis, provider.name, ctx.settings.email_rate_per_second)
     return sending.Sender(ctx.db_url, provider, config, ctx.owner, limiter)
 

@@ -13,6 +13,7 @@ from cli.services import free_port
 _DB_NAME = f"cw_test_{secrets.token_hex(4)}"
 _REDIS_PORT = free_port()
 _S3_PORT = free_port()
+_SMTP_PORT = free_port()
 
 
 def pytest_configure(config):
@@ -24,7 +25,21 @@ def pytest_configure(config):
         "COURSEWORK_DATABASE_URL": sqlalchemy_url(f"{base}/{_DB_NAME}"),
         "COURSEWORK_REDIS_URL": f"redis://127.0.0.1:{_REDIS_PORT}/0",
         "COURSEWORK_S3_ENDPOINT_URL": f"http://127.0.0.1:{_S3_PORT}",
+        "COURSEWORK_SMTP_PORT": str(_SMTP_PORT),
     })
+
+
+@pytest.fixture(scope="session", autouse=True)
+def smtp_server():
+    """A loopback SMTP server (aiosmtpd) for the whole session, up before any worker starts: every
+    worker sends the session's emails here (notifications tests read them; ``rcpt_replies`` script
+    a bounce and a temporary refusal)."""
+    from tests.integration.notifications.servers import SmtpServer
+
+    server = SmtpServer(_SMTP_PORT, rcpt_replies={"bounce@example.test": "550 5.1.1 no such user",
+                                                  "busy@example.test": "451 4.3.0 try again later"}).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
