@@ -12,7 +12,7 @@ from cli.services import migrate
 from domain.db import session_factory, unit_of_work, utcnow
 from domain.jobs import runs, service, states
 from domain.jobs.models import Job, JobEvent
-from workers.base import JobContext, LeaseKeeper
+from workers.context import JobContext, LeaseKeeper
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
