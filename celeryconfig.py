@@ -170,7 +170,7 @@ _db.POOL_OPTIONS.update(pool_size=settings.db_pool_size, max_overflow=settings.d
 # ---------------------------------------------------------------------------------
 # Celery settings (flat lowercase names, read by workers/app.py)
 # ---------------------------------------------------------------------------------
-from domain.registry import ALL_QUEUES, CONTROL_QUEUE, CPU_HEAVY_QUEUES, FAMILY_QUEUES, ROUTES  # noqa: E402
+from domain.registry import ALL_QUEUES, CONTROL_QUEUE, ROUTES  # noqa: E402
 
 broker_url = settings.redis_url
 broker_transport_options = {

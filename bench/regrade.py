@@ -128,7 +128,7 @@ def naive_regrade(url: str, course_id: str) -> int:
     from domain.db import unit_of_work, utcnow
     from domain.grading import course_grades, gradebook, policies, quizzes, recompute
     from domain.grading.models import Assignment, CourseGrade, GradeItem, Quiz, Submission
-    from domain.jobs import service
+    from domain.jobs import enqueueing
 
     with unit_of_work(url) as s:
         learners = recompute.course_learners(s, course_id)
@@ -156,7 +156,7 @@ def naive_regrade(url: str, course_id: str) -> int:
                 changed += 1
                 row.percent, row.letter, row.passed, row.computed_at = grade.percent, grade.letter, grade.passed, utcnow()
             for name, data in evs:
-                service.emit(s, None, name, data, user_id=user_id)
+                enqueueing.emit(s, None, name, data, user_id=user_id)
     return changed
 
 
@@ -167,14 +167,14 @@ def run(url: str, args) -> None:
     from domain.db import unit_of_work
     from domain.grading import authoring, recompute
     from domain.grading.models import CourseGrade, GradeItem, Quiz
-    from domain.jobs import service
+    from domain.jobs import enqueueing
 
     migrate(url)
     t0 = time.perf_counter()
     course_id = seed(url, args)
 
     def emit_factory(s):
-        return lambda name, data, user_id: service.emit(s, None, name, data, user_id=user_id)
+        return lambda name, data, user_id: enqueueing.emit(s, None, name, data, user_id=user_id)
 
     recompute.regrade_course(lambda: unit_of_work(url), course_id, args.chunk, emit_factory)
     items_per_learner = args.quizzes + args.assignments + args.code

@@ -149,7 +149,7 @@ def throughput(submissions: int) -> None:
     try:
         from domain.core.models import User
         from domain.db import unit_of_work
-        from domain.jobs import service
+        from domain.jobs import enqueueing
         from domain.sandbox import submissions as subs
         from domain.sandbox.models import Submission, SubmissionStatus
         from workers import events
@@ -179,7 +179,7 @@ def throughput(submissions: int) -> None:
             with unit_of_work(db.url) as s:
                 for _ in range(submissions):
                     sub = subs.create(s, language="python", code=TRIVIAL, **ids)
-                    job, _ = service.enqueue(s, "evaluate", {"submission_id": sub.id})
+                    job, _ = enqueueing.enqueue(s, "evaluate", {"submission_id": sub.id})
                     sub.job_id = job.id
                     job_ids.append(job.id)
                     sub_ids.append(sub.id)
@@ -197,14 +197,14 @@ def throughput(submissions: int) -> None:
                   f"({elapsed:.1f} s for {submissions})")
             stack.stop()
         print(f"  scaling two/one = {results[2] / results[1]:.2f} (2 CPU cores here, shared with other work)")
-        fairness(stack, db, workdir, subs, service, unit_of_work, Submission, SubmissionStatus, user_id=ids["user_id"])
+        fairness(stack, db, workdir, subs, enqueueing, unit_of_work, Submission, SubmissionStatus, user_id=ids["user_id"])
     finally:
         stack.stop()
         redis_server.stop()
         db.drop()
 
 
-def fairness(stack, db, workdir, subs, service, unit_of_work, Submission, SubmissionStatus, *, user_id: str,
+def fairness(stack, db, workdir, subs, enqueueing, unit_of_work, Submission, SubmissionStatus, *, user_id: str,
              per_process: int = 3) -> None:
     from cli.services import Child, wait_worker_ready
     from domain.sandbox.slots import usable_cores
@@ -231,7 +231,7 @@ def fairness(stack, db, workdir, subs, service, unit_of_work, Submission, Submis
         with unit_of_work(db.url) as s:
             for _ in range(count):
                 sub = subs.create(s, language="python", code=NEAR_LIMIT, exercise_id=exercise_id, user_id=user_id)
-                job, _ = service.enqueue(s, "evaluate", {"submission_id": sub.id})
+                job, _ = enqueueing.enqueue(s, "evaluate", {"submission_id": sub.id})
                 sub.job_id = job.id
                 sub_ids.append(sub.id)
         while True:

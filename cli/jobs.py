@@ -93,7 +93,7 @@ def cmd_show(args) -> int:
 
 def cmd_retry_or_cancel(args) -> int:
     from domain.db import unit_of_work
-    from domain.jobs import service
+    from domain.jobs import transitions
     from domain.jobs.models import Job
 
     with unit_of_work(_settings().database_url) as s:
@@ -102,13 +102,13 @@ def cmd_retry_or_cancel(args) -> int:
             return render.error(f"no job {args.id!r}")
         if args.action == "retry":     # failed/dead-lettered: requeued; queued/retrying (stuck): published again
             try:
-                done = service.operator_retry(s, job)
-            except service.NotRetryable as exc:
+                done = transitions.operator_retry(s, job)
+            except transitions.NotRetryable as exc:
                 render.error(str(exc))
                 return 1
             message = f"{done} {job.id}"
         else:
-            if not service.cancel(s, job):
+            if not transitions.cancel(s, job):
                 render.error(f"job is already {job.state}")
                 return 1
             message = f"cancel requested for {job.id}"

@@ -7,7 +7,7 @@ from celeryconfig import settings
 from domain.achievements import awarding, evaluate, rules
 from domain.achievements.models import Badge
 from domain.db import unit_of_work, utcnow
-from domain.jobs import service
+from domain.jobs import enqueueing
 from domain.jobs.errors import PermanentError
 from workers.app import app
 from workers.base import job_task
@@ -77,6 +77,6 @@ def sweep_tick() -> dict:
 
     hour = utcnow().strftime("%Y%m%d%H")
     with unit_of_work(settings.database_url) as s:
-        _, created = service.enqueue(s, "sweep_achievements", {"hours": 48}, idempotency_key=f"achievements:sweep:{hour}")
+        _, created = enqueueing.enqueue(s, "sweep_achievements", {"hours": 48}, idempotency_key=f"achievements:sweep:{hour}")
     relay_once()
     return {"started": int(created), "hour": hour}

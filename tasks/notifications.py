@@ -11,7 +11,7 @@ import redis
 from celeryconfig import settings
 from domain.core import purpose_keys
 from domain.db import unit_of_work
-from domain.jobs import service
+from domain.jobs import enqueueing
 from domain.jobs.errors import InvalidPayload
 from domain.notifications import deliveries, digest, fanout, providers, sending, unsubscribe
 from domain.notifications.models import Notification
@@ -174,7 +174,7 @@ def queue_digests(day: str | None = None, page: int = 1000) -> dict:
         with unit_of_work(settings.database_url) as s:
             users = digest.users_waiting(s, after, page)
             for uid in users:
-                _, created = service.enqueue(s, "send_digest", {"user_id": uid, "day": the_day.isoformat()},
+                _, created = enqueueing.enqueue(s, "send_digest", {"user_id": uid, "day": the_day.isoformat()},
                                              idempotency_key=f"digest:{uid}:{the_day.isoformat()}")
                 started += created
         if len(users) < page:

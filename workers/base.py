@@ -18,13 +18,12 @@ import structlog
 from celery import Task
 from celery.exceptions import Ignore, Retry
 from celery.utils.time import get_exponential_backoff_interval
-from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from celeryconfig import settings
 from domain.db import unit_of_work
-from domain.jobs import runs, service
-from domain.jobs.errors import InvalidPayload, JobCancelled, PermanentError, TransientError
+from domain.jobs import enqueueing, leases, runs, transitions
+from domain.jobs.errors import JobCancelled, PermanentError, TransientError
 from domain.jobs.kinds import catalog
 from workers.app import app
 from workers import metrics, outcomes
@@ -63,9 +62,6 @@ class JobTask(Task):
     throws = (outcomes.JobFailed,)
     _known_options = {"transient", "time_limit", "soft_time_limit", "rate_limit"}
 
-    def run_job(self, job_id: str) -> dict:
-        return execute(self, job_id)
-
 
 _HOST = socket.gethostname()
 
@@ -95,40 +91,35 @@ def execute(task: JobTask, job_id: str) -> dict:
     keeper = lease_keeper()
     keeper.add(ctx)
     try:
-        try:
-            payload = catalog().kinds[ctx.kind].payload.model_validate(raw_payload)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise InvalidPayload(".".join(str(p) for p in first["loc"]) or "payload", first["msg"]) from exc
-        result = task.engine(ctx, payload)
+        result = task.engine(ctx, enqueueing.parse_payload(ctx.kind, raw_payload))
     except (Retry, Ignore):
         raise
     except JobCancelled:
         with unit_of_work(db_url) as s:
-            service.mark_cancelled(s, job_id, owner)
+            transitions.mark_cancelled(s, job_id, owner)
         metrics.ended(ctx.kind, "cancelled", clock)
         outcomes.revoke(task)
     except PermanentError as exc:
         with unit_of_work(db_url) as s:
-            service.fail(s, job_id, owner, exc)
+            transitions.fail(s, job_id, owner, exc)
         log.warning("job %s failed permanently: %s", job_id, exc)
         metrics.ended(ctx.kind, "failed", clock)
         raise outcomes.failed(job_id, exc) from exc
     except task.transient as exc:
         if ctx.attempt >= ctx.max_attempts:
             with unit_of_work(db_url) as s:
-                service.dead_letter(s, job_id, owner, exc)
+                transitions.dead_letter(s, job_id, owner, exc)
             log.error("job %s dead-lettered after %s attempts: %s", job_id, ctx.attempt, exc)
             metrics.ended(ctx.kind, "dead_lettered", clock)
             raise outcomes.dead_lettered(job_id, exc) from exc
         delay = backoff_delay(ctx.attempt - 1, getattr(exc, "retry_after", None))
         with unit_of_work(db_url) as s:
-            service.retrying(s, job_id, owner, exc, delay)
+            transitions.retrying(s, job_id, owner, exc, delay)
         metrics.ended(ctx.kind, "retrying", clock)
         raise task.retry(args=[job_id], countdown=delay, exc=exc, argsrepr=getattr(task.request, "argsrepr", None))
     except Exception as exc:  # a bug or an unexpected input: fail, keep the traceback, no retry
         with unit_of_work(db_url) as s:
-            service.fail(s, job_id, owner, exc)
+            transitions.fail(s, job_id, owner, exc)
         log.exception("job %s failed with an unexpected error", job_id)
         metrics.ended(ctx.kind, "failed", clock)
         raise outcomes.failed(job_id, exc) from exc

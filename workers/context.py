@@ -14,7 +14,7 @@ import redis
 
 from celeryconfig import settings
 from domain.db import unit_of_work
-from domain.jobs import service
+from domain.jobs import enqueueing, leases
 from domain.jobs.errors import JobCancelled
 from domain.storage import Storage, get_storage
 from workers.per_process import PerProcess
@@ -56,7 +56,7 @@ class JobContext:
             return
         self._last_progress = now
         with unit_of_work(self.db_url) as s:
-            service.set_progress(s, self.job_id, self.owner, percent, message)
+            leases.set_progress(s, self.job_id, self.owner, percent, message)
         if self.on_progress is not None:
             self.on_progress(max(0, min(100, int(percent))), message[:200])
 
@@ -68,15 +68,15 @@ class JobContext:
 
     def emit(self, name: str, data: dict, user_id: str | None = None, session=None) -> None:
         if session is not None:
-            service.emit(session, self.job_id, name, data, user_id=user_id)
+            enqueueing.emit(session, self.job_id, name, data, user_id=user_id)
             return
         with self.uow() as s:
-            service.emit(s, self.job_id, name, data, user_id=user_id)
+            enqueueing.emit(s, self.job_id, name, data, user_id=user_id)
 
     def enqueue(self, kind: str, payload: dict, idempotency_key: str | None = None, session=None):
         """Start a sub-job (fan-out). Give it a deterministic key so a rerun adds nothing."""
         def _do(s):
-            job, _ = service.enqueue(s, kind, payload, caller=self.caller, idempotency_key=idempotency_key,
+            job, _ = enqueueing.enqueue(s, kind, payload, caller=self.caller, idempotency_key=idempotency_key,
                                      parent_id=self.job_id, check_data=False)
             return job.id
         if session is not None:
@@ -134,7 +134,7 @@ class LeaseKeeper(threading.Thread):
         for db_url, ctxs in by_db.items():
             try:
                 with unit_of_work(db_url) as s:
-                    ours, cancel = service.renew_leases(s, [(c.job_id, c.owner) for c in ctxs],
+                    ours, cancel = leases.renew_leases(s, [(c.job_id, c.owner) for c in ctxs],
                                                         settings.lease_seconds)
             except Exception:  # the DB may blip; the lease has slack for a missed beat
                 log.exception("lease renewal failed for %d job(s)", len(ctxs))

@@ -25,7 +25,7 @@ from celery.exceptions import Ignore
 
 from celeryconfig import settings
 from domain.db import unit_of_work
-from domain.jobs import service
+from domain.jobs import transitions
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,6 @@ def on_task_revoked(sender=None, request=None, terminated=False, expired=False, 
     reason = "task terminated from Celery control (Flower)" if terminated else "task revoked from Celery control (Flower)"
     try:
         with unit_of_work(settings.database_url) as s:
-            service.revoke(s, job_id, reason, task_id=getattr(request, "id", None) if terminated else None)
+            transitions.revoke(s, job_id, reason, task_id=getattr(request, "id", None) if terminated else None)
     except Exception:
         log.exception("job %s: could not record the revoke of its task", job_id)

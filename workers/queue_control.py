@@ -17,7 +17,8 @@ import redis
 from celery import signals
 from celery.worker.control import control_command
 
-from celeryconfig import CONTROL_QUEUE, FAMILY_QUEUES, settings
+from celeryconfig import settings
+from domain.registry import CONTROL_QUEUE, FAMILY_QUEUES
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ import time
 from contextlib import ExitStack
 from datetime import timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from celeryconfig import settings
 from domain.db import unit_of_work, utcnow
-from domain.jobs import service, states
+from domain.jobs import enqueueing, states, sweeps
 from domain.jobs.labels import task_argsrepr
 from domain.jobs.models import Job, Outbox
 from workers.per_process import PerProcess
@@ -40,7 +40,7 @@ def send(kind_name: str, job_id: str, producer=None, payload: dict | None = None
     Flower shows its arguments as ``job=<id> kind=<kind>`` and a label from the payload."""
     from workers.app import app
 
-    kind = service.job_kind(kind_name)
+    kind = enqueueing.job_kind(kind_name)
     app.send_task(kind.task, args=[job_id], queue=kind.queue, retry=False, producer=producer,
                   argsrepr=task_argsrepr(job_id, kind_name, payload), kwargsrepr="{}")
 
@@ -149,7 +149,7 @@ fast_redis = PerProcess(_fast_redis)    # one quick try, no retry backoff: the r
 
 def idle_queues() -> set[str]:
     """The job queues with no message waiting in the broker (none if Redis cannot say)."""
-    from celeryconfig import CONTROL_QUEUE, FAMILY_QUEUES
+    from domain.registry import CONTROL_QUEUE, FAMILY_QUEUES
 
     try:
         pipe = fast_redis().pipeline(transaction=False)
@@ -164,13 +164,13 @@ def idle_queues() -> set[str]:
 def relay_once(url: str | None = None, limit: int = 200) -> dict:
     url = url or settings.database_url
     with unit_of_work(url) as s:
-        reaped = service.reap_expired(s)
+        reaped = sweeps.reap_expired(s)
     with unit_of_work(url) as s:
-        stranded = service.republish_stranded(s, settings.stranded_seconds,
+        stranded = sweeps.republish_stranded(s, settings.stranded_seconds,
                                               settings.retry_backoff_max + settings.stranded_seconds,
                                               idle_queues())
     with unit_of_work(url) as s:
-        sent, error = publish_rows(s, service.due_outbox(s, limit))
+        sent, error = publish_rows(s, sweeps.due_outbox(s, limit))
     return {"published": sent, "reaped": len(reaped), "stranded": len(stranded), "error": error}
 
 

@@ -39,7 +39,7 @@ def cmd_achievements(args) -> int:
 
     from domain.achievements.models import Badge
     from domain.db import unit_of_work
-    from domain.jobs import service
+    from domain.jobs import enqueueing
     from workers import events
 
     events.install()
@@ -48,7 +48,7 @@ def cmd_achievements(args) -> int:
         if badge is None:
             print(f"no badge {args.slug!r} (coursework achievements seed adds the defaults)")
             return 2
-        job, created = service.enqueue(s, "backfill_badge", {"badge_id": badge.id, "notify": args.notify},
+        job, created = enqueueing.enqueue(s, "backfill_badge", {"badge_id": badge.id, "notify": args.notify},
                                        caller="cli", idempotency_key=f"backfill:{badge.id}:{args.run}")
     print(json.dumps({"job_id": job.id, "created": created}))
     return 0

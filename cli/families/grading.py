@@ -18,10 +18,10 @@ def cmd_grading(args) -> int:
     from domain.grading.models import GradeItem
 
     if args.action == "regrade":
-        from domain.jobs import service
+        from domain.jobs import enqueueing
 
         with unit_of_work(settings.database_url) as s:
-            job, _ = service.enqueue(s, "regrade_course", {"course_id": args.ids[0]}, caller="cli")
+            job, _ = enqueueing.enqueue(s, "regrade_course", {"course_id": args.ids[0]}, caller="cli")
             job_id = job.id
         print(json.dumps({"job_id": job_id, "kind": "regrade_course"}))
         return 0

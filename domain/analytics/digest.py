@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from domain.analytics import queries, streaks
 from domain.analytics.models import LearnerDigest, LearnerStats
 from domain.core.models import User
-from domain.jobs import service
+from domain.jobs import enqueueing
 
 EVENT = "learner.daily_digest"
 
@@ -53,7 +53,7 @@ def send_due(s: Session, now_utc: datetime, at: time, batch: int = 500) -> list[
                     if st else 0,
                     "minutes_this_week": queries.week_minutes(s, user.id, local_date),
                     "weekly_goal_minutes": user.weekly_goal_minutes}
-            service.emit(s, None, EVENT, data, user_id=user.id)
+            enqueueing.emit(s, None, EVENT, data, user_id=user.id)
             sent.append(data)
         s.flush()
         if len(sent) >= batch:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from domain.core.models import Course, Enrollment
 from domain.grading.models import Assignment, Submission
-from domain.jobs import service
+from domain.jobs import enqueueing
 from domain.jobs.kinds import Enqueue
 from domain.jobs.models import Job
 
@@ -49,5 +49,5 @@ def due_date_reminders(s: Session, now_utc: datetime, limit: int = 1000) -> dict
     already = set(s.scalars(select(Job.idempotency_key).where(Job.caller == "system",
                                                                Job.idempotency_key.in_(keys)))) if keys else set()
     fresh = [w for w in wanted if w.idempotency_key not in already]
-    service.enqueue_many(s, fresh)
+    enqueueing.enqueue_many(s, fresh)
     return {"at": now_utc.isoformat(), "due_soon": len(wanted), "enqueued": len(fresh)}

@@ -102,12 +102,12 @@ def mark_dirty(session: Session, user_id: str, course_id: str) -> int | None:
 def schedule_recompute(session: Session, user_id: str, course_id: str, delay_seconds: float) -> str | None:
     """Mark dirty and, when this call made it dirty, enqueue the one delayed recompute.
     Returns the new job id or None (already pending)."""
-    from domain.jobs import service
+    from domain.jobs import enqueueing
 
     generation = mark_dirty(session, user_id, course_id)
     if generation is None:
         return None
-    job, _ = service.enqueue(
+    job, _ = enqueueing.enqueue(
         session, RECOMPUTE_KIND, {"user_id": user_id, "course_id": course_id, "generation": generation},
         caller="system", idempotency_key=f"grading.recompute:{course_id}:{user_id}:{generation}",
         run_at=utcnow() + timedelta(seconds=delay_seconds), check_data=False)

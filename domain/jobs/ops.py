@@ -16,7 +16,7 @@ from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from domain.db import unit_of_work, utcnow
-from domain.jobs import service, states
+from domain.jobs import states, transitions
 from domain.jobs.kinds import catalog
 from domain.jobs.models import Job
 
@@ -145,7 +145,7 @@ def bulk(db_url: str, f: JobFilter, action: str, *, dry_run: bool = True, limit:
     result = {"action": action, "filter": f.as_dict(), "dry_run": dry_run, "matched": matched, "changed": 0}
     if dry_run:
         return result
-    apply: Callable[[Session, Job], object] = service.requeue if action == "retry" else service.cancel
+    apply: Callable[[Session, Job], object] = transitions.requeue if action == "retry" else transitions.cancel
     # the jobs that match now, once: a retried job that fails again meanwhile is not retried twice
     with unit_of_work(db_url) as s:
         ids = list(s.scalars(stmt.with_only_columns(Job.id).order_by(Job.created_at, Job.id).limit(limit)))

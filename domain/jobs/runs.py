@@ -11,7 +11,7 @@ database is away". Durability is the
 server's default (the commit waits for the WAL flush), as for every other transition.
 
 Elsewhere (SQLite, the embedded demo) the same transitions go through a Session
-(``service.claim`` / ``service.succeed``).
+(``leases.claim`` / ``leases.succeed``); the suite runs both.
 
 A transition made here returns the events it recorded, for the caller to publish; one made
 through a Session publishes its own after the commit (``workers.events.install``), so it
@@ -30,9 +30,11 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
-from domain.db import get_engine, unit_of_work, utcnow
-from domain.jobs import service, states
+from domain.db import unit_of_work, utcnow
+from domain.jobs import leases, states
 from domain.jobs.models import JobEvent
+from domain.jobs.recording import inserted_event, transition_data
+from domain.jobs.transitions import not_claimed
 
 CLAIM_SQL = f"""
 WITH c AS (
@@ -113,39 +115,41 @@ def _connection(url: str) -> RunConnection | None:
     return conn
 
 
-def claim(url: str, job_id: str, owner: str, lease_seconds: int) -> tuple[service.Claimed | None, str, list]:
-    """Take the job's lease for this run: (job or None, reason, events to publish)."""
+def claim(url: str, job_id: str, owner: str, lease_seconds: int) -> tuple[leases.Claimed | None, str, list]:
+    """Take the job's lease for this run: (job or None, reason, events to publish). When the
+    job cannot be taken, ``not_claimed`` says why (and makes the transition that decides, such
+    as a lost job's dead letter)."""
     conn = _connection(url)
-    if conn is None:
-        with unit_of_work(url) as s:
-            job, reason = service.claim(s, job_id, owner, lease_seconds)
-        return job, reason, []
     now = utcnow()
+    if conn is None:
+        with unit_of_work(url) as session:
+            job = leases.claim(session, job_id, owner, lease_seconds)
+            if job is None:
+                return (*not_claimed(session, job_id, now), [])
+        return job, "claimed", []
     row = conn.one(CLAIM_SQL, {"id": job_id, "owner": owner, "now": now,
                                "lease": now + timedelta(seconds=lease_seconds)})
-    if row is None:     # why not (and the transitions that decides, such as a lost job's dead letter)
-        with unit_of_work(url) as s:
-            job, reason = service.not_claimed(s, job_id, now)
-        return job, reason, []
-    event = _event(row.event_id, job_id, states.RUNNING, {"attempts": row.attempts}, now)
-    return service.Claimed(row.id, row.kind, row.attempts, row.max_attempts, row.caller, row.payload,
-                           row.created_at, row.run_at), \
-        "claimed", [event]
+    if row is None:
+        with unit_of_work(url) as session:
+            return (*not_claimed(session, job_id, now), [])
+    event = _event(row.event_id, job_id, states.RUNNING, row.attempts, {}, now)
+    job = leases.Claimed(row.id, row.kind, row.attempts, row.max_attempts, row.caller, row.payload,
+                         row.created_at, row.run_at)
+    return job, "claimed", [event]
 
 
 def succeed(url: str, job_id: str, owner: str, result: dict | None) -> tuple[bool, list]:
     """Record success if this run still holds the lease: (recorded, events to publish)."""
     conn = _connection(url)
     if conn is None:
-        with unit_of_work(url) as s:
-            return service.succeed(s, job_id, owner, result), []
+        with unit_of_work(url) as session:
+            return leases.succeed(session, job_id, owner, result), []
     now = utcnow()
     row = conn.one(SUCCEED_SQL, {"id": job_id, "owner": owner, "now": now, "result": json.dumps(result or {})})
     if row.attempts is None:
         return False, []
-    return True, [_event(row.event_id, job_id, states.SUCCEEDED,
-                         {"attempts": row.attempts, "result": result or {}}, now)]
+    return True, [_event(row.event_id, job_id, states.SUCCEEDED, row.attempts, {"result": result or {}}, now)]
 
 
-def _event(event_id: int, job_id: str, state: str, data: dict, at) -> JobEvent:
-    return service.inserted_event(event_id, job_id, f"job.{state}", {"state": state, **data}, at)
+def _event(event_id: int, job_id: str, state: str, attempts: int, extra: dict, at) -> JobEvent:
+    return inserted_event(event_id, job_id, f"job.{state}", transition_data(state, attempts, **extra), at)

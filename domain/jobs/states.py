@@ -29,7 +29,3 @@ class IllegalTransition(Exception):
 def check(current: str, target: str) -> None:
     if target not in TRANSITIONS.get(current, frozenset()):
         raise IllegalTransition(current, target)
-
-
-def is_terminal(state: str) -> bool:
-    return state in TERMINAL

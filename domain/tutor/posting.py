@@ -9,7 +9,7 @@ from typing import Callable
 from sqlalchemy import select
 
 from domain.db import new_id, session_factory
-from domain.jobs import service
+from domain.jobs import enqueueing
 from domain.jobs.errors import JobError
 from domain.jobs.models import Job
 from domain.tutor import sessions
@@ -45,7 +45,7 @@ def post(url: str, caller_key: str, session_id: str, content: str, idempotency_k
     flight, the job (with its outbox row and event), both messages, and the commit.
 
     Raises ``SessionNotFound``, ``sessions.SessionEnded``, ``sessions.ReplyInProgress``,
-    ``service.IdempotencyConflict`` and whatever ``check_budget(user_id)`` raises."""
+    ``enqueueing.IdempotencyConflict`` and whatever ``check_budget(user_id)`` raises."""
     with _in_turn(), session_factory(url)() as s:      # closing without a commit rolls back
         target = sessions.target_for_post(s, session_id)
         if target is None:
@@ -54,13 +54,13 @@ def post(url: str, caller_key: str, session_id: str, content: str, idempotency_k
             earlier = s.scalar(select(Job).where(Job.caller == caller_key, Job.idempotency_key == idempotency_key))
             if earlier is not None:
                 if earlier.kind != "tutor_reply" or earlier.payload.get("session_id") != session_id:
-                    raise service.IdempotencyConflict(earlier.id)
+                    raise enqueueing.IdempotencyConflict(earlier.id)
                 return _replayed(s, earlier)
         check_budget(target.user_id)
         target.check(s)
         reply_id = new_id()     # chosen before its job is written: the job carries it
         # the reply is written just below, in this transaction: nothing for the kind's check to look up
-        job, created = service.enqueue(s, "tutor_reply", {"session_id": session_id, "reply_id": reply_id},
+        job, created = enqueueing.enqueue(s, "tutor_reply", {"session_id": session_id, "reply_id": reply_id},
                                        caller=caller_key, idempotency_key=idempotency_key, check_data=False)
         if not created:         # the same key committed meanwhile: write nothing, answer with its reply
             return _replayed(s, job)

@@ -15,7 +15,7 @@ from domain.certificates import credential, status_list
 from domain.certificates.records import ISSUER_NAME
 from domain.core.models import User
 from domain.db import session_factory, unit_of_work, utcnow
-from domain.jobs import service
+from domain.jobs import enqueueing
 from intake.auth import Caller, require
 from intake.body import openapi_body, parse_json
 from intake.errors import ApiError
@@ -65,7 +65,7 @@ async def create_badge(request: Request, caller: Caller = require("operate")):
                                [{"field": "slug", "message": "already taken"}]) from None
             job_id = None
             if body.backfill:
-                job, _ = service.enqueue(s, "backfill_badge", {"badge_id": badge.id, "notify": body.notify_backfill},
+                job, _ = enqueueing.enqueue(s, "backfill_badge", {"badge_id": badge.id, "notify": body.notify_backfill},
                                          caller=caller.key_id, idempotency_key=f"backfill:{badge.id}")
                 job_id = job.id
             return {"badge": badge.to_dict(), "backfill_job_id": job_id}

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from celeryconfig import settings
 from domain.core.fields import When, line
-from domain.jobs import service
+from domain.jobs import enqueueing
 from domain.jobs.batch import NewJob
 from domain.jobs.errors import InvalidPayload
 from intake import group_commit
@@ -62,12 +62,12 @@ def _checked(caller: Caller, raw: dict) -> NewJob | dict:
 def _outcome(done: Future) -> dict:
     try:
         job, created = done.result()
-    except service.IdempotencyConflict as exc:
+    except enqueueing.IdempotencyConflict as exc:
         return _error(409, "conflict", "idempotency_conflict", str(exc),
                       [{"field": "idempotency_key", "message": f"already used for job {exc.job_id}"}])
     except InvalidPayload as exc:
         return _error(422, "invalid", "invalid_payload", exc.message, exc.details)
-    except (service.UnknownKind, ValidationError) as exc:
+    except (enqueueing.UnknownKind, ValidationError) as exc:
         return _error(422, "invalid", "validation_error", str(exc))
     status, outcome = OUTCOME[created]
     body = job.to_dict()

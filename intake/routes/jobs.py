@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from celeryconfig import settings
 from domain.core.fields import When, line
 from domain.db import session_factory, unit_of_work
-from domain.jobs import service, states
+from domain.jobs import enqueueing, states, transitions
 from domain.jobs.batch import NewJob
 from domain.jobs.kinds import catalog
 from domain.jobs.models import Job, JobEvent
@@ -67,7 +67,7 @@ def _validated(caller: str, kind: str, payload: dict, run_at: datetime | None, s
     if kind_obj.extra_scope and kind_obj.extra_scope not in scopes:
         raise ApiError(403, "forbidden", f"job kind {kind!r} needs the {kind_obj.extra_scope!r} scope")
     try:
-        normalised = service.validate_payload(kind_obj, payload)
+        normalised = enqueueing.validate_payload(kind_obj, payload)
     except ValidationError as exc:
         raise ApiError(422, "validation_error", f"the payload is not valid for job kind {kind!r}",
                        pydantic_details(exc.errors(), prefix="payload")) from None
@@ -88,7 +88,7 @@ def _written(job: NewJob) -> Future:
 def _answer(outcome: Future) -> tuple[dict, bool]:
     try:
         job, created = outcome.result()
-    except service.IdempotencyConflict as exc:
+    except enqueueing.IdempotencyConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc), [{"field": "Idempotency-Key",
                                                                  "message": f"already used for job {exc.job_id}"}])
     return job.to_dict(), created
@@ -200,7 +200,7 @@ def cancel_job(job_id: str, caller: Caller = require()):
         job = s.get(Job, job_id, with_for_update=True)
         if job.state in states.TERMINAL:
             raise ApiError(409, "conflict", f"job is already {job.state}")
-        service.cancel(s, job)
+        transitions.cancel(s, job)
         body = view(job.to_dict(), caller)
     return JSONResponse({"job": body, "links": _links(job_id)}, status_code=202)
 
@@ -214,8 +214,8 @@ def retry_job(job_id: str, caller: Caller = require("operate")):
         if job is None:
             raise ApiError(404, "not_found", f"no job {job_id!r}")
         try:
-            service.operator_retry(s, job)
-        except service.NotRetryable as exc:
+            transitions.operator_retry(s, job)
+        except transitions.NotRetryable as exc:
             raise ApiError(409, "conflict", str(exc)) from None
         body = job.to_dict()
     return JSONResponse({"job": body, "links": _links(job_id)}, status_code=202)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from celeryconfig import settings
 from domain.core.fields import id_field, text
 from domain.db import session_factory, unit_of_work
-from domain.jobs import service
+from domain.jobs import enqueueing
 from domain.jobs.errors import InvalidPayload
 from domain.jobs.models import Job
 from domain.sandbox import submissions
@@ -58,7 +58,7 @@ def _submit(caller: Caller, body: NewSubmission, key: str | None) -> tuple[dict,
 
 def _submit_once(caller: Caller, body: NewSubmission, key: str | None) -> tuple[dict, bool]:
     with unit_of_work(settings.database_url) as s:
-        service.lock_idempotency_key(s, caller.key_id, key)     # concurrent retries wait for the first
+        enqueueing.lock_idempotency_key(s, caller.key_id, key)     # concurrent retries wait for the first
         if key:
             job = s.scalar(select(Job).where(Job.caller == caller.key_id, Job.idempotency_key == key))
             if job is not None:
@@ -72,7 +72,7 @@ def _submit_once(caller: Caller, body: NewSubmission, key: str | None) -> tuple[
                                      code=body.code)
         except InvalidPayload as exc:
             raise ApiError(422, "invalid_payload", exc.message, exc.details) from None
-        job, created = service.enqueue(s, "evaluate", {"submission_id": sub.id}, caller=caller.key_id,
+        job, created = enqueueing.enqueue(s, "evaluate", {"submission_id": sub.id}, caller=caller.key_id,
                                        idempotency_key=key, check_data=False)
         if not created:   # a concurrent request with the same key won: drop ours, answer with theirs
             raise _LostRace()

@@ -18,7 +18,7 @@ from celeryconfig import settings
 from domain.core import purpose_keys
 from domain.core.fields import id_field, line, text
 from domain.db import session_factory, unit_of_work
-from domain.jobs import service
+from domain.jobs import enqueueing
 from domain.tutor import following, posting, replay, sessions, stream_tokens
 from domain.tutor.budget import BudgetExhausted, DailyBudget
 from domain.tutor.models import TutorSession
@@ -117,7 +117,7 @@ def _post(caller: Caller, session_id: str, content: str, idempotency_key: str | 
         raise ApiError(409, exc.code, exc.message) from None
     except BudgetExhausted as exc:
         raise _budget_error(exc) from None
-    except service.IdempotencyConflict as exc:
+    except enqueueing.IdempotencyConflict as exc:
         raise ApiError(409, "idempotency_conflict", str(exc),
                        [{"field": "Idempotency-Key", "message": f"already used for job {exc.job_id}"}]) from None
 

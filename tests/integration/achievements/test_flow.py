@@ -11,7 +11,7 @@ from cli.families.achievements import seed
 from domain.achievements import awarding, evaluate, rules
 from domain.achievements.models import Award, Badge
 from domain.db import unit_of_work
-from domain.jobs import service
+from domain.jobs import enqueueing
 from domain.jobs.models import Job
 from tests.integration.achievements.history import BASE, History
 from tests.support.jobs import wait_job
@@ -42,7 +42,7 @@ def test_a_graded_event_awards_once_and_notifies_once(api, database):
     # When the grading family's event arrives twice (a redelivered job emits it again)
     for _ in range(2):
         with unit_of_work(database.url) as s:
-            service.emit(s, None, "quiz.graded", {"user_id": uid, "course_id": None, "attempt_id": f"a-{uid}",
+            enqueueing.emit(s, None, "quiz.graded", {"user_id": uid, "course_id": None, "attempt_id": f"a-{uid}",
                                                   "score_pct": 100})
     # Then one evaluation job ran, and the two badges were awarded and notified once each
     def jobs(kind):

@@ -16,12 +16,12 @@ from celeryconfig import settings
 from domain.certificates import credential
 from domain.certificates.models import Certificate
 from domain.db import unit_of_work
-from domain.jobs import service
+from domain.jobs import enqueueing
 from domain.jobs.models import Job, JobEvent
 from tests.integration.certificates.factory import make_course, make_learner
 from tests.support.specs import ob3_errors
 from tests.unit.certificates.test_credential import outsider_verifies as outsider_verifies_proof
-from tests.support.jobs import enqueue, run_job, wait_job
+from tests.support.jobs import run_job, wait_job
 from tests.support.stack import wait_for
 
 
@@ -144,7 +144,7 @@ def test_course_passed_event_starts_a_certify_job(api, database):
         course, lessons = make_course(s)
         user = make_learner(s, course, lessons, "山田 太郎")
     with unit_of_work(database.url) as s:
-        service.emit(s, None, "course.passed", {"user_id": user.id, "course_id": course.id,
+        enqueueing.emit(s, None, "course.passed", {"user_id": user.id, "course_id": course.id,
                                                  "percent": 85.0, "letter": "B"}, user_id=user.id)
     # Then a certify job with the deterministic key runs (published by intake's relay) and issues
     key = f"certify:{user.id}:{course.id}"

@@ -9,7 +9,7 @@ from concurrent.futures import Future
 from sqlalchemy import func, select
 
 from domain.db import unit_of_work
-from domain.jobs import batch, service
+from domain.jobs import batch, enqueueing
 from domain.jobs.errors import InvalidPayload
 from domain.jobs.kinds import catalog
 from domain.jobs.models import Job, JobEvent, Outbox
@@ -17,7 +17,7 @@ from intake.group_commit import GroupCommit
 
 
 def _ping(caller: str, echo: str, key: str | None = None) -> batch.NewJob:
-    return batch.NewJob("ping", service.validate_payload(catalog().get("ping"), {"echo": echo}), caller, key)
+    return batch.NewJob("ping", enqueueing.validate_payload(catalog().get("ping"), {"echo": echo}), caller, key)
 
 
 def _rows(db, caller: str) -> tuple[list[Job], int, int]:
@@ -39,7 +39,7 @@ def test_one_batch_reports_each_jobs_own_outcome(db, database):
         _ping(caller, "b", key),            # the same request again, in the same batch
         _ping(caller, "c", key),            # the same key for another request
         batch.NewJob("no-such-kind", {}, caller),
-        batch.NewJob("announce", service.validate_payload(announce, {"course_id": "nope", "title": "t", "body": "b"}),
+        batch.NewJob("announce", enqueueing.validate_payload(announce, {"course_id": "nope", "title": "t", "body": "b"}),
                      caller),               # its data check fails: no such course
     ]
     # When they are written in one transaction
@@ -48,8 +48,8 @@ def test_one_batch_reports_each_jobs_own_outcome(db, database):
     # Then the first two are created, the repeat replays the second, the rest are refused each for its reason
     (a, a_new), (b, b_new), (b2, b2_new) = out[0], out[1], out[2]
     assert a_new and b_new and not b2_new and b2.id == b.id and a.id != b.id
-    assert isinstance(out[3], service.IdempotencyConflict) and out[3].job_id == b.id
-    assert isinstance(out[4], service.UnknownKind)
+    assert isinstance(out[3], enqueueing.IdempotencyConflict) and out[3].job_id == b.id
+    assert isinstance(out[4], enqueueing.UnknownKind)
     assert isinstance(out[5], InvalidPayload)
     # And exactly two jobs exist, each with its outbox row and its job.queued event
     jobs, outbox, queued = _rows(db, caller)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from domain.db import unit_of_work, utcnow
-from domain.jobs import service
+from domain.jobs import enqueueing, sweeps
 from domain.jobs.models import Outbox
 from tests.support.jobs import wait_job
 from workers import dispatch, events, relay
@@ -24,7 +24,7 @@ def test_a_job_enqueued_in_any_session_is_sent_after_commit_and_marked_in_a_batc
     events.install()
     # Given a job enqueued from plain Python (as a worker's sub-job or a CLI would)
     with unit_of_work(database.url) as s:
-        job, created = service.enqueue(s, "ping", {"echo": "after-commit"}, caller="system")
+        job, created = enqueueing.enqueue(s, "ping", {"echo": "after-commit"}, caller="system")
         job_id = job.id
     assert created
     # Then the commit handed it to the process's dispatcher, which sends it off the committing
@@ -37,7 +37,7 @@ def test_a_job_enqueued_in_any_session_is_sent_after_commit_and_marked_in_a_batc
     relay.marks.flush()
     assert _outbox(db, job_id).published_at is not None
     with unit_of_work(database.url) as s:
-        assert row.id not in [r.id for r in service.due_outbox(s, grace_seconds=0)]
+        assert row.id not in [r.id for r in sweeps.due_outbox(s, grace_seconds=0)]
     # And the worker runs it
     assert wait_job(api, job_id, timeout=30)["state"] == "succeeded"
 
@@ -46,11 +46,11 @@ def test_a_job_due_later_or_rolled_back_is_not_sent(db, database):
     events.install()
     # Given a job due in an hour, and a job whose transaction is rolled back
     with unit_of_work(database.url) as s:
-        later, _ = service.enqueue(s, "ping", {"echo": "later"}, run_at=utcnow() + timedelta(hours=1))
+        later, _ = enqueueing.enqueue(s, "ping", {"echo": "later"}, run_at=utcnow() + timedelta(hours=1))
         later_id = later.id
     try:
         with unit_of_work(database.url) as s:
-            gone, _ = service.enqueue(s, "ping", {"echo": "rolled back"})
+            gone, _ = enqueueing.enqueue(s, "ping", {"echo": "rolled back"})
             gone_id = gone.id
             raise RuntimeError("roll back")
     except RuntimeError:
@@ -73,7 +73,7 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_job(db, database)
         try:
             with unit_of_work(database.url) as s:
                 barrier.wait()
-                job, created = service.enqueue(s, "ping", {"echo": "k"}, caller="race", idempotency_key="k-1")
+                job, created = enqueueing.enqueue(s, "ping", {"echo": "k"}, caller="race", idempotency_key="k-1")
                 results.append((job.id, created))
         except Exception as exc:  # reported below
             errors.append(exc)
@@ -90,8 +90,8 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_job(db, database)
     # And a different request with the same key is a conflict naming that job
     try:
         with unit_of_work(database.url) as s:
-            service.enqueue(s, "ping", {"echo": "other"}, caller="race", idempotency_key="k-1")
-    except service.IdempotencyConflict as exc:
+            enqueueing.enqueue(s, "ping", {"echo": "other"}, caller="race", idempotency_key="k-1")
+    except enqueueing.IdempotencyConflict as exc:
         assert exc.job_id == results[0][0]
     else:
         raise AssertionError("a different request with a used key must conflict")

@@ -23,7 +23,7 @@ def received(workers) -> int:
 
 def test_intake_accepts_jobs_while_redis_is_down_and_publishes_them_when_it_returns(own_stack):
     st = own_stack
-    url = st.start_intake()
+    st.start_intake()
     key = st.create_key()
     with st.client(key) as api:
         # Given Redis is down

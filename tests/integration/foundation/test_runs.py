@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from cli.services import migrate
 from domain.db import session_factory, unit_of_work, utcnow
-from domain.jobs import runs, service, states
+from domain.jobs import enqueueing, runs, states
 from domain.jobs.models import Job, JobEvent
 from workers.context import JobContext, LeaseKeeper
 
@@ -28,7 +28,7 @@ def queued(url: str, **payload) -> str:
     """A queued ping whose message is not published (due in an hour): only this test claims it,
     not the shared worker other tests start."""
     with unit_of_work(url) as s:
-        job, _ = service.enqueue(s, "ping", payload, run_at=utcnow() + timedelta(hours=1))
+        job, _ = enqueueing.enqueue(s, "ping", payload, run_at=utcnow() + timedelta(hours=1))
         return job.id
 
 

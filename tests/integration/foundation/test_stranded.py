@@ -1,4 +1,4 @@
-"""Which jobs the relay publishes again because their message may be lost (``service.stranded``),
+"""Which jobs the relay publishes again because their message may be lost (``sweeps.stranded``),
 and intake's one transparent retry of a write whose connection dropped, on the real database."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from domain.db import unit_of_work, utcnow
-from domain.jobs import batch, service, states
+from domain.jobs import batch, enqueueing, states, sweeps, transitions
 from domain.jobs.kinds import catalog
 from domain.jobs.models import Job, JobEvent, Outbox
 from intake import group_commit
@@ -36,7 +36,7 @@ def db(database):
 def _job(database, caller: str, state: str = states.QUEUED, age: float = 0, published: bool = True) -> str:
     """A ping job ``age`` seconds old in ``state``, its outbox row published or not."""
     with unit_of_work(database.url) as s:
-        job, _ = service.enqueue(s, "ping", {"echo": caller}, caller=caller)
+        job, _ = enqueueing.enqueue(s, "ping", {"echo": caller}, caller=caller)
         job_id = job.id
         s.info.pop("publish", None)      # nothing is sent: this test reads rows only
     past = utcnow() - timedelta(seconds=age)
@@ -49,7 +49,7 @@ def _job(database, caller: str, state: str = states.QUEUED, age: float = 0, publ
 
 def _stranded(database, queues=None) -> set[str]:
     with unit_of_work(database.url) as s:
-        return {job.id for job in service.stranded(s, queued_for=60, retry_overdue_for=120, queues=queues,
+        return {job.id for job in sweeps.stranded(s, queued_for=60, retry_overdue_for=120, queues=queues,
                                                    limit=10_000)}
 
 
@@ -77,7 +77,7 @@ def test_republishing_a_stranded_job_adds_a_message_and_an_event_once_per_period
     job_id = _job(database, caller, age=90)
     # When the relay republishes stranded jobs
     with unit_of_work(database.url) as s:
-        ids = service.republish_stranded(s, 60, 120, limit=10_000)
+        ids = sweeps.republish_stranded(s, 60, 120, limit=10_000)
         s.info.pop("publish", None)      # rows only: nothing is sent to the session's broker
     assert job_id in ids
     # Then the job is unchanged but has a new outbox row and a job.republished event
@@ -94,11 +94,11 @@ def test_an_operator_retry_republishes_waiting_jobs_and_refuses_running_ones(dat
     caller = f"stranded-{uuid.uuid4().hex[:8]}"
     queued, running = _job(database, caller, age=5), _job(database, caller, states.RUNNING, age=5)
     with unit_of_work(database.url) as s:
-        assert service.operator_retry(s, s.get(Job, queued)) == "republished"
+        assert transitions.operator_retry(s, s.get(Job, queued)) == "republished"
         s.info.pop("publish", None)
         try:
-            service.operator_retry(s, s.get(Job, running))
-        except service.NotRetryable as exc:
+            transitions.operator_retry(s, s.get(Job, running))
+        except transitions.NotRetryable as exc:
             assert "this one is running" in str(exc)
         else:
             raise AssertionError("a running job must not be retried by hand")
@@ -115,7 +115,7 @@ def test_a_write_whose_connection_drops_is_written_again_once(database, db, monk
         return real(session, jobs)
 
     monkeypatch.setattr(group_commit, "enqueue_each", drop_first_connection)
-    job = batch.NewJob("ping", service.validate_payload(catalog().get("ping"), {"echo": "again"}), caller)
+    job = batch.NewJob("ping", enqueueing.validate_payload(catalog().get("ping"), {"echo": "again"}), caller)
     # When the group commit writes a job and its connection is dropped the first time
     outcome = GroupCommit(database.url, max_batch=8).submit(job).result(timeout=30)
     # Then it was written again, once, and the caller got the job

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from domain.db import unit_of_work
 from domain.grading import authoring, gradebook, quizzes, recompute
 from domain.grading.models import CourseGrade, GradeItem, QuizAttempt
-from domain.jobs import service
+from domain.jobs import enqueueing
 from tests.integration.grading.conftest import events, jobs_of, make_course, settled_grade, wait_until
 from tests.support.jobs import run_job
 
@@ -14,7 +14,7 @@ from tests.support.jobs import run_job
 def _evaluated(url, user, course_id, exercise, submission, score):
     """What the sandbox family emits when it has scored a code submission."""
     with unit_of_work(url) as s:
-        service.emit(s, None, "submission.evaluated", {
+        enqueueing.emit(s, None, "submission.evaluated", {
             "user_id": user, "exercise_id": exercise, "submission_id": submission, "course_id": course_id,
             "lesson_id": None, "score": score, "attempt": 1}, user_id=user)
 

@@ -6,9 +6,9 @@ from sqlalchemy import select
 from domain.db import unit_of_work, utcnow
 from domain.grading import api as grading_api, authoring, quizzes
 from domain.grading.models import GradeItem, QuizAttempt
-from domain.jobs import service
+from domain.jobs import enqueueing
 from tests.integration.grading.conftest import count, events, settled_grade
-from tests.support.jobs import enqueue, run_job, wait_job
+from tests.support.jobs import run_job, wait_job
 from workers.events import install as install_publish_hooks
 
 QUESTIONS = [
@@ -130,7 +130,7 @@ def test_bad_input_reaching_the_worker_fails_permanently_with_nothing_written(ap
     attempt = _start(course, quiz_id, learner)
     install_publish_hooks()   # the job is sent right after its commit
     with unit_of_work(course.url) as s:
-        job, _ = service.enqueue(s, "grade_quiz", {"attempt_id": attempt, "answers": [
+        job, _ = enqueueing.enqueue(s, "grade_quiz", {"attempt_id": attempt, "answers": [
             {"question_id": q[0], "value": 1}, {"question_id": "not-in-quiz", "value": 1}]},
             caller="system", check_data=False)
         job_id = job.id

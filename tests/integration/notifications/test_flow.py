@@ -3,7 +3,6 @@ unsubscribe, digest, the inbox API and its live stream."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -11,7 +10,7 @@ import httpx
 from sqlalchemy import select
 
 from domain.db import unit_of_work
-from domain.jobs import service
+from domain.jobs import enqueueing
 from domain.jobs.models import Job
 from domain.notifications.models import Delivery
 from intake.client import parse_sse
@@ -129,7 +128,7 @@ def test_graded_event_from_another_family_notifies_the_learner(api, database, sm
     started = []
     for _ in range(2):
         with unit_of_work(database.url) as s:
-            started.append([(job.kind, job.id) for job in service.emit(s, None, "quiz.graded", data, user_id=user["id"])])
+            started.append([(job.kind, job.id) for job in enqueueing.emit(s, None, "quiz.graded", data, user_id=user["id"])])
     # Then both emits name the same one notify job, it succeeds, and the learner got one email
     assert started[0] == started[1] and [kind for kind, _ in started[0]].count("notify") == 1, started
     [job_id] = [job_id for kind, job_id in started[0] if kind == "notify"]

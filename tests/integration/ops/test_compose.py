@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from celeryconfig import CONTROL_QUEUE, CPU_HEAVY_QUEUES, FAMILY_QUEUES, Settings
+from celeryconfig import Settings
+from domain.registry import CONTROL_QUEUE, CPU_HEAVY_QUEUES, FAMILY_QUEUES
 from cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,7 +8,7 @@ import re
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from celeryconfig import CONTROL_QUEUE, FAMILY_QUEUES
+from domain.registry import CONTROL_QUEUE, FAMILY_QUEUES
 from cli.services import free_port
 from tests.support.jobs import run_job
 from tests.support.stack import ROOT, wait_for

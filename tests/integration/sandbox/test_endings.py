@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from cli.services import ROOT
 from domain.db import utcnow
-from domain.jobs import service
+from domain.jobs import enqueueing, sweeps
 from domain.jobs.models import Job, Outbox
 from celeryconfig import settings
 from domain.sandbox import submissions
@@ -31,7 +31,7 @@ def _queued_submission(db, f: dict) -> tuple[str, str]:
     """A submission and its evaluate job written by the web tier (not published by us)."""
     with db.begin() as s:
         sub = submissions.create(s, exercise_id=f["exercise_id"], user_id=f["user_id"], language="python", code=SUM)
-        job, _ = service.enqueue(s, "evaluate", {"submission_id": sub.id})
+        job, _ = enqueueing.enqueue(s, "evaluate", {"submission_id": sub.id})
         sub.job_id = job.id
         s.info.pop("publish", None)   # not sent after this commit even where the hook is installed
         return sub.id, job.id
@@ -81,7 +81,7 @@ def test_a_job_dead_lettered_after_its_worker_was_lost_leaves_an_error_submissio
             row.published_at = utcnow()
     # When the reaper (or a late delivery's claim) dead-letters it
     with db.begin() as s:
-        service.reap_expired(s)
+        sweeps.reap_expired(s)
     assert wait_job(api, job_id, timeout=30)["state"] == "dead_lettered"
     # Then the reaper's transition ended the submission too, before anyone read it
     assert _stored_status(db, sub_id) == "error"

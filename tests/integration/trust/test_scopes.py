@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from domain.db import unit_of_work
-from domain.jobs import service
+from domain.jobs import enqueueing
 from domain.jobs.models import Job
 
 TOMORROW = datetime.now(timezone.utc) + timedelta(days=1)
@@ -49,7 +49,7 @@ def test_ping_drills_need_operate(as_key):
 def test_system_jobs_and_tracebacks_are_for_operators(as_key, database):
     with unit_of_work(database.url) as s:
         # due tomorrow: no worker touches it while the test looks at it
-        job, _ = service.enqueue(s, "ping", {"echo": "reaction"}, caller="system", run_at=TOMORROW)
+        job, _ = enqueueing.enqueue(s, "ping", {"echo": "reaction"}, caller="system", run_at=TOMORROW)
         job_id = job.id
         s.execute(update(Job).where(Job.id == job_id).values(
             error={"code": "boom", "message": "failed", "traceback": "Traceback: secret internals"}))

@@ -313,16 +313,16 @@ def test_hint_mode_never_streams_the_exercise_solution(tutor, course, database, 
 def test_a_reply_whose_job_ended_without_a_word_ends_the_stream_with_an_error(tutor, course, database):
     # Given a pending reply whose job was cancelled before any worker ran it
     from domain.db import new_id
-    from domain.jobs import service
+    from domain.jobs import enqueueing, transitions
     from domain.tutor import sessions
 
     sid = _session(tutor, course)
     with unit_of_work(database.url) as s:     # written as intake's message endpoint writes it
         sessions.target_for_post(s, sid).check(s)
         reply_id = new_id()
-        job, _ = service.enqueue(s, "tutor_reply", {"session_id": sid, "reply_id": reply_id}, check_data=False)
+        job, _ = enqueueing.enqueue(s, "tutor_reply", {"session_id": sid, "reply_id": reply_id}, check_data=False)
         sessions.add_turn(s, sid, "What does COALESCE return?", reply_id, job.id)
-        service.cancel(s, job)
+        transitions.cancel(s, job)
     # When the browser follows it
     with _browser(tutor) as browser:
         status, events, _ = sse.read(browser, _stream_url(tutor, sid), timeout=30)

@@ -1,7 +1,7 @@
 import pytest
 
 from domain.jobs import states
-from domain.jobs.service import request_hash
+from domain.jobs.enqueueing import request_hash
 from domain.jobs.keys import hash_key
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from cli.services import migrate
 from domain.db import unit_of_work, utcnow
-from domain.jobs import ops, service
+from domain.jobs import enqueueing, ops, transitions
 from domain.jobs.errors import PermanentError, TransientError
 
 
@@ -21,20 +21,20 @@ def url(tmp_path):
 
 def _ended(url: str, how: str) -> str:
     with unit_of_work(url) as s:
-        job, _ = service.enqueue(s, "ping", {}, caller="c1")
+        job, _ = enqueueing.enqueue(s, "ping", {}, caller="c1")
         job.state, job.attempts, job.lease_owner = "running", 1, "me"
         s.flush()
         if how == "failed":
-            service.fail(s, job.id, "me", PermanentError("bad", code="ping_failed"))
+            transitions.fail(s, job.id, "me", PermanentError("bad", code="ping_failed"))
         else:
-            service.dead_letter(s, job.id, "me", TransientError("away"))
+            transitions.dead_letter(s, job.id, "me", TransientError("away"))
         return job.id
 
 
 def test_filters_bulk_retry_health_and_export(url):
     failed, dead = _ended(url, "failed"), _ended(url, "dead_lettered")
     with unit_of_work(url) as s:
-        waiting, _ = service.enqueue(s, "ping", {}, caller="c2")
+        waiting, _ = enqueueing.enqueue(s, "ping", {}, caller="c2")
     f = ops.JobFilter(error_code="ping_failed")
     assert ops.bulk(url, f, "retry")["matched"] == 1
     assert ops.bulk(url, ops.JobFilter(caller="c1"), "retry")["matched"] == 2

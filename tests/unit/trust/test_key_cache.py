@@ -68,7 +68,7 @@ def test_memory_after_100k_bogus_keys_stays_at_the_bound(bounded):
     finally:
         tracemalloc.stop()
     assert len(bounded) == BOUND
-    print(f"\nkey cache: " + ", ".join(f"{v / 1e6:.2f} MB after {k:,} bogus keys" for k, v in marks.items())
+    print("\nkey cache: " + ", ".join(f"{v / 1e6:.2f} MB after {k:,} bogus keys" for k, v in marks.items())
           + f" (bound {BOUND:,} entries)")
     assert marks[100_000] <= marks[50_000] * 1.05      # flat: the last 50,000 keys added nothing
     assert marks[100_000] < 6_000_000
