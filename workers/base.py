@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from celeryconfig import settings
 from domain.db import unit_of_work
-from domain.jobs import enqueueing, leases, runs, transitions
+from domain.jobs import enqueueing, runs, transitions
 from domain.jobs.errors import JobCancelled, PermanentError, TransientError
 from domain.jobs.kinds import catalog
 from workers.app import app
