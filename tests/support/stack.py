@@ -173,6 +173,18 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, message: s
     raise AssertionError(f"timed out after {timeout}s waiting for {message} (last value: {last!r})")
 
 
+def consumed_queues(broker_url: str) -> dict[str, set[str]]:
+    """Each live worker's queues, as Celery's own inspect reports them (by worker name up to its first "-")."""
+    from celery import Celery
+
+    app = Celery(broker=broker_url)
+    try:
+        replies = app.control.inspect(timeout=2.0).active_queues() or {}
+    finally:
+        app.close()
+    return {name.split("-")[0]: {q["name"] for q in queues} for name, queues in replies.items()}
+
+
 def private_redis() -> RedisServer:
     try:
         return RedisServer().start()

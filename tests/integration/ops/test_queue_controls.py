@@ -5,10 +5,8 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from celery import Celery
-
 from tests.integration.ops.conftest import isolated_stack
-from tests.support.stack import wait_for
+from tests.support.stack import consumed_queues, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -21,18 +19,8 @@ def two_workers(s3_server):
         yield st
 
 
-def _consumed(broker_url: str) -> dict[str, set[str]]:
-    """Each live worker's queues, as Celery's own inspect reports them."""
-    app = Celery(broker=broker_url)
-    try:
-        replies = app.control.inspect(timeout=2.0).active_queues() or {}
-    finally:
-        app.close()
-    return {name.split("-")[0]: {q["name"] for q in queues} for name, queues in replies.items()}
-
-
 def _wait_consumed(broker_url: str, expected: dict[str, set[str]]) -> None:
-    wait_for(lambda: _consumed(broker_url) == expected, timeout=30, interval=0.5,
+    wait_for(lambda: consumed_queues(broker_url) == expected, timeout=30, interval=0.5,
              message=f"workers consuming {expected}")
 
 

@@ -1,6 +1,7 @@
 """End to end: intake → tutor_reply job on a real worker → local model server → Redis → SSE."""
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 import redis
@@ -14,7 +15,7 @@ from domain.tutor.replay import stream_key
 from tests.integration.tutor import sse
 from tests.integration.tutor.conftest import make_course
 from tests.support.jobs import wait_job
-from tests.support.stack import Stack, wait_for
+from tests.support.stack import Stack, consumed_queues, wait_for
 from tests.unit.tutor.course_fixture import LESSONS
 
 BUDGET = 50_000      # room for several replies in flight at once (each holds its prompt + 800 tokens)
@@ -33,6 +34,7 @@ def tutor(database, redis_server, s3_server, model_server):
     key = st.create_key("enqueue,read", name="tutor-web-tier")
     client = st.client(key)
     client.redis = redis.Redis.from_url(url)
+    client.stack, client.broker_url = st, url
     yield client
     client.close()
     st.stop()
@@ -61,6 +63,22 @@ def _stream_url(api, session_id, reply_id=None):
     assert r.status_code == 200, r.text
     url = r.json()["stream_url"]
     return f"{url}&reply_id={reply_id}" if reply_id else url
+
+
+@contextmanager
+def _tutor_queue_paused(api):
+    """The tutor queue paused by an operator for the block: replies posted meanwhile wait in the broker."""
+    with api.stack.client(api.stack.create_key("operate,read", name="on-call")) as ops:
+        r = ops.post("/v1/ops/queues/tutor/pause")
+        assert r.status_code == 200 and r.json()["paused"] is True, r.text
+        wait_for(lambda: list(consumed_queues(api.broker_url).values()) == [set()], timeout=30, interval=0.3,
+                 message="the tutor worker to leave the paused queue")
+        try:
+            yield
+        finally:
+            assert ops.post("/v1/ops/queues/tutor/resume").status_code == 200
+            wait_for(lambda: list(consumed_queues(api.broker_url).values()) == [{"tutor"}], timeout=30,
+                     interval=0.3, message="the tutor worker to consume its queue again")
 
 
 def _browser(api):
@@ -310,19 +328,13 @@ def test_hint_mode_never_streams_the_exercise_solution(tutor, course, database, 
     assert done["blocked"] is True and done["content"] == guard.REFUSAL == sse.text_of(events)
 
 
-def test_a_reply_whose_job_ended_without_a_word_ends_the_stream_with_an_error(tutor, course, database):
+def test_a_reply_whose_job_ended_without_a_word_ends_the_stream_with_an_error(tutor, course):
     # Given a pending reply whose job was cancelled before any worker ran it
-    from domain.db import new_id
-    from domain.jobs import enqueueing, transitions
-    from domain.tutor import sessions
-
     sid = _session(tutor, course)
-    with unit_of_work(database.url) as s:     # written as intake's message endpoint writes it
-        sessions.target_for_post(s, sid).check(s)
-        reply_id = new_id()
-        job, _ = enqueueing.enqueue(s, "tutor_reply", {"session_id": sid, "reply_id": reply_id}, check_data=False)
-        sessions.add_turn(s, sid, "What does COALESCE return?", reply_id, job.id)
-        transitions.cancel(s, job)
+    with _tutor_queue_paused(tutor):
+        job_id = _say(tutor, sid, "What does COALESCE return?")["job"]["id"]
+        r = tutor.post(f"/v1/jobs/{job_id}/cancel")
+        assert r.status_code == 202 and r.json()["job"]["state"] == "cancelled", r.text
     # When the browser follows it
     with _browser(tutor) as browser:
         status, events, _ = sse.read(browser, _stream_url(tutor, sid), timeout=30)
