@@ -51,6 +51,19 @@ def database():
     db.drop()
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def db_url(request, tmp_path):
+    """Each database the platform runs on, in turn: the session's PostgreSQL, then a migrated SQLite
+    file of the test's own (the embedded demo's)."""
+    if request.param == "sqlite":
+        from cli.services import migrate
+
+        url = f"sqlite:///{tmp_path / 'coursework.db'}"
+        migrate(url)
+        return url
+    return request.getfixturevalue("database").url
+
+
 @pytest.fixture(scope="session")
 def redis_server():
     from cli.services import RedisServer

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from cli.services import migrate
 from domain.analytics import rollup
 from domain.analytics.events import EventBatch
 from domain.analytics.models import LearningEvent
@@ -22,13 +21,9 @@ def _batch_with_a_year_one_event(fx: Fixture) -> tuple[list, str]:
     return [*events[:3], bad, *events[4:]], bad.event_id
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cw.db'}"
-        migrate(url)
-        return url
-    return request.getfixturevalue("database").url
+@pytest.fixture
+def url(db_url):
+    return db_url
 
 
 def test_one_unwritable_event_does_not_lose_its_batch(url):

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from cli.services import migrate
 from domain.db import session_factory, unit_of_work, utcnow
 from domain.jobs import batch, enqueueing, leases, runs, states, transitions
 from domain.jobs.errors import PermanentError, TransientError
@@ -17,13 +16,9 @@ from domain.jobs.models import Job, JobEvent
 from domain.jobs.recording import queued_data, transition_data
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'rows.db'}"
-        migrate(url)
-        return url
-    return request.getfixturevalue("database").url
+@pytest.fixture
+def url(db_url):
+    return db_url
 
 
 def later() -> dict:

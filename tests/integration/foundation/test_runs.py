@@ -8,20 +8,15 @@ import pytest
 from sqlalchemy import make_url, select, text
 from sqlalchemy.exc import OperationalError
 
-from cli.services import migrate
 from domain.db import session_factory, unit_of_work, utcnow
 from domain.jobs import enqueueing, runs, states
 from domain.jobs.models import Job, JobEvent
 from workers.context import JobContext, LeaseKeeper
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'runs.db'}"
-        migrate(url)
-        return url
-    return request.getfixturevalue("database").url
+@pytest.fixture
+def url(db_url):
+    return db_url
 
 
 def queued(url: str, **payload) -> str:
