@@ -126,6 +126,7 @@ class Child:
     def start(self) -> "Child":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
+        self._log_start = self._log.tell()     # a reused log file: what this run wrote starts here
         self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True,
                                      preexec_fn=_terminate_with_parent)
@@ -162,8 +163,11 @@ class Child:
         self._log.close()
 
     def log_text(self) -> str:
+        """What this process wrote to its log (not an earlier run's lines in the same file)."""
         try:
-            return self.log_path.read_text(errors="replace")
+            with open(self.log_path, "rb") as f:
+                f.seek(getattr(self, "_log_start", 0))
+                return f.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
 

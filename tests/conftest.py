@@ -17,10 +17,12 @@ _SMTP_PORT = free_port()
 
 
 def pytest_configure(config):
+    from tests.support import sessions
     from tests.support.stack import PG_ADMIN, TEST_SETTINGS, sqlalchemy_url
 
     base = PG_ADMIN.rsplit("/", 1)[0]
     os.environ.update(TEST_SETTINGS)
+    os.environ.update(sessions.env())     # sandbox slot uids and folder of this session's own
     os.environ.update({
         "COURSEWORK_DATABASE_URL": sqlalchemy_url(f"{base}/{_DB_NAME}"),
         "COURSEWORK_REDIS_URL": f"redis://127.0.0.1:{_REDIS_PORT}/0",

@@ -18,7 +18,8 @@ from domain import registry
 from cli.services import Child, RedisServer, coursework_argv, free_port, migrate, wait_http, wait_worker_ready
 
 ROOT = Path(__file__).resolve().parents[2]
-LOG_DIR = ROOT / ".coursework" / "test-logs"
+# one folder per pytest-xdist session: workers of the same name in two sessions log apart
+LOG_DIR = ROOT / ".coursework" / "test-logs" / os.environ.get("PYTEST_XDIST_WORKER", "main")
 PG_ADMIN = os.environ.get("COURSEWORK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 HOW_TO_START_PG = ("PostgreSQL is not answering at {url}: start it with "
                    "'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start' "

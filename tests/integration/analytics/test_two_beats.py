@@ -20,7 +20,7 @@ def fired(r: redis.Redis) -> int:
 
 
 def sends(child: Child) -> int:
-    return child.log_path.read_text(errors="replace").count("Sending due task roll-up-new-learning-events")
+    return child.log_text().count("Sending due task roll-up-new-learning-events")
 
 
 @contextmanager

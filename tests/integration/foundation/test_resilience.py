@@ -18,7 +18,7 @@ from tests.support.stack import wait_for
 
 def received(workers) -> int:
     """Deliveries the workers logged (Celery logs ``Task name[id] received`` for each)."""
-    return sum(w.log_path.read_text(errors="replace").count("] received") for w in workers)
+    return sum(w.log_text().count("] received") for w in workers)
 
 
 def test_intake_accepts_jobs_while_redis_is_down_and_publishes_them_when_it_returns(own_stack):
@@ -123,7 +123,7 @@ def test_a_job_delivered_while_the_database_is_away_runs_once_it_returns(own_sta
         r = api.post("/v1/jobs", json={"kind": "ping", "payload": {"echo": "through the blip"}})
         assert r.status_code == 202, r.text
         job_id = r.json()["job"]["id"]
-        wait_for(lambda: f"job {job_id}: could not claim" in worker.log_path.read_text(errors="replace"),
+        wait_for(lambda: f"job {job_id}: could not claim" in worker.log_text(),
                  timeout=60, message="the cut-off worker's failed claim of the job")
         assert api.get(f"/v1/jobs/{job_id}").json()["job"]["state"] == "queued"
         # Then, once the database is reachable again, the job still runs, once

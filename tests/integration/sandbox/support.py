@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-BASE_UID = 62000
+from tests.support import sessions
+
+BASE_UID = sessions.uid_base(sessions.JUDGE_SLOTS)   # this session's own: other sessions judge at once
 SLOTS = 4
 
 

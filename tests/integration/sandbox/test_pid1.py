@@ -15,10 +15,12 @@ import pytest
 from cli.services import Child, coursework_argv, wait_worker_ready
 from domain.core.models import User
 from domain.sandbox import submissions, sweep
+from tests.support import sessions
 from tests.support.jobs import wait_job
 from tests.support.stack import LOG_DIR, Stack, private_redis
 
-UID_BASE = 62100   # a slot uid of its own: the process limit it counts is this test's only
+# a slot uid of its own (in this session's block): the process limit it counts is this test's only
+UID_BASE = sessions.uid_base(sessions.PID1_SLOTS)
 FLOOD = "#include <stdio.h>\nint main(){for(;;) fputs(\"flood flood flood flood\\n\", stdout);}\n"
 SUM = "#include <stdio.h>\nint main(){long a,b; scanf(\"%ld %ld\",&a,&b); printf(\"%ld\\n\",a+b); return 0;}\n"
 
