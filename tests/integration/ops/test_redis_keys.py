@@ -2,7 +2,6 @@
 where it started (no celery-task-meta-*, no leftover unacked entries, no per-job keys)."""
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,6 +11,8 @@ from sqlalchemy import func, select
 from domain.db import session_factory
 from domain.jobs.models import Job
 from tests.support.stack import wait_for
+
+PIDBOX = "_kombu.binding.celery.pidbox"
 
 
 def _keys(r: redis.Redis) -> set[str]:
@@ -36,11 +37,11 @@ def _count(stack, state: str | None = None) -> int:
 
 
 def _at_rest(r: redis.Redis) -> bool:
-    """No message waiting or in flight, and the key set unchanged over two seconds (the
-    worker's gossip and pidbox bindings appear a little after it reports ready)."""
-    first = _keys(r)
-    time.sleep(2)
-    return first == _keys(r) and not first & {"maintenance", "unacked", "unacked_index"}
+    """No message waiting or in flight, and the worker's remote-control binding (its pidbox, bound
+    as its consumer starts) in place: the last of the keys a worker keeps (no gossip or mingle
+    with ``--fast-start``, so nothing else comes later)."""
+    keys = _keys(r)
+    return PIDBOX in keys and not keys & {"maintenance", "unacked", "unacked_index"}
 
 
 def _settled(r: redis.Redis, baseline: set[str]) -> bool:
@@ -55,7 +56,7 @@ def test_redis_key_count_is_back_to_start_after_n_jobs(quiet_stack, n):
     # the exchange bindings and the pidbox, exist), and the Redis keys they hold at rest
     _enqueue_pings(quiet_stack, 1)
     wait_for(lambda: _count(quiet_stack, "succeeded") == _count(quiet_stack), timeout=60, message="warm-up ping")
-    wait_for(lambda: _at_rest(r), timeout=60, interval=0.2, message="the broker's keys to be at rest")
+    wait_for(lambda: _at_rest(r), timeout=60, interval=0.05, message="the broker's keys to be at rest")
     before_jobs = _count(quiet_stack)
     baseline = _keys(r)
     before = r.dbsize()

@@ -1,6 +1,5 @@
 """End to end: intake → tutor_reply job on a real worker → local model server → Redis → SSE."""
 import threading
-import time
 from contextlib import contextmanager
 
 import pytest
@@ -79,6 +78,11 @@ def _tutor_queue_paused(api):
             assert ops.post("/v1/ops/queues/tutor/resume").status_code == 200
             wait_for(lambda: list(consumed_queues(api.broker_url).values()) == [{"tutor"}], timeout=30,
                      interval=0.3, message="the tutor worker to consume its queue again")
+
+
+def _blocked_reads(r) -> int:
+    """Connections blocked in an ``XREAD`` on the tutor's Redis (intake following streams)."""
+    return sum(1 for c in r.client_list() if c.get("cmd") == "xread" and "b" in c.get("flags", ""))
 
 
 def _browser(api):
@@ -354,18 +358,22 @@ def test_browsers_that_leave_mid_wait_do_not_hand_their_reads_to_other_streams(t
     try:
         left = _say(tutor, _session(tutor, course), "What does a LEFT OUTER JOIN do when there is no match?")
         url = _stream_url(tutor, left["reply"]["session_id"], left["reply"]["id"])
-        opened = []
+        opened, go = [], threading.Event()
 
         def leave():
             with httpx.Client(base_url=str(tutor.base_url), timeout=30) as gone:
                 with gone.stream("GET", url) as r:     # the stream is open: intake waits on Redis for it
                     opened.append(r.status_code)
-                    time.sleep(0.1)
-                # and the browser is gone before the first token
+                    go.wait(30)
+                # and the browser is gone while intake's read is pending
 
         leaving = [threading.Thread(target=leave) for _ in range(6)]
         for t in leaving:
             t.start()
+        # (every one of the six streams has its read pending in Redis as they leave)
+        wait_for(lambda: _blocked_reads(tutor.redis) >= 6, timeout=30, interval=0.02,
+                 message="intake's six stream reads blocked in Redis")
+        go.set()
         for t in leaving:
             t.join()
         assert opened == [200] * 6

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from pathlib import Path
 
 import httpx
@@ -14,7 +13,7 @@ from domain.core.models import Course, Lesson, LessonType, Module
 from domain.jobs.models import JobEvent
 from domain.video import hls
 from domain.video.samples import make_sample
-from tests.support.jobs import enqueue, wait_job
+from tests.support.jobs import TERMINAL, enqueue, wait_job
 from tests.support.stack import wait_for
 
 
@@ -51,6 +50,12 @@ def ffmpeg_running_jobs() -> list[str]:
         if cmd.startswith("ffmpeg") and "cw-video-" in cmd and _descends_from_us(int(pid)):
             out.append(pid)
     return out
+
+
+def _progressed(api, job_id: str, percent: int) -> dict | None:
+    """The job once it left the queue and reported at least ``percent`` progress (or ended)."""
+    job = api.get(f"/v1/jobs/{job_id}").json()["job"]
+    return job if job["state"] != "queued" and job["progress"] >= percent or job["state"] in TERMINAL else None
 
 
 def _descends_from_us(pid: int) -> bool:
@@ -157,12 +162,7 @@ def test_cancel_stops_ffmpeg_and_publishes_nothing(api, lesson_id, tmp_path, s3)
     source = make_sample(tmp_path / "long.mp4", seconds=20, width=640, height=360)
     asset_id = create_and_upload(api, lesson_id, source)
     job = enqueue(api, "transcode", {"asset_id": asset_id, "ladder": [360, 240]})
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        current = api.get(f"/v1/jobs/{job['id']}").json()["job"]
-        if current["state"] != "queued" and current["progress"] >= 6:
-            break
-        time.sleep(0.1)
+    current = wait_for(lambda: _progressed(api, job["id"], 6), timeout=120, message="the transcode under way")
     assert current["state"] == "running", current
     wait_for(ffmpeg_running_jobs, timeout=30, interval=0.05, message="the transcode's ffmpeg")
     # When it is cancelled
@@ -170,10 +170,7 @@ def test_cancel_stops_ffmpeg_and_publishes_nothing(api, lesson_id, tmp_path, s3)
     # Then the job ends cancelled, ffmpeg is gone, and no master playlist was published
     done = wait_job(api, job["id"], timeout=60)
     assert done["state"] == "cancelled", done
-    deadline = time.time() + 10
-    while ffmpeg_running_jobs() and time.time() < deadline:
-        time.sleep(0.1)
-    assert ffmpeg_running_jobs() == []
+    wait_for(lambda: ffmpeg_running_jobs() == [], timeout=10, message="the cancelled transcode's ffmpeg to end")
     assert api.get(f"/v1/videos/{asset_id}").json()["asset"]["status"] == "cancelled"
     assert not [k for k in s3.list(f"videos/{asset_id}/") if k.endswith(("master.m3u8", "manifest.mpd"))]
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from domain.video.samples import make_sample
-from tests.integration.video.test_api_flow import create_and_upload, lesson_id  # noqa: F401 (fixture)
+from tests.integration.video.test_api_flow import _progressed, create_and_upload, lesson_id  # noqa: F401 (fixture)
 from tests.support.jobs import enqueue, wait_job
 from tests.support.stack import wait_for
 
@@ -22,12 +21,7 @@ def test_killed_worker_leaves_nothing_half_published_and_the_job_completes(api, 
     source = make_sample(tmp_path / "long.mp4", seconds=20, width=640, height=360)
     asset_id = create_and_upload(api, lesson_id, source)
     job = enqueue(api, "transcode", {"asset_id": asset_id, "ladder": [360, 240]})
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        current = api.get(f"/v1/jobs/{job['id']}").json()["job"]
-        if current["state"] == "running" and current["progress"] >= 10:
-            break
-        time.sleep(0.1)
+    current = wait_for(lambda: _progressed(api, job["id"], 10), timeout=120, message="the transcode under way")
     assert current["state"] == "running", current
     with stack_db(stack) as s:
         from domain.jobs.models import Job
