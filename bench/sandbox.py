@@ -58,6 +58,19 @@ def per_case(cases: int, rounds_n: int = 20) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+class Timestamps:
+    """A run control that notes the time of each progress report (one per case)."""
+
+    def __init__(self, marks: list[float]):
+        self.marks = marks
+
+    def progress(self, percent: float, message: str = "") -> None:
+        self.marks.append(time.perf_counter())
+
+    def check_cancelled(self) -> None:
+        pass
+
+
 def _per_case(work: Path, cases: int, rounds_n: int) -> None:
     from domain.sandbox.helpers import build_helpers
     from domain.sandbox.judge import CaseSpec, JudgeConfig, evaluate
@@ -104,7 +117,7 @@ def _per_case(work: Path, cases: int, rounds_n: int) -> None:
             marks = [time.perf_counter()]   # one evaluate() of all cases; a timestamp after each case
             c = _cpu()
             result = evaluate("python", code, specs, time_limit_ms=5000, memory_limit_mb=256, config=config,
-                              progress=lambda pct, msg: marks.append(time.perf_counter()))
+                              control=Timestamps(marks))
             cpu["sandbox"] += _cpu() - c
             time.sleep(0.05)   # the last case's namespaces are freed by kernel threads after it
             kernel["sandbox"] += proc.kernel_since(k)

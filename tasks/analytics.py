@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import partial
 
 from celeryconfig import settings
 from domain.analytics import digest, ingest, reminders, report, rollup
@@ -18,7 +19,7 @@ def ingest_events(ctx, payload):
 
 @job_task("rollup")
 def run_rollup(ctx, payload):
-    return rollup.run(settings.database_url, full=payload.full, trending_days=settings.trending_window_days)
+    return rollup.run(ctx.uow, full=payload.full, trending_days=ctx.settings.trending_window_days)
 
 
 @job_task("report")
@@ -32,7 +33,8 @@ def make_report(ctx, payload):
 @app.task(name="tasks.analytics.rollup_tick", queue="analytics", acks_late=False, ignore_result=True)
 def rollup_tick() -> dict:
     """Fold what arrived since the watermark; skipped when another rollup holds the lock."""
-    return rollup.run(settings.database_url, trending_days=settings.trending_window_days, skip_if_busy=True)
+    return rollup.run(partial(unit_of_work, settings.database_url), trending_days=settings.trending_window_days,
+                      skip_if_busy=True)
 
 
 @app.task(name="tasks.analytics.daily_learner_digest", queue="analytics", acks_late=False, ignore_result=True)

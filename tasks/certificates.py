@@ -35,8 +35,7 @@ def certify(ctx, payload):
 @job_task("certify_course")
 def certify_course(ctx, payload):
     return bulk.certify_course(issuer_for(ctx), payload.course_id,
-                               payload.chunk_size or ctx.settings.certificate_chunk_size,
-                               progress=ctx.progress, check_cancelled=ctx.check_cancelled)
+                               payload.chunk_size or ctx.settings.certificate_chunk_size, control=ctx)
 
 
 @job_task("reissue_certificate")

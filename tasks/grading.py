@@ -63,9 +63,8 @@ def recompute_course_grade(ctx, payload):
 
 @job_task("regrade_course")
 def regrade_course(ctx, payload):
-    def emitter(s):
-        return lambda name, data, user_id: ctx.emit(name, data, user_id=user_id, session=s)
+    def emitter(session):
+        return lambda name, data, user_id: ctx.emit(name, data, user_id=user_id, session=session)
 
     return recompute.regrade_course(ctx.uow, payload.course_id, ctx.settings.grading_chunk_size, emitter,
-                                    progress=ctx.progress, check_cancelled=ctx.check_cancelled,
-                                    rescore=payload.rescore_quizzes)
+                                    control=ctx, rescore=payload.rescore_quizzes)

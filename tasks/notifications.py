@@ -51,11 +51,11 @@ def _sender(ctx) -> sending.Sender:
                                 defer_cap=float(ctx.settings.retry_backoff_max),
                                 pause_default=min(60.0, float(ctx.settings.retry_backoff_max)))
     limiter = RateLimiter(ctx.redis, provider.name, ctx.settings.email_rate_per_second)
-    return sending.Sender(ctx.db_url, provider, config, ctx.owner, limiter)
+    return sending.Sender(ctx.uow, ctx.db_engine, provider, config, ctx.owner, limiter)
 
 
 # PUBLISH each (channel, message) pair of ARGV: one command for a whole chunk instead of a
-# pipeline of 1,000 (a third of the client's cost of publishing them)
+# pipeline of one PUBLISH per learner
 PUBLISH_MANY = "for i = 1, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end return #ARGV / 2"
 PUBLISH_BATCH = 1000
 _publish_many = None    # PUBLISH_MANY registered on the worker's Redis client, made once
@@ -91,7 +91,7 @@ def _publish_user_events(ctx, session) -> None:
 def _send(ctx, where: tuple) -> dict:
     sender = _sender(ctx)
     try:
-        return sender.send_all(where, cancelled=lambda: ctx.cancelled)
+        return sender.send_all(where, control=ctx)
     except BaseException:       # whatever state the connection is in, the next job starts afresh
         _drop_provider()
         raise

@@ -5,4 +5,4 @@ from workers.base import job_task
 
 @job_task("ping")
 def ping(ctx, payload):
-    return engine.run(payload, ctx.attempt, lambda: ctx.cancelled, ctx.progress)
+    return engine.run(payload, ctx.attempt, ctx)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from celery import signals
 
-from celeryconfig import settings
+import celeryconfig
 from domain.sandbox import flow, judge
 from domain.sandbox.jail import SandboxUnavailable
 from domain.sandbox.judge import JudgeConfig
@@ -11,7 +11,9 @@ from domain.sandbox.slots import NoFreeSlot
 from workers.base import job_task
 
 
-def judge_config() -> JudgeConfig:
+def judge_config(settings=None) -> JudgeConfig:
+    """The sandbox settings as the judge takes them (the platform's unless given)."""
+    settings = settings or celeryconfig.settings
     return JudgeConfig(work_dir=Path(settings.sandbox_work_dir), base_uid=settings.sandbox_uid_base,
                        slots=settings.sandbox_slots, slot_wait_seconds=settings.sandbox_slot_wait_seconds,
                        max_processes=settings.sandbox_max_processes,
@@ -21,21 +23,22 @@ def judge_config() -> JudgeConfig:
                        cgroups=settings.sandbox_cgroups, bwrap=settings.sandbox_bwrap)
 
 
-def _sweep() -> None:
+def _sweep(settings) -> None:
     """Boxes left by a worker killed mid-case: at a worker process's start, then every 10 minutes."""
-    config = judge_config()
+    config = judge_config(settings)
     judge.sweep_now(config, older_than=judge.longest_run_seconds(config, int(settings.sandbox_time_limit * 1000)))
 
 
 @signals.worker_process_init.connect
 def _process_init(**_kw):
     # (the process becomes a child subreaper when it starts its first sandbox: see sweep.py)
-    _sweep()
+    _sweep(celeryconfig.settings)
 
 
 @job_task("evaluate", transient=(SandboxUnavailable, NoFreeSlot))
 def evaluate(ctx, payload):
-    _sweep()
-    return flow.run(payload, job_id=ctx.job_id, uow=ctx.uow, emit=ctx.emit, config=judge_config(),
+    settings = ctx.settings
+    _sweep(settings)
+    return flow.run(payload, job_id=ctx.job_id, uow=ctx.uow, emit=ctx.emit, config=judge_config(settings),
                     max_time_ms=int(settings.sandbox_time_limit * 1000), max_memory_mb=settings.sandbox_memory_mb,
-                    progress=ctx.progress, cancelled=lambda: ctx.cancelled)
+                    control=ctx)

@@ -37,7 +37,7 @@ def transcode(ctx, payload):
         number, prefix = version.number, version.prefix
     try:
         result = engine.transcode(ctx.storage, payload.asset_id, source_key, config(ctx.settings, payload),
-                                  prefix=prefix, progress=ctx.progress, cancelled=lambda: ctx.cancelled)
+                                  prefix=prefix, control=ctx)
     except BaseException as exc:
         with ctx.uow() as s:
             versions.fail(s, payload.asset_id, number)

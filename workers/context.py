@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import redis
+from sqlalchemy.engine import Engine
 
 from celeryconfig import settings
-from domain.db import unit_of_work
+from domain.db import get_engine, unit_of_work
 from domain.jobs import enqueueing, leases
 from domain.jobs.errors import JobCancelled
 from domain.storage import Storage, get_storage
@@ -24,7 +25,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class JobContext:
-    """What an engine may use while it runs. Everything else it gets through its payload."""
+    """Everything a task may use while its job runs; the one way a family gets its dependencies.
+
+    A task takes what it needs from here (``uow``, ``db_engine``, ``storage``, ``redis``,
+    ``settings``, ``emit``, ``enqueue``) and hands domain code explicit collaborators (a
+    unit-of-work factory, a storage, an engine), never a URL. It is also the job's
+    ``domain.jobs.control.RunControl``: domain code that runs long takes it as ``control`` and
+    calls ``progress(percent, message)`` and ``check_cancelled()`` (raises ``JobCancelled`` once
+    the job was cancelled or this worker lost its lease; the ``LeaseKeeper`` sets the events).
+    """
 
     job_id: str
     kind: str
@@ -32,17 +41,13 @@ class JobContext:
     attempt: int
     max_attempts: int
     caller: str
-    db_url: str
+    db_url: str                 # the context's own: a task hands on uow / db_engine, never the URL
     cancel_event: threading.Event = field(default_factory=threading.Event)
     lost_event: threading.Event = field(default_factory=threading.Event)
     on_progress: Callable[[int, str], None] | None = None    # Flower's view (workers.outcomes)
     _last_progress: float = 0.0
 
-    # --- state -------------------------------------------------------------------
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_event.is_set() or self.lost_event.is_set()
-
+    # --- run control (domain.jobs.control.RunControl) ----------------------------------
     def check_cancelled(self) -> None:
         if self.cancel_event.is_set():
             raise JobCancelled("the job was cancelled")
@@ -83,6 +88,12 @@ class JobContext:
             return _do(session)
         with self.uow() as s:
             return _do(s)
+
+    @property
+    def db_engine(self) -> Engine:
+        """The process's SQLAlchemy engine on the job's database (for code that keeps its own
+        connection, such as the email sender's autocommit one)."""
+        return get_engine(self.db_url)
 
     @property
     def storage(self) -> Storage:

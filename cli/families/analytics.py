@@ -11,10 +11,14 @@ from datetime import datetime, timedelta, timezone
 
 
 def cmd_rollup(args) -> int:
+    from functools import partial
+
     from celeryconfig import settings
     from domain.analytics import rollup
+    from domain.db import unit_of_work
 
-    print(json.dumps(rollup.run(settings.database_url, full=args.full, trending_days=settings.trending_window_days)))
+    print(json.dumps(rollup.run(partial(unit_of_work, settings.database_url), full=args.full,
+                                trending_days=settings.trending_window_days)))
     return 0
 
 

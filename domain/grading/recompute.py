@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Callable, ContextManager, Iterator
 
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from domain.core.models import Enrollment
 from domain.db import new_id, utcnow
+from domain.jobs.control import UNWATCHED, RunControl
 from domain.grading import course_grades, quizzes, regrade
 from domain.grading.gradebook import dialect_insert, lock_learners
 from domain.grading.models import CourseGrade, GradeItem, GradingScheme
@@ -147,22 +148,20 @@ def regrade_chunk(session: Session, course_id: str, user_ids: list[str], emit: E
     return result
 
 
-def regrade_course(unit_of_work: Callable[[], Iterable], course_id: str, chunk_size: int, emit_factory,
-                   progress: Callable[[float, str], None] = lambda pct, msg: None,
-                   check_cancelled: Callable[[], None] = lambda: None, rescore: bool = False,
-                   report_limit: int = 50) -> dict:
+def regrade_course(uow: Callable[[], ContextManager[Session]], course_id: str, chunk_size: int, emit_factory,
+                   control: RunControl = UNWATCHED, rescore: bool = False, report_limit: int = 50) -> dict:
     """Recompute every learner of a course from their attempts and submissions, one unit of work
     per chunk; a rerun redoes nothing that is already right (unchanged items and grades are
     neither written nor announced). Reports the counts and the first ``report_limit`` changes."""
-    with unit_of_work() as s:
-        learners = course_learners(s, course_id)
+    with uow() as session:
+        learners = course_learners(session, course_id)
     report = {"course_id": course_id, "learners": len(learners), "changed": 0, "items_changed": 0,
               "rescored_attempts": 0, "grade_changes": [], "item_changes": []}
     total = len(learners)
     for done, chunk in enumerate(chunks(learners, chunk_size), start=1):
-        check_cancelled()
-        with unit_of_work() as s:
-            result = regrade_chunk(s, course_id, chunk, emit_factory(s), rescore=rescore)
+        control.check_cancelled()
+        with uow() as session:
+            result = regrade_chunk(session, course_id, chunk, emit_factory(session), rescore=rescore)
         report["changed"] += len(result.grades)
         report["items_changed"] += len(result.items)
         report["rescored_attempts"] += result.rescored_attempts
@@ -171,5 +170,5 @@ def regrade_course(unit_of_work: Callable[[], Iterable], course_id: str, chunk_s
         room = report_limit - len(report["item_changes"])
         report["item_changes"].extend(c.to_dict() for c in result.items[:max(0, room)])
         processed = min(total, done * chunk_size)
-        progress(100.0 * processed / max(1, total), f"{processed}/{total} learners")
+        control.progress(100.0 * processed / max(1, total), f"{processed}/{total} learners")
     return report

@@ -19,7 +19,7 @@ sender (``RateLimiter.pause``) and hands the untried rows back without counting 
 the job retries when the pause ends. ``attempts`` counts only tries that reached the provider.
 
 The only ambiguous moment is a sender killed after the provider accepted a message and
-before its mark reached the database (well under 0.4 ms of a ~1 ms cycle on loopback; a timeout
+before its mark reached the database (one round trip on the sender's own connection; a timeout
 waiting for the provider's answer is the same ambiguity): that row is still ``sending`` and
 is sent again once its claim is stale (at-least-once for that one message per killed
 sender, never a loss). The resend carries the same Message-ID (derived from the delivery
@@ -31,12 +31,14 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from domain.db import get_engine, unit_of_work, utcnow
+from domain.db import utcnow
+from domain.jobs.control import UNWATCHED, RunControl
 from domain.jobs.errors import TransientError
 from domain.notifications import preferences, render, types, unsubscribe
 from domain.notifications.message import OutgoingEmail
@@ -77,9 +79,13 @@ def absolute(base_url: str, link: str | None) -> str | None:
 
 
 class Sender:
-    def __init__(self, db_url: str, provider: EmailProvider, config: SendConfig, owner: str, limiter=None):
-        self.uow = partial(unit_of_work, db_url)
-        self.db = SenderConnection(get_engine(db_url))
+    """One job's sender. ``uow`` opens a unit of work for the scope's queries; the marks go over
+    an autocommit connection of its own taken from ``engine``."""
+
+    def __init__(self, uow: Callable[[], ContextManager[Session]], engine: Engine, provider: EmailProvider,
+                 config: SendConfig, owner: str, limiter=None):
+        self.uow = uow
+        self.db = SenderConnection(engine)
         self.provider, self.config, self.owner, self.limiter = provider, config, owner, limiter
         self.counts = {SENT: 0, FAILED: 0, BOUNCED: 0, SKIPPED: 0, DIGEST: 0, DEFERRED: 0}
 
@@ -167,17 +173,19 @@ class Sender:
         if self.limiter is not None:
             self.limiter.pause(exc.retry_after if exc.retry_after is not None else self.config.pause_default)
 
-    def send_all(self, where: Scope, cancelled: Callable[[], bool] = lambda: False) -> dict:
+    def send_all(self, where: Scope, control: RunControl = UNWATCHED) -> dict:
         """Send everything in scope; raises ``TransientError`` (retry the job) when the
-        provider asks us to wait, releasing what this run had claimed."""
+        provider asks us to wait, releasing what this run had claimed, and the ``JobCancelled``
+        of ``control.check_cancelled()`` between batches (nothing is held then)."""
         try:
-            return self._send_all(where, cancelled)
+            return self._send_all(where, control)
         finally:
             self.db.close()
 
-    def _send_all(self, where: Scope, cancelled: Callable[[], bool]) -> dict:
+    def _send_all(self, where: Scope, control: RunControl) -> dict:
         more, others = True, None
-        while more and not cancelled():         # a short claim, or one that saw nothing else, was the last
+        while more:         # a short claim, or one that saw nothing else, was the last
+            control.check_cancelled()
             claimed, batch, others = self._claim(where)
             more = claimed == self.config.claim_batch and others != 0
             tokens = 0
@@ -214,8 +222,9 @@ class Sender:
                 select(func.count().filter(Delivery.status == SENDING),
                        func.count().filter(Delivery.status == PENDING), func.min(Delivery.next_attempt_at))
                 .where(*where.clauses(), or_(Delivery.status == PENDING, Delivery.status == SENDING))).one()
-        if cancelled() or not (held or deferred):
+        if not (held or deferred):
             return dict(self.counts)
+        control.check_cancelled()
         if held:
             raise TransientError(f"{held} deliveries are still claimed by another sender; retrying later",
                                  retry_after=self.config.stale_after)

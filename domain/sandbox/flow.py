@@ -4,14 +4,14 @@ A job that ends without a grade (cancelled, failed, dead-lettered) ends its subm
 the kind's ``on_end`` hook (``domain.sandbox.kinds``), in the transition's own transaction,
 whoever ends it; a retried job leaves it ``running``.
 
-Pure of Celery: the task passes a unit-of-work factory, an ``emit`` and progress/cancel hooks.
+Pure of Celery: the task passes a unit-of-work factory, an ``emit`` and its run control.
 """
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from typing import Any, Callable
 
-from domain.jobs.errors import JobCancelled
+from domain.jobs.control import UNWATCHED, RunControl
 from domain.sandbox import judge, submissions
 from domain.sandbox.kinds import EvaluatePayload
 
@@ -20,8 +20,7 @@ Emit = Callable[..., None]   # emit(name, data, user_id=..., session=...)
 
 def run(payload: EvaluatePayload, *, job_id: str, uow: Callable[[], AbstractContextManager[Any]], emit: Emit,
         config: judge.JudgeConfig, max_time_ms: int, max_memory_mb: int,
-        progress: Callable[[float, str], None] | None = None,
-        cancelled: Callable[[], bool] = lambda: False) -> dict:
+        control: RunControl = UNWATCHED) -> dict:
     with uow() as s:
         if payload.submission_id is not None:
             submission_id = payload.submission_id
@@ -33,10 +32,8 @@ def run(payload: EvaluatePayload, *, job_id: str, uow: Callable[[], AbstractCont
     if work is None:   # graded by an earlier delivery of this job: report what was stored
         return _stored(uow, submission_id, repeated=True)
     evaluation = judge.evaluate(work.language, work.code, work.cases, time_limit_ms=work.time_limit_ms,
-                                memory_limit_mb=work.memory_limit_mb, config=config, progress=progress,
-                                cancelled=cancelled)
-    if cancelled():
-        raise JobCancelled("the evaluation was cancelled")
+                                memory_limit_mb=work.memory_limit_mb, config=config, control=control)
+    control.check_cancelled()
     with uow() as s:
         event = submissions.record(s, submission_id, evaluation)
         if event is not None:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from domain.jobs.control import UNWATCHED, RunControl
 from domain.sandbox import cgroups, jail, languages, slots, sweep
 from domain.sandbox.feedback import feedback_for, trim
 from domain.sandbox.helpers import Helpers, build_helpers
@@ -153,8 +154,9 @@ def _group(config: JudgeConfig, slot: slots.Slot) -> cgroups.SlotGroup | None:
 
 
 def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: int, memory_limit_mb: int,
-             config: JudgeConfig = JudgeConfig(), progress: Callable[[float, str], None] | None = None,
-             cancelled: Callable[[], bool] = lambda: False) -> Evaluation:
+             config: JudgeConfig = JudgeConfig(), control: RunControl = UNWATCHED) -> Evaluation:
+    """Compile and run every case in one slot; ``control.check_cancelled()`` before each case
+    (a cancel raises ``JobCancelled`` after the running session is closed and the box removed)."""
     lang = languages.get(language)
     helper = build_helpers(config.work_dir)
     with slots.claim(config.work_dir / "slots", config.base_uid, config.slot_count,
@@ -182,12 +184,10 @@ def evaluate(language: str, code: str, cases: list[CaseSpec], *, time_limit_ms: 
             session: jail.Session | None = None
             try:
                 for i, case in enumerate(cases, 1):
-                    if cancelled():
-                        break
+                    control.check_cancelled()
                     run, session = _run(session, new_session, case, limits)
                     results.append(_case_result(lang, i, case, run, memory_limit_mb))
-                    if progress:
-                        progress(100 * i / len(cases), f"test {i}/{len(cases)}: {results[-1].verdict}")
+                    control.progress(100 * i / len(cases), f"test {i}/{len(cases)}: {results[-1].verdict}")
             finally:
                 if isinstance(session, jail.Session):
                     session.close()

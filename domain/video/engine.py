@@ -19,7 +19,8 @@ from typing import Callable
 
 from PIL import Image
 
-from domain.jobs.errors import JobCancelled, PermanentError, TransientError
+from domain.jobs.control import UNWATCHED, RunControl
+from domain.jobs.errors import PermanentError, TransientError
 from domain.storage import Storage
 from domain.video import commands, fmp4, hls, ladder, package, probe, process
 
@@ -48,10 +49,6 @@ class Config:
 
 
 Progress = Callable[[float, str], None]
-
-
-def _no_progress(pct: float, msg: str) -> None:
-    pass
 
 
 def whole_percents(progress: Progress) -> Progress:
@@ -87,11 +84,9 @@ def sweep_stale_tmp(root: str | None) -> int:
     return removed
 
 
-def _run(argv, cfg: Config, cancelled, on_progress=None, timeout: float | None = None) -> None:
+def _run(argv, cfg: Config, control: RunControl, on_progress=None, timeout: float | None = None) -> None:
     try:
-        process.run(argv, timeout=timeout or cfg.timeout, cancelled=cancelled, on_progress=on_progress)
-    except process.ProcessCancelled as exc:
-        raise JobCancelled("the job was cancelled; ffmpeg was stopped") from exc
+        process.run(argv, timeout=timeout or cfg.timeout, control=control, on_progress=on_progress)
     except process.ProcessTimeout as exc:
         raise PermanentError(str(exc), code="ffmpeg_timeout",
                              details=[{"field": "ffmpeg", "message": exc.stderr_tail[-2000:]}]) from exc
@@ -108,13 +103,13 @@ def _check(ok: bool, message: str) -> None:
 
 
 def verify_rendition(playlist: Path, cfg: Config, source: probe.MediaInfo, expect: ladder.Rendition | None,
-                     cancelled) -> dict:
+                     control: RunControl) -> dict:
     """ffprobe an encoded rendition (never trust the exit code): one track of the planned kind,
     size and pixel format, as long as the source."""
     name = playlist.parent.name
     try:
         data = probe.ffprobe_json(playlist, ffprobe_bin=cfg.ffprobe_bin, timeout=cfg.probe_timeout,
-                                  cancelled=cancelled)
+                                  control=control)
     except process.ProcessFailed as exc:
         raise PermanentError(f"output check failed: ffprobe cannot read {name}",
                              code="output_invalid", details=[{"field": "ffprobe", "message": exc.stderr_tail}]) from exc
@@ -158,23 +153,22 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 def transcode(storage: Storage, asset_id: str, source_key: str, cfg: Config, *, prefix: str,
-              progress: Progress = _no_progress, cancelled: Callable[[], bool] = lambda: False) -> dict:
+              control: RunControl = UNWATCHED) -> dict:
     """Write one version of the asset's outputs under ``prefix`` (ending in ``/``); returns the result."""
     sweep_stale_tmp(cfg.tmp_dir)
     if cfg.tmp_dir:
         Path(cfg.tmp_dir).mkdir(parents=True, exist_ok=True)
-    progress = whole_percents(progress)
     with tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=cfg.tmp_dir) as tmp:
-        job = _Job(storage, cfg, Path(tmp), progress, cancelled)
+        job = _Job(storage, cfg, Path(tmp), control)
         info = job.fetch_and_probe(source_key)
         plan = ladder.plan(info.width, info.height, info.fps, cfg.rungs)
         checked = job.encode(info, plan)
         manifests = package.write_manifests(job.cmaf, checked, info.duration)
-        progress(84, "packaged: HLS and DASH manifests written")
+        job.progress(84, "packaged: HLS and DASH manifests written")
         grid, poster_size = job.thumbnails(info)
         job.upload(prefix, grid)
         job.check_upload(prefix)
-        progress(99, "uploaded and checked")
+        job.progress(99, "uploaded and checked")
     for r in checked:
         r["playlist_key"] = f"{prefix}cmaf/{r['name']}/{commands.PLAYLIST}"
     return {
@@ -197,17 +191,14 @@ def transcode(storage: Storage, asset_id: str, source_key: str, cfg: Config, *, 
 
 
 class _Job:
-    """The steps of one transcode, sharing its storage, settings, folder and callbacks."""
+    """The steps of one transcode, sharing its storage, settings, folder and run control."""
 
-    def __init__(self, storage: Storage, cfg: Config, tmp: Path, progress: Progress, cancelled):
-        self.storage, self.cfg, self.tmp, self.progress, self.cancelled = storage, cfg, tmp, progress, cancelled
+    def __init__(self, storage: Storage, cfg: Config, tmp: Path, control: RunControl):
+        self.storage, self.cfg, self.tmp, self.control = storage, cfg, tmp, control
+        self.progress = whole_percents(control.progress)
         self.source = tmp / "source"
         self.cmaf = tmp / "out" / "cmaf"
         self.thumbs = tmp / "out" / "thumbs"
-
-    def stop_if_cancelled(self) -> None:
-        if self.cancelled():
-            raise JobCancelled("the job was cancelled")
 
     def fetch_and_probe(self, source_key: str) -> probe.MediaInfo:
         """Download the source and refuse, before any encoding, what cannot be transcoded right."""
@@ -221,9 +212,7 @@ class _Job:
         self.progress(2, "downloaded the source")
         try:
             return probe.probe_source(self.source, ffprobe_bin=cfg.ffprobe_bin, timeout=cfg.probe_timeout,
-                                      max_duration=cfg.max_duration, max_bytes=cfg.max_bytes, cancelled=self.cancelled)
-        except process.ProcessCancelled as exc:
-            raise JobCancelled("the job was cancelled") from exc
+                                      max_duration=cfg.max_duration, max_bytes=cfg.max_bytes, control=self.control)
         except process.ProcessTimeout as exc:
             raise PermanentError(str(exc), code="ffprobe_timeout") from exc
 
@@ -241,12 +230,12 @@ class _Job:
             if done is not None:
                 self.progress(5 + 75 * min(1.0, done / info.duration), f"encoding {done:.0f}/{info.duration:.0f}s")
 
-        _run(argv, cfg, self.cancelled, on_encode)
-        self.stop_if_cancelled()
+        _run(argv, cfg, self.control, on_encode)
+        self.control.check_cancelled()
         todo = [(r.name, r) for r in plan] + ([(commands.AUDIO_NAME, None)] if info.has_audio else [])
         with ThreadPoolExecutor(max_workers=4) as pool:   # one ffprobe each, side by side
             checked = list(pool.map(lambda t: verify_rendition(self.cmaf / t[0] / commands.PLAYLIST, cfg, info, t[1],
-                                                               self.cancelled), todo))
+                                                               self.control), todo))
         self.progress(82, "renditions checked")
         return checked
 
@@ -255,7 +244,7 @@ class _Job:
         self.thumbs.mkdir(parents=True)
         grid = commands.sprite_grid(info, self.cfg.thumbnail_interval, max_side=self.cfg.sprite_max_side)
         _run(commands.thumbnails_argv(self.source, self.thumbs, info, grid, ffmpeg_bin=self.cfg.ffmpeg_bin),
-             self.cfg, self.cancelled)
+             self.cfg, self.control)
         for sheet in range(grid.sheets):
             _check(_image_size(self.thumbs / grid.sheet_name(sheet)) == (grid.width, grid.height),
                    f"sprite sheet {sheet} is not {grid.width}x{grid.height}")
@@ -263,7 +252,7 @@ class _Job:
         poster_size = _image_size(self.thumbs / "poster.jpg")
         (self.thumbs / "thumbnails.vtt").write_text(hls.sprite_vtt(grid, info.duration))
         self.progress(88, "thumbnails made")
-        self.stop_if_cancelled()
+        self.control.check_cancelled()
         return grid, poster_size
 
     def files(self, prefix: str) -> list[tuple[str, Path, str]]:
@@ -296,7 +285,7 @@ class _Job:
                     fut.result()
                     done += 1
                     self.progress(88 + 10 * done / len(files), f"uploaded {done}/{len(files)} files")
-                self.stop_if_cancelled()
+                self.control.check_cancelled()
 
     def check_upload(self, prefix: str) -> None:
         """Every file is listed in storage, and the manifests have their sizes, before the version

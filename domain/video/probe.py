@@ -5,8 +5,8 @@ import json
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
 
+from domain.jobs.control import UNWATCHED, RunControl
 from domain.jobs.errors import PermanentError
 from domain.video import process
 
@@ -50,10 +50,10 @@ class MediaInfo:
 
 
 def ffprobe_json(path: Path | str, *, ffprobe_bin: str = "ffprobe", timeout: float = 60.0,
-                 cancelled: Callable[[], bool] = lambda: False) -> dict:
+                 control: RunControl = UNWATCHED) -> dict:
     argv = [ffprobe_bin, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
             "-show_entries", "stream_side_data", str(path)]
-    done = process.run(argv, timeout=timeout, cancelled=cancelled, capture_stdout=True)
+    done = process.run(argv, timeout=timeout, control=control, capture_stdout=True)
     return json.loads(done.stdout or "{}")
 
 
@@ -150,7 +150,7 @@ def check_limits(info: MediaInfo, *, max_duration: float, max_bytes: int) -> Non
 
 
 def probe_source(path: Path, *, ffprobe_bin: str, timeout: float, max_duration: float, max_bytes: int,
-                 cancelled: Callable[[], bool] = lambda: False) -> MediaInfo:
+                 control: RunControl = UNWATCHED) -> MediaInfo:
     """Probe and validate an uploaded source; every rejection is a PermanentError."""
     size = path.stat().st_size
     if size == 0:
@@ -158,14 +158,14 @@ def probe_source(path: Path, *, ffprobe_bin: str, timeout: float, max_duration: 
     if size > max_bytes:
         raise PermanentError(f"the video has {size} bytes, over the {max_bytes} byte limit", code="too_large")
     try:
-        data = ffprobe_json(path, ffprobe_bin=ffprobe_bin, timeout=timeout, cancelled=cancelled)
+        data = ffprobe_json(path, ffprobe_bin=ffprobe_bin, timeout=timeout, control=control)
     except process.ProcessFailed as exc:
         raise PermanentError("ffprobe could not read the file: it is corrupt or not a media file",
                              code="corrupt_source", details=[{"field": "source", "message": exc.stderr_tail[-1500:]}]
                              ) from exc
     info = parse(data)
     check_limits(info, max_duration=max_duration, max_bytes=max_bytes)
-    check_complete(path, info, ffprobe_bin=ffprobe_bin, timeout=timeout, cancelled=cancelled)
+    check_complete(path, info, ffprobe_bin=ffprobe_bin, timeout=timeout, control=control)
     return info
 
 
@@ -173,12 +173,12 @@ TAIL_SECONDS = 4.0
 
 
 def stream_ends(path: Path, start: float, *, ffprobe_bin: str, timeout: float,
-                cancelled: Callable[[], bool] = lambda: False) -> dict[int, float]:
+                control: RunControl = UNWATCHED) -> dict[int, float]:
     """The end time of the last packet each stream has from ``start`` on (demuxing only)."""
     argv = [ffprobe_bin, "-v", "error", "-read_intervals", f"{start:.3f}%", "-show_entries",
             "packet=stream_index,pts_time,dts_time,duration_time", "-of", "csv=p=0", str(path)]
     try:
-        done = process.run(argv, timeout=timeout, cancelled=cancelled, capture_stdout=True)
+        done = process.run(argv, timeout=timeout, control=control, capture_stdout=True)
     except process.ProcessFailed:
         return {}
     ends: dict[int, float] = {}
@@ -192,7 +192,7 @@ def stream_ends(path: Path, start: float, *, ffprobe_bin: str, timeout: float,
 
 
 def check_complete(path: Path, info: MediaInfo, *, ffprobe_bin: str, timeout: float,
-                   cancelled: Callable[[], bool] = lambda: False) -> None:
+                   control: RunControl = UNWATCHED) -> None:
     """Refuse a source whose packets stop before its header says its picture or sound ends (an
     upload cut short, a file whose index promises more than it holds), before any encoding.
     Reads the packets of the last few seconds only."""
@@ -209,7 +209,7 @@ def check_complete(path: Path, info: MediaInfo, *, ffprobe_bin: str, timeout: fl
     origin = _float((info.raw.get("format") or {}).get("start_time"))
     start = max(0.0, origin + min(d for _, d in wanted.values()) - TAIL_SECONDS)
     ends = {i: end - origin for i, end in
-            stream_ends(path, start, ffprobe_bin=ffprobe_bin, timeout=timeout, cancelled=cancelled).items()}
+            stream_ends(path, start, ffprobe_bin=ffprobe_bin, timeout=timeout, control=control).items()}
     problems = []
     for kind, (index, declared) in wanted.items():
         tolerance = max(0.5, 0.02 * declared)

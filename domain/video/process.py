@@ -1,6 +1,7 @@
 """Run ffmpeg/ffprobe the careful way: own process group, stderr drained in a thread (a run
-that prints megabytes never blocks), ``-progress pipe:1`` parsed from stdout, a timeout and a
-cancel check that kill the whole process group, and the tail of stderr kept for errors."""
+that prints megabytes never blocks), ``-progress pipe:1`` parsed from stdout, a timeout and the
+job's cancel check (``RunControl.check_cancelled``, polled while it runs) that kill the whole
+process group, and the tail of stderr kept for errors."""
 from __future__ import annotations
 
 import collections
@@ -12,6 +13,8 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
+
+from domain.jobs.control import UNWATCHED, RunControl
 
 TAIL_BYTES = 8192
 
@@ -28,10 +31,6 @@ class ProcessFailed(ProcessError):
 
 class ProcessTimeout(ProcessError):
     """The process ran past its timeout; its process group was killed."""
-
-
-class ProcessCancelled(ProcessError):
-    """The cancel check said stop; its process group was killed."""
 
 
 @dataclass
@@ -108,83 +107,101 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         pass
 
 
-def run(argv: Sequence[str], *, timeout: float, cancelled: Callable[[], bool] = lambda: False,
+class _Output:
+    """What a running process writes, read by two threads: stderr drained into a tail (a run that
+    prints megabytes never blocks), stdout captured whole or parsed into ``-progress`` blocks."""
+
+    def __init__(self, proc: subprocess.Popen, capture_stdout: bool):
+        self.proc, self.capture_stdout = proc, capture_stdout
+        self.tail = _Tail()
+        self.stdout_parts: list[bytes] = []
+        self.latest: dict[str, str] | None = None
+        self.lock = threading.Lock()
+        self.readers = [threading.Thread(target=self._drain_stderr, daemon=True),
+                        threading.Thread(target=self._read_stdout, daemon=True)]
+        for t in self.readers:
+            t.start()
+
+    def _drain_stderr(self) -> None:
+        for chunk in iter(lambda: self.proc.stderr.read1(65536), b""):
+            self.tail.add(chunk)
+
+    def _read_stdout(self) -> None:
+        block: list[str] = []
+        for raw in iter(self.proc.stdout.readline, b""):
+            if self.capture_stdout:
+                self.stdout_parts.append(raw)
+                continue
+            line = raw.decode("utf-8", "replace").strip()
+            block.append(line)
+            if line.startswith("progress="):
+                with self.lock:
+                    self.latest = parse_progress_block(block)
+                block = []
+
+    def report(self, on_progress: Callable[[dict[str, str]], None] | None) -> None:
+        """Pass the latest ``-progress`` block on, once, from the calling thread."""
+        if on_progress is None:
+            return
+        with self.lock:
+            block, self.latest = self.latest, None
+        if block is not None:
+            on_progress(block)
+
+    def close(self) -> None:
+        for t in self.readers:
+            t.join(timeout=5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+    def stdout(self) -> str:
+        return b"".join(self.stdout_parts).decode("utf-8", "replace")
+
+
+def run(argv: Sequence[str], *, timeout: float, control: RunControl = UNWATCHED,
         on_progress: Callable[[dict[str, str]], None] | None = None, capture_stdout: bool = False,
         poll: float = 0.1, cwd: str | None = None) -> Completed:
-    """Run ``argv`` to completion. Raises ProcessFailed / ProcessTimeout / ProcessCancelled.
+    """Run ``argv`` to completion. Raises ProcessFailed / ProcessTimeout, or the ``JobCancelled``
+    of ``control.check_cancelled()`` once the process group is killed.
 
     ``on_progress`` is called from the calling thread with the latest ``-progress`` block.
     """
     proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, cwd=cwd,
                             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
-    tail = _Tail()
-    stdout_parts: list[bytes] = []
-    latest: list[dict[str, str] | None] = [None]
-    lock = threading.Lock()
-
-    def drain_stderr() -> None:
-        for chunk in iter(lambda: proc.stderr.read1(65536), b""):
-            tail.add(chunk)
-
-    def read_stdout() -> None:
-        block: list[str] = []
-        for raw in iter(proc.stdout.readline, b""):
-            if capture_stdout:
-                stdout_parts.append(raw)
-                continue
-            line = raw.decode("utf-8", "replace").strip()
-            block.append(line)
-            if line.startswith("progress="):
-                with lock:
-                    latest[0] = parse_progress_block(block)
-                block = []
-
-    readers = [threading.Thread(target=drain_stderr, daemon=True), threading.Thread(target=read_stdout, daemon=True)]
-    for t in readers:
-        t.start()
-    deadline = time.monotonic() + timeout
-    outcome: type[ProcessError] | None = None
+    output = _Output(proc, capture_stdout)
     try:
-        while proc.poll() is None:
-            if cancelled():
-                outcome = ProcessCancelled
-            elif time.monotonic() > deadline:
-                outcome = ProcessTimeout
-            if outcome:
-                kill_group(proc)
-                break
-            _report(latest, lock, on_progress)
-            time.sleep(poll)
-    except BaseException:
-        kill_group(proc)
-        raise
+        timed_out = _wait(proc, output, time.monotonic() + timeout, control, on_progress, poll)
     finally:
-        for t in readers:
-            t.join(timeout=5)
-        proc.stdout.close()
-        proc.stderr.close()
+        output.close()
     try:  # the leader exited: make sure nothing it started keeps running
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    _report(latest, lock, on_progress)
+    output.report(on_progress)
     name = os.path.basename(argv[0])
-    if outcome is ProcessCancelled:
-        raise ProcessCancelled(f"{name} was cancelled", argv, proc.returncode, tail.text())
-    if outcome is ProcessTimeout:
+    if timed_out:
         raise ProcessTimeout(f"{name} ran longer than {timeout:g}s and was killed", argv, proc.returncode,
-                             tail.text())
+                             output.tail.text())
     if proc.returncode != 0:
         how = f"was killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exited with {proc.returncode}"
-        raise ProcessFailed(f"{name} {how}", argv, proc.returncode, tail.text())
-    return Completed(proc.returncode, b"".join(stdout_parts).decode("utf-8", "replace"), tail.text())
+        raise ProcessFailed(f"{name} {how}", argv, proc.returncode, output.tail.text())
+    return Completed(proc.returncode, output.stdout(), output.tail.text())
 
 
-def _report(latest, lock, on_progress) -> None:
-    if on_progress is None:
-        return
-    with lock:
-        block, latest[0] = latest[0], None
-    if block is not None:
-        on_progress(block)
+def _wait(proc: subprocess.Popen, output: _Output, deadline: float, control: RunControl,
+          on_progress: Callable[[dict[str, str]], None] | None, poll: float) -> bool:
+    """Wait for the process, passing its progress on; True when it ran past ``deadline`` and was
+    killed. A cancel (``control.check_cancelled()`` raising) kills the group and goes on up."""
+    try:
+        while proc.poll() is None:
+            control.check_cancelled()
+            if time.monotonic() > deadline:
+                kill_group(proc)
+                return True
+            output.report(on_progress)
+            time.sleep(poll)
+    except BaseException:
+        kill_group(proc)
+        raise
+    return False

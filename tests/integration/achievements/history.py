@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 from domain.analytics import ingest, rollup
 from domain.analytics.events import EventBatch
@@ -74,4 +75,4 @@ class History:
                                  completed_at=utcnow() if completed else None))
 
     def roll_up(self) -> None:
-        rollup.run(self.url)
+        rollup.run(partial(unit_of_work, self.url))

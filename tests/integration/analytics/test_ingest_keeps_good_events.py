@@ -4,6 +4,7 @@ PostgreSQL and SQLite; the rollup reports true counts."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import pytest
 from sqlalchemy import func, select
@@ -49,7 +50,7 @@ def test_a_full_rollup_reports_how_many_learners_it_wrote(url):
     fx = Fixture(url)
     fx.ingest(fx.first_batch())
     # When a full rollup runs
-    result = rollup.run(url, full=True)
+    result = rollup.run(partial(unit_of_work, url), full=True)
     # Then its learners count is the learners' stats rows it wrote, never a driver's -1
     from domain.analytics.models import LearnerStats
 

@@ -1,6 +1,7 @@
 """Rollups on PostgreSQL against a hand-computed fixture: late events, idempotent reruns,
 learner days in the learner's own time zone."""
 from datetime import date, datetime, timezone
+from functools import partial
 
 from sqlalchemy import select, update
 
@@ -19,7 +20,7 @@ def test_rollup_matches_the_hand_computed_fixture_and_folds_late_events(database
     # Given the fixture's first batch, ingested through the bulk path (COPY) and rolled up
     fx = Fixture(database.url)
     assert fx.ingest(fx.first_batch())["inserted"] == 14
-    first = rollup.run(database.url)
+    first = rollup.run(partial(unit_of_work, database.url))
     assert first["mode"] == "incremental" and first["events"] >= 14
 
     # Then the course/day rows are the ones computed by hand
@@ -43,7 +44,7 @@ def test_rollup_matches_the_hand_computed_fixture_and_folds_late_events(database
 
     # When a late event (Feb 27) and a post-gap event arrive and the next incremental run happens
     fx.ingest(fx.late_batch())
-    second = rollup.run(database.url)
+    second = rollup.run(partial(unit_of_work, database.url))
     assert second["from_seq"] == first["to_seq"] and second["events"] >= 2
 
     # Then the late event lands in its own day, and streaks are recomputed / folded
@@ -63,25 +64,25 @@ def test_incremental_full_and_rerun_give_identical_tables(database, db):
     # Given events rolled up incrementally in two steps (the second with a late event)
     fx = Fixture(database.url)
     fx.ingest(fx.first_batch())
-    rollup.run(database.url)
+    rollup.run(partial(unit_of_work, database.url))
     fx.ingest(fx.late_batch())
-    rollup.run(database.url)
+    rollup.run(partial(unit_of_work, database.url))
     incremental = rollup.snapshot(database.url)
 
     # When everything is recomputed from scratch, and again
-    rollup.run(database.url, full=True)
+    rollup.run(partial(unit_of_work, database.url), full=True)
     full = rollup.snapshot(database.url)
-    rollup.run(database.url, full=True)
+    rollup.run(partial(unit_of_work, database.url), full=True)
 
     # Then all three agree, and a run with nothing new changes nothing
     assert full == incremental
     assert rollup.snapshot(database.url) == full
-    assert rollup.run(database.url)["events"] == 0
+    assert rollup.run(partial(unit_of_work, database.url))["events"] == 0
 
     # When the watermark is reset and the same events are rolled up again incrementally
     with unit_of_work(database.url) as s:
         s.execute(update(RollupState).values(last_seq=0))
-    rerun = rollup.run(database.url)
+    rerun = rollup.run(partial(unit_of_work, database.url))
     assert rerun["events"] >= 16
     assert rollup.snapshot(database.url) == full
 
@@ -102,7 +103,7 @@ def test_redelivered_batch_is_counted_once(database, db):
 def test_learner_read_model_shows_the_streak_in_the_learners_day(database, db):
     fx = Fixture(database.url)
     fx.ingest(fx.first_batch())
-    rollup.run(database.url)
+    rollup.run(partial(unit_of_work, database.url))
     with session_factory(database.url)() as s:
         # 2026-03-05 14:59Z is still Mar 5 in Tokyo (23:59): active Mar 4 → streak alive
         alive = queries.learner(s, fx.tokyo, now=datetime(2026, 3, 5, 14, 59, tzinfo=timezone.utc))

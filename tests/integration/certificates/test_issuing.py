@@ -17,6 +17,7 @@ from domain.db import unit_of_work
 from domain.jobs.errors import PermanentError
 from domain.storage import S3Storage
 from tests.integration.certificates.factory import DONE_AT, make_course, make_learner
+from tests.support.control import RecordingControl
 
 
 def issuer(database, s3_server, events: list) -> Issuer:
@@ -99,15 +100,16 @@ def test_bulk_in_chunks_is_idempotent_on_rerun(database, s3_server):
         make_learner(s, course, lessons, "Not Passed", percent=30.0, passed=False)
     events: list = []
     iss = issuer(database, s3_server, events)
-    progress: list = []
+    control = RecordingControl()
     # When the bulk job runs in chunks of 3, twice
-    first = bulk.certify_course(iss, course.id, 3, progress=lambda pct, msg: progress.append((round(pct), msg)))
+    first = bulk.certify_course(iss, course.id, 3, control=control)
     second = bulk.certify_course(iss, course.id, 3)
     # Then 5 certificates, progress per chunk, and the rerun adds nothing
     assert (first["learners"], first["issued"], first["existing"], first["not_eligible"]) == (7, 5, 0, 2)
     assert first["not_eligible_reasons"] == {"2 required lesson(s) not completed": 1,
                                              "the course grade is not a pass": 1}
-    assert progress == [(43, "3/7 learners"), (86, "6/7 learners"), (100, "7/7 learners")]
+    assert [(round(pct), msg) for pct, msg in control.reports] == [(43, "3/7 learners"), (86, "6/7 learners"),
+                                                                  (100, "7/7 learners")]
     assert (second["issued"], second["existing"], second["not_eligible"]) == (0, 5, 2)
     assert len(events) == 5
     with unit_of_work(database.url) as s:

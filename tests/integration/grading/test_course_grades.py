@@ -8,6 +8,7 @@ from domain.grading import authoring, gradebook, quizzes, recompute
 from domain.grading.models import CourseGrade, GradeItem, QuizAttempt
 from domain.jobs import enqueueing
 from tests.integration.grading.conftest import events, jobs_of, make_course, settled_grade, wait_until
+from tests.support.control import RecordingControl
 from tests.support.jobs import run_job
 
 
@@ -131,17 +132,18 @@ def test_regrade_walks_the_course_in_chunks_with_progress(database):
         for i, u in enumerate(course.learners):
             gradebook.record_code_score(s, user_id=u, course_id=course.course_id, exercise_id="e", score=20 * i,
                                         max_score=100)
-    seen, emitted = [], []
+    control, emitted = RecordingControl(), []
 
     def emit_factory(s):
         return lambda name, data, user_id: emitted.append((name, user_id))
 
     # When the course is regraded two learners at a time
     result = recompute.regrade_course(lambda: unit_of_work(course.url), course.course_id, 2, emit_factory,
-                                      progress=lambda pct, msg: seen.append((round(pct), msg)))
+                                      control=control)
     # Then three chunks report progress, every learner has a grade and one change event
     assert (result["learners"], result["changed"], result["items_changed"]) == (5, 5, 0)
-    assert seen == [(40, "2/5 learners"), (80, "4/5 learners"), (100, "5/5 learners")]
+    assert [(round(pct), msg) for pct, msg in control.reports] == [(40, "2/5 learners"), (80, "4/5 learners"),
+                                                                  (100, "5/5 learners")]
     with unit_of_work(course.url) as s:
         percents = sorted(g.percent for g in s.scalars(select(CourseGrade)
                                                        .where(CourseGrade.course_id == course.course_id)))

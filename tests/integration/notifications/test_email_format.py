@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import secrets
 from email import message_from_bytes, policy
+from functools import partial
 
-from domain.db import unit_of_work
+from domain.db import get_engine, unit_of_work
 from domain.notifications import deliveries, render, sending
 from domain.notifications.message import OutgoingEmail
 from domain.notifications.smtp import SmtpProvider
@@ -43,8 +44,8 @@ def test_non_ascii_sender_and_long_subject_parse_back_exactly(database, smtp_ser
         note_id = note.id
     config = sending.SendConfig(sender=SENDER, base_url="https://cw.test", secret="s3cret")
     # When it is sent over SMTP
-    sending.Sender(database.url, SmtpProvider("127.0.0.1", smtp_server.port, timeout=5), config,
-                   "fmt").send_all(sending.scope(note_id))
+    sending.Sender(partial(unit_of_work, database.url), get_engine(database.url),
+                   SmtpProvider("127.0.0.1", smtp_server.port, timeout=5), config, "fmt").send_all(sending.scope(note_id))
     [got] = smtp_server.to(user["email"])
     # Then the modern parser reads the sender's name and address apart, and the subject exactly
     msg = message_from_bytes(got["raw"], policy=policy.default)

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import select, update
 
-from domain.db import unit_of_work, utcnow
+from domain.db import get_engine, unit_of_work, utcnow
 from domain.jobs.errors import TransientError
 from domain.jobs.models import JobEvent
 from domain.notifications import deliveries, inbox, preferences, sending, types
@@ -30,9 +31,14 @@ def _announce(url: str, users: list[dict], type_name: str = "course_announcement
         return note.id
 
 
+def _database(url):
+    """What a sender is handed: a unit-of-work factory and the engine for its own connection."""
+    return partial(unit_of_work, url), get_engine(url)
+
+
 def _sender(url, smtp_server, owner="run-1", provider=None):
     provider = provider or SmtpProvider("127.0.0.1", smtp_server.port, timeout=5)
-    return sending.Sender(url, provider, CONFIG, owner)
+    return sending.Sender(*_database(url), provider, CONFIG, owner)
 
 
 def _statuses(url, note_id) -> dict[str, str]:
@@ -284,7 +290,7 @@ def test_a_recipient_deferred_max_attempts_times_fails_alone(database, smtp_serv
     # When the job runs until the row has been tried max_attempts times (each time it is due)
     for run in range(3):
         try:
-            sending.Sender(database.url, SmtpProvider("127.0.0.1", smtp_server.port, timeout=5), config,
+            sending.Sender(*_database(database.url), SmtpProvider("127.0.0.1", smtp_server.port, timeout=5), config,
                            f"run-{run}").send_all(sending.scope(note_id))
         except TransientError:
             _due_now(database.url, note_id)
@@ -308,13 +314,13 @@ def test_an_account_refusal_pauses_the_channel_and_counts_no_attempt(database, s
     name = f"sendgrid-{secrets.token_hex(3)}"
     provider = SendGridProvider(sendgrid_server.api_key, sendgrid_server.url, timeout=5)
     sendgrid_server.script.append((401, {}, {"errors": [{"message": "bad key"}]}))
-    first = sending.Sender(database.url, provider, CONFIG, "one", RateLimiter(client, name, 1000, max_wait=0))
+    first = sending.Sender(*_database(database.url), provider, CONFIG, "one", RateLimiter(client, name, 1000, max_wait=0))
     # When a sender meets it
     with pytest.raises(ProviderUnavailable):
         first.send_all(sending.scope(note_id))
     # Then no row lost an attempt, and the channel is paused for every sender
     assert {(r.status, r.attempts) for r in _rows(database.url, note_id).values()} == {("pending", 0)}
-    second = sending.Sender(database.url, provider, CONFIG, "two", RateLimiter(client, name, 1000, max_wait=0))
+    second = sending.Sender(*_database(database.url), provider, CONFIG, "two", RateLimiter(client, name, 1000, max_wait=0))
     asked = len(sendgrid_server.requests)
     with pytest.raises(ProviderUnavailable) as exc:
         second.send_all(sending.scope(note_id))
@@ -323,7 +329,7 @@ def test_an_account_refusal_pauses_the_channel_and_counts_no_attempt(database, s
     assert {(r.status, r.attempts) for r in _rows(database.url, note_id).values()} == {("pending", 0)}
     # When the pause is over and the account works again, each learner gets one email, one attempt
     client.delete(RateLimiter(client, name, 1000).paused_key)
-    counts = sending.Sender(database.url, provider, CONFIG, "three",
+    counts = sending.Sender(*_database(database.url), provider, CONFIG, "three",
                             RateLimiter(client, name, 1000, max_wait=0)).send_all(sending.scope(note_id))
     assert counts["sent"] == 3
     assert {(r.status, r.attempts) for r in _rows(database.url, note_id).values()} == {("sent", 1)}

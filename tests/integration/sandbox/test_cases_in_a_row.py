@@ -3,9 +3,11 @@ its own (runner.c). Nothing a case does reaches the next case, and a case that h
 (or that filled the process limit) does not spoil the next one."""
 from __future__ import annotations
 
+from domain.jobs.errors import JobCancelled
 from domain.sandbox.judge import CaseSpec, evaluate
 
 from tests.integration.sandbox.support import sandbox_processes
+from tests.support.control import RecordingControl
 
 import pytest
 
@@ -107,8 +109,8 @@ def test_a_fork_bomb_does_not_spoil_the_next_case(judge_config):
 
 def test_a_cancelled_evaluation_leaves_no_sandbox_waiting(judge_config):
     # Given an evaluation cancelled after its first case (the second case's sandbox is already set up)
-    done = []
-    result = run(judge_config, "print(input())\n", [CaseSpec(f"{i}\n", f"{i}\n") for i in range(4)],
-                 progress=lambda pct, msg: done.append(msg), cancelled=lambda: len(done) >= 1)
+    control = RecordingControl(cancel_when=lambda pct, msg: True)
+    with pytest.raises(JobCancelled):
+        run(judge_config, "print(input())\n", [CaseSpec(f"{i}\n", f"{i}\n") for i in range(4)], control=control)
     # Then it stops there, and the autouse fixture finds no sandbox process left on the host
-    assert len(result.cases) == 1
+    assert control.messages == ["test 1/4: AC"]

@@ -10,6 +10,8 @@ from domain.jobs.errors import JobCancelled
 from domain.video import engine
 from domain.video.samples import make_sample
 
+from tests.support.control import RecordingControl
+
 
 def ffmpeg_processes_using(folder: Path) -> list[int]:
     found = []
@@ -29,17 +31,16 @@ def test_cancel_while_encoding_kills_ffmpeg_and_cleans_temp(tmp_path, upload, s3
     asset_id, key = upload(source)
     work = Path(small_config.tmp_dir)
     seen_running: list[list[int]] = []
-    state = {"cancel": False}
 
-    def progress(pct: float, msg: str) -> None:
-        if msg.startswith("encoding") and pct > 6 and not state["cancel"]:
+    def cancel_mid_encode(pct: float, msg: str) -> bool:
+        if msg.startswith("encoding") and pct > 6 and not seen_running:
             seen_running.append(ffmpeg_processes_using(work))
-            state["cancel"] = True
+        return bool(seen_running)
 
     # When the job is cancelled while ffmpeg runs
     with pytest.raises(JobCancelled):
-        engine.transcode(s3, asset_id, key, small_config, prefix=f"videos/{asset_id}/v/1/", progress=progress,
-                         cancelled=lambda: state["cancel"])
+        engine.transcode(s3, asset_id, key, small_config, prefix=f"videos/{asset_id}/v/1/",
+                         control=RecordingControl(cancel_when=cancel_mid_encode))
     # Then ffmpeg was running and is gone, the temp folder is empty, and nothing was published
     assert seen_running and seen_running[0], "ffmpeg was not seen running"
     assert ffmpeg_processes_using(work) == []

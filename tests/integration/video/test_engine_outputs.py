@@ -16,6 +16,7 @@ from domain.jobs.errors import PermanentError
 from domain.video import engine, hls
 from domain.video.engine import PLAYLIST_CACHE, SEGMENT_CACHE
 from tests.integration.video.conftest import version
+from tests.support.control import RecordingControl
 
 NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 
@@ -36,10 +37,9 @@ def fetch_tree(s3, prefix: str, folder) -> None:
 def test_normal_clip_publishes_cmaf_with_hls_and_dash_manifests(video_sources, upload, s3, small_config, tmp_path):
     # Given a 2 s 320x180 clip with audio in the bucket
     asset_id, key = upload(video_sources["normal"])
-    progress = []
+    control = RecordingControl()
     # When it is transcoded with a 180/120 ladder and 1 s segments
-    result = engine.transcode(s3, asset_id, key, small_config, prefix=version(asset_id),
-                              progress=lambda p, m: progress.append(p))
+    result = engine.transcode(s3, asset_id, key, small_config, prefix=version(asset_id), control=control)
     fetch_tree(s3, version(asset_id), tmp_path)
     cmaf = tmp_path / "cmaf"
     # Then the master playlist (read by the m3u8 library) is version 7 with an audio group,
@@ -105,6 +105,7 @@ def test_normal_clip_publishes_cmaf_with_hls_and_dash_manifests(video_sources, u
         assert (s3.head(k)["content_type"], s3.head(k)["cache_control"]) == (ctype, PLAYLIST_CACHE)
     assert s3.head(result["sprite_key"])["content_type"] == "image/jpeg"
     assert s3.head(result["thumbnails_vtt_key"])["content_type"] == "text/vtt"
+    progress = [p for p, _ in control.reports]
     assert progress == sorted(progress) and progress[-1] >= 99
     # And the sprite WebVTT regions lie inside the sheet, none of them black; the poster has the source's size
     sprite = Image.open(io.BytesIO(s3.get_bytes(result["sprite_key"])))

@@ -13,6 +13,7 @@ from PIL import Image
 from domain.jobs.errors import PermanentError
 from domain.video import engine, hls
 from tests.integration.video.conftest import version
+from tests.support.control import RecordingControl
 
 
 def frames(path, *entries: str, vf: str | None = None) -> list[dict]:
@@ -94,13 +95,12 @@ def test_duration_comes_from_picture_and_sound_not_a_longer_subtitle_track(odd_s
 
 def test_truncated_upload_is_refused_before_encoding_with_what_is_wrong(odd_sources, upload, s3, small_config):
     asset_id, key = upload(odd_sources["truncated"])
-    steps = []
+    control = RecordingControl()
     with pytest.raises(PermanentError) as err:
-        engine.transcode(s3, asset_id, key, small_config, prefix=version(asset_id),
-                         progress=lambda p, m: steps.append(m))
+        engine.transcode(s3, asset_id, key, small_config, prefix=version(asset_id), control=control)
     assert err.value.code == "corrupt_source"
     assert "announces 4.00 s of video" in err.value.message and "cut short" in err.value.message
-    assert steps == ["downloaded the source"]          # refused before any encoding
+    assert control.messages == ["downloaded the source"]          # refused before any encoding
     assert s3.list(f"videos/{asset_id}/") == [key]
 
 

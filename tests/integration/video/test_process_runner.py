@@ -4,7 +4,9 @@ import sys
 
 import pytest
 
+from domain.jobs.errors import JobCancelled
 from domain.video import process
+from tests.support.control import RecordingControl
 from tests.support.stack import wait_for
 
 
@@ -51,10 +53,16 @@ def test_cancel_kills_the_process_group(tmp_path):
     # Given a shell that starts a grandchild which never ends by itself
     pidfile = tmp_path / "child.pid"
     argv = ["bash", "-c", f"sleep infinity & echo $! > {pidfile}; wait"]
-    # When the cancel check says stop once the grandchild runs
-    started = lambda: pidfile.exists() and bool(pidfile.read_text().strip())  # noqa: E731
-    with pytest.raises(process.ProcessCancelled):
-        process.run(argv, timeout=300, cancelled=started)
+
+    class CancelledOnceTheGrandchildRuns(RecordingControl):
+        def check_cancelled(self) -> None:
+            if pidfile.exists() and pidfile.read_text().strip():
+                self.cancel()
+            super().check_cancelled()
+
+    # When the job's cancel check raises once the grandchild runs
+    with pytest.raises(JobCancelled):
+        process.run(argv, timeout=300, control=CancelledOnceTheGrandchildRuns())
     # Then the grandchild is killed with the group
     child = _pid_in(pidfile)
     wait_for(lambda: not _alive(child), timeout=10, interval=0.05, message=f"grandchild {child} to die")
