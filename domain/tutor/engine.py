@@ -51,7 +51,7 @@ def prompt_tokens(messages: list[dict]) -> int:
     return sum(estimate_tokens(m["content"]) + 4 for m in messages)
 
 
-# statements built once (building one costs about what running it does)
+# statements built once, not per reply
 _MARK_STREAMING = (update(TutorMessage)
                    .where(TutorMessage.id == bindparam("reply_id"), TutorMessage.role == "assistant",
                           TutorMessage.status != "complete")
@@ -176,17 +176,42 @@ def _fail(uow, reply_id: str, out: Any, code: str, message: str) -> None:
 
 def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Callable[[list[Hit], str], Provider],
           out: Any, budget: Any, attempt: int = 1, k: int = 4) -> dict:
+    turn = _turn(uow, reply_id)
+    if isinstance(turn, TutorMessage):
+        return _result(turn)
+    hits = relevant(turn.index.search(turn.question, k=k, boost_lesson=turn.lesson_id), turn.question)
+    composed = _compose(uow, reply_id, turn, hits, provider_for, out, budget, attempt)
+    # anything but a PermanentError (a database or Redis blip, a bug) is left to the job lifecycle: it
+    # may retry, and a retry's ``start`` tells listeners to start over; the stream endpoint reports a
+    # job that ended
+    return _store(uow, reply_id, turn, hits, composed, out, budget)
+
+
+def _turn(uow: Callable[[], ContextManager], reply_id: str) -> Turn | TutorMessage:
+    """The reply's turn with its course's index, or the finished reply itself."""
     with uow() as s:
         s.connection(execution_options=AUTOCOMMIT)     # load_turn's statement stands alone
         turn = load_turn(s, reply_id)
-        if isinstance(turn, TutorMessage):
-            return _result(turn)
-    if turn.index is None:      # first reply of this process on the course, or it was re-indexed
+    if isinstance(turn, Turn) and turn.index is None:   # this process's first reply on the course, or re-indexed
         with uow() as s:        # a transaction: concurrent first replies of a new course queue on its row
             turn.index = passages.course_index(s, turn.course_id, indexed_at=turn.indexed_at)
+    return turn
+
+
+@dataclass
+class Composed:
+    text: str
+    usage: Usage
+    provider: str
+    blocked: bool
+
+
+def _compose(uow: Callable[[], ContextManager], reply_id: str, turn: Turn, hits: list[Hit],
+             provider_for: Callable[[list[Hit], str], Provider], out: Any, budget: Any, attempt: int) -> Composed:
+    """Hold what the reply may cost, then stream it (the model's, or the not-covered line) through
+    the hint guard. A permanent error releases the hold and fails the reply before it goes on."""
     reserved = 0
     try:
-        hits = relevant(turn.index.search(turn.question, k=k, boost_lesson=turn.lesson_id), turn.question)
         if hits:
             provider = provider_for(hits, turn.question)
             messages = prompt.build(turn.course_title, hits, turn.question, turn.history, turn.mode, turn.exercise)
@@ -194,47 +219,57 @@ def reply(uow: Callable[[], ContextManager], reply_id: str, *, provider_for: Cal
             # what the reply may cost is held before the model is called; the model is asked for no
             # more than what is left of the learner's day
             reserved = budget.reserve(turn.user_id, reply_id, asked + MAX_REPLY_TOKENS, asked + MIN_REPLY_TOKENS)
-            max_tokens = reserved - asked
         else:
             reserved = budget.reserve(turn.user_id, reply_id,
                                       estimate_tokens(turn.question) + estimate_tokens(prompt.NOT_COVERED))
         out.start(attempt)
         guarded = GuardedOutput(out, turn.solution)
         usage, provider_name = None, "none"
-        if not hits:
-            guarded.feed(prompt.NOT_COVERED)
+        if hits:
+            usage, provider_name = _stream(provider, messages, reserved - asked, guarded), provider.name
         else:
-            provider_name = provider.name
-            stream = provider.stream(messages, max_tokens=max_tokens)
-            try:
-                for item in stream:
-                    if isinstance(item, Usage):
-                        usage = item
-                    elif isinstance(item, Delta) and not guarded.feed(item.text):
-                        break
-            finally:
-                close = getattr(stream, "close", None)
-                if close:
-                    close()
+            guarded.feed(prompt.NOT_COVERED)
         text = guarded.finish()
-        if usage is None:
-            usage = Usage(estimate_tokens(turn.question) + sum(estimate_tokens(h.doc.text) for h in hits),
-                          estimate_tokens(text))
     except PermanentError as exc:     # includes BudgetExhausted and the provider errors
         if reserved:
             budget.settle(turn.user_id, reply_id, 0)      # nothing was delivered: the hold is released
         _fail(uow, reply_id, out, exc.code, exc.message)
         raise
-    # anything else (a database or Redis blip, a bug) is left to the job lifecycle: it may retry,
-    # and a retry's ``start`` tells listeners to start over; the stream endpoint reports a job that ended
-    with uow() as s:     # one UPDATE ... RETURNING the stored reply
-        stored = dict(content=text, status="complete", completed_at=utcnow(), prompt_tokens=usage.prompt_tokens,
-                      completion_tokens=usage.completion_tokens, citations=prompt.citations(hits),
-                      provider=provider_name, blocked=guarded.verdict.blocked, error=None)
+    if usage is None:
+        usage = Usage(estimate_tokens(turn.question) + sum(estimate_tokens(h.doc.text) for h in hits),
+                      estimate_tokens(text))
+    return Composed(text, usage, provider_name, guarded.verdict.blocked)
+
+
+def _stream(provider: Provider, messages: list[dict], max_tokens: int, guarded: GuardedOutput) -> Usage | None:
+    """The model's deltas fed to the guard until it stops them; the usage the provider reported."""
+    usage = None
+    stream = provider.stream(messages, max_tokens=max_tokens)
+    try:
+        for item in stream:
+            if isinstance(item, Usage):
+                usage = item
+            elif isinstance(item, Delta) and not guarded.feed(item.text):
+                break
+    finally:
+        close = getattr(stream, "close", None)
+        if close:
+            close()
+    return usage
+
+
+def _store(uow: Callable[[], ContextManager], reply_id: str, turn: Turn, hits: list[Hit], composed: Composed,
+           out: Any, budget: Any) -> dict:
+    """The finished reply stored (one UPDATE ... RETURNING), then ``done`` with its charge settled."""
+    with uow() as s:
+        stored = dict(content=composed.text, status="complete", completed_at=utcnow(),
+                      prompt_tokens=composed.usage.prompt_tokens, completion_tokens=composed.usage.completion_tokens,
+                      citations=prompt.citations(hits), provider=composed.provider, blocked=composed.blocked,
+                      error=None)
         row = s.connection(execution_options=AUTOCOMMIT).execute(
             _STORE, {"reply_id": reply_id, **{f"new_{k}": v for k, v in stored.items()}}).one()
     result, body = _result(row), message_dict(row)
     # settled in the same round trip as ``done``, before it: a listener that sees the end sees the charge
-    tokens = usage.prompt_tokens + usage.completion_tokens
+    tokens = composed.usage.prompt_tokens + composed.usage.completion_tokens
     out.done(body, before=lambda pipe: budget.settle(turn.user_id, reply_id, tokens, client=pipe))
     return result
