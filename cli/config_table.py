@@ -77,14 +77,14 @@ def run(args) -> int:
 
 
 def check() -> int:
-    s = celeryconfig.settings
-    found = production.problems(s)
+    settings = celeryconfig.settings
+    found = production.problems(settings)
     for problem in found:
         print(problem)
     if not found:
-        print(f"no problems: the settings are fit for production (COURSEWORK_ENV={s.env})")
+        print(f"no problems: the settings are fit for production (COURSEWORK_ENV={settings.env})")
         return 0
-    if s.env != "production":
-        print(f"({len(found)} problem(s); COURSEWORK_ENV={s.env}, so nothing refuses to start)")
+    if settings.env != "production":
+        print(f"({len(found)} problem(s); COURSEWORK_ENV={settings.env}, so nothing refuses to start)")
         return 0
     return 1

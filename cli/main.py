@@ -46,12 +46,12 @@ def cmd_intake(args) -> int:
 
     from workers import logs
 
-    logs.configure(_settings().log_level, _settings().log_json)
-    s = _settings()
+    settings = _settings()
+    logs.configure(settings.log_level, settings.log_json)
     # header / body / keep-alive deadlines: intake.server; bounded header size: h11's default
     uvicorn.run("intake.app:app", host=args.host, port=args.port, workers=args.workers,
-                log_level=s.log_level.lower(), access_log=args.access_log, http="intake.server:Protocol",
-                timeout_keep_alive=s.http_keep_alive_timeout, h11_max_incomplete_event_size=16 * 1024)
+                log_level=settings.log_level.lower(), access_log=args.access_log, http="intake.server:Protocol",
+                timeout_keep_alive=settings.http_keep_alive_timeout, h11_max_incomplete_event_size=16 * 1024)
     return 0
 
 

@@ -76,7 +76,7 @@ def _model(type_name: str) -> type[BaseModel]:
         doc = dict(description=DOCS[name][0], examples=[DOCS[name][1]])
         if name in REQUIRED[type_name]:
             fields[name] = (annotation.__args__[0], Field(**doc))     # the non-None member, required
-        else:   # left out of the serialized payload when absent: a third less JSON per batch
+        else:   # left out of the serialized payload when absent: less JSON per batch
             fields[name] = (annotation, Field(default=default, exclude_if=_absent, **doc))
     return create_model(f"{type_name.title().replace('_', '')}Event", __base__=_EventBase, **fields)
 

@@ -29,7 +29,7 @@ def user_timezones(session: Session, user_ids: Iterable[str]) -> dict[str, str]:
     ids = sorted(set(user_ids))
     if session.bind.dialect.name == "postgresql":
         # one array parameter, each id looked up in the primary key (OFFSET 0 keeps the lateral
-        # subquery a nested loop: a batch names ~1% of the users, and a hash join would scan them all)
+        # subquery a nested loop: a batch names few of the users, and a hash join would scan them all)
         return dict(session.execute(text(
             "SELECT u.id, u.timezone FROM unnest(CAST(:ids AS varchar[])) AS k(id), "
             "LATERAL (SELECT id, timezone FROM users WHERE users.id = k.id OFFSET 0) AS u"), {"ids": ids}).all())

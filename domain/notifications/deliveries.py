@@ -122,9 +122,8 @@ def record_events(session: Session, job_id: str | None, at, payloads: list[dict]
     """``notification.created`` for a whole chunk, stored in ``job_events`` (one multi-row
     INSERT ... RETURNING id) and queued on ``session.info[USER_EVENTS]`` as ``(user_id, JSON
     text)`` pairs (the event in ``JobEvent.to_dict()``'s shape): the task publishes them after
-    the commit on each learner's channel ``cw:user:<id>`` only. (The generic ``record_event`` also publishes every event on
-    ``cw:events`` and the job's channel: three messages per learner, which was half the cost
-    of a 1,000-learner chunk.)"""
+    the commit on each learner's channel ``cw:user:<id>`` only. (The generic ``record_event`` also
+    publishes every event on ``cw:events`` and the job's channel: three messages per learner.)"""
     if not payloads:
         return
     kind = CREATED

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 class _WirePolicy(type(policy.compat32)):
     """compat32 whose header folding skips its ``Header`` round trip for a plain one-line ASCII
-    value that already fits (most headers of every message: a third of building one); anything
+    value that already fits (most headers of every message); anything
     else (non-ASCII, encoded words, long or multi-line values) goes the usual way."""
 
     def _fold(self, name, value, sanitize):
@@ -98,8 +98,8 @@ class OutgoingEmail:
         return out
 
     def mime(self) -> MIMEMultipart:
-        """multipart/alternative (text + HTML). The compat32 classes: several times faster to
-        build than ``EmailMessage`` and they never re-encode a long URL header."""
+        """multipart/alternative (text + HTML). The compat32 classes: cheaper to build than
+        ``EmailMessage`` and they never re-encode a long URL header."""
         # our own random boundary: the generator would otherwise compile a regex per message
         # to pick one that the text cannot contain
         msg = MIMEMultipart("alternative", boundary=f"==cw-{secrets.token_hex(16)}==")

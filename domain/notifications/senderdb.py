@@ -1,9 +1,8 @@
 """The sender's own database connection (autocommit): claims, send-time settlements and marks,
 each one statement and its own transaction.
 
-On PostgreSQL the statements go straight to the driver as prepared statements (a quarter of the
-client CPU of the same statements through SQLAlchemy, and less time between a 250 and its
-record), and the connection skips waiting for the WAL flush (``synchronous_commit off`` for this
+On PostgreSQL the statements go straight to the driver as prepared statements (less client CPU
+than the same statements through SQLAlchemy, and less time between a 250 and its record), and the connection skips waiting for the WAL flush (``synchronous_commit off`` for this
 connection only): a claim or a mark is visible at once and survives a killed worker; only a
 crash of PostgreSQL itself could lose the latest ones, and those messages would then be sent
 again (at-least-once). The setting is reset before the connection goes back to the pool.

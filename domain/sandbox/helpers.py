@@ -1,7 +1,7 @@
 """The sandbox's two small C helpers, compiled once per host with gcc into the work dir and
 named by their source's hash (a changed source is rebuilt; concurrent builders race harmlessly).
 Linked statically when the host has a static libc (``libc6-dev``): no dynamic loader at each run,
-and inside the sandbox there is no ``/etc/ld.so.cache`` to find libc with (~0.2 ms per exec).
+and inside the sandbox there is no ``/etc/ld.so.cache`` to find libc with.
 
 ``launch.c`` runs outside: exec'd straight from the worker (so Python can vfork), it starts a
 session, sets outer rlimits and switches to the slot uid, then execs bwrap. ``runner.c`` is PID 1

@@ -107,8 +107,8 @@ class OpenAIProvider:
     def _open(self, messages: list[dict], max_tokens: int, started: float):
         # what ``client.chat.completions.create(..., stream=True)`` sends, through the client's own
         # ``post``: the same request, retries, errors and SSE stream, minus the per-request walk of
-        # the params against their TypedDicts and a pydantic model per chunk (~1/4 of a worker's CPU
-        # per reply); our params are already plain JSON and chunks are read as dicts
+        # the params against their TypedDicts and a pydantic model per chunk; our params are
+        # already plain JSON and chunks are read as dicts
         body = {"model": self.model, "messages": messages, "stream": True, "max_tokens": max_tokens,
                 "stream_options": {"include_usage": True}}
         attempt = 0

@@ -94,10 +94,10 @@ def test_config_check_lists_every_problem_and_config_masks_secrets():
 
 
 def test_log_lines_mask_url_passwords_and_credential_values():
-    s = Settings(database_url="postgresql+psycopg://app:pg-pass-123@db/cw", smtp_password="smtp-pass-789")
-    formatter = redact.RedactingFormatter(logging.Formatter("%(message)s"), redact.secret_values(s))
-    record = logging.LogRecord("x", logging.ERROR, __file__, 1,
-                               "cannot reach %s (login with %s), also amqp://u:p4ss@mq//", (s.database_url, "smtp-pass-789"),
+    settings = Settings(database_url="postgresql+psycopg://app:pg-pass-123@db/cw", smtp_password="smtp-pass-789")
+    formatter = redact.RedactingFormatter(logging.Formatter("%(message)s"), redact.secret_values(settings))
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "cannot reach %s (login with %s), also amqp://u:p4ss@mq//",
+                               (settings.database_url, "smtp-pass-789"),
                                None)
     line = formatter.format(record)
     assert "pg-pass-123" not in line and "smtp-pass-789" not in line and "p4ss" not in line, line
