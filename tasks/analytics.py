@@ -13,8 +13,8 @@ from workers.base import job_task
 
 @job_task("ingest_events")
 def ingest_events(ctx, payload):
-    with ctx.uow() as s:
-        return ingest.ingest(s, payload.events)
+    with ctx.uow() as session:
+        return ingest.ingest(session, payload.events)
 
 
 @job_task("rollup")
@@ -24,8 +24,8 @@ def run_rollup(ctx, payload):
 
 @job_task("report")
 def make_report(ctx, payload):
-    with ctx.uow() as s:
-        return report.write(ctx.storage, ctx.job_id, s, payload)
+    with ctx.uow() as session:
+        return report.write(ctx.storage, ctx.job_id, session, payload)
 
 
 # --- beat ticks (plain tasks: a missed or doubled run is harmless) ------------------------
@@ -40,12 +40,12 @@ def rollup_tick() -> dict:
 @app.task(name="tasks.analytics.daily_learner_digest", queue="analytics", acks_late=False, ignore_result=True)
 def daily_learner_digest() -> dict:
     at = digest.parse_local_time(settings.analytics_digest_local_time)
-    with unit_of_work(settings.database_url) as s:
-        sent = digest.send_due(s, datetime.now(timezone.utc), at, batch=settings.analytics_digest_batch)
+    with unit_of_work(settings.database_url) as session:
+        sent = digest.send_due(session, datetime.now(timezone.utc), at, batch=settings.analytics_digest_batch)
     return {"sent": len(sent)}
 
 
 @app.task(name="tasks.analytics.due_date_reminders", queue="analytics", acks_late=False, ignore_result=True)
 def due_date_reminders() -> dict:
-    with unit_of_work(settings.database_url) as s:
-        return reminders.due_date_reminders(s, datetime.now(timezone.utc))
+    with unit_of_work(settings.database_url) as session:
+        return reminders.due_date_reminders(session, datetime.now(timezone.utc))

@@ -18,47 +18,48 @@ def _finish(ctx, session, outcome: dict) -> dict:
 
 @job_task("grade_quiz")
 def grade_quiz(ctx, payload):
-    with ctx.uow() as s:
-        submitted_at = s.get(Job, ctx.job_id).created_at     # the server time intake accepted the answers
-        outcome = quizzes.grade_attempt(s, payload.attempt_id, payload.answers, submitted_at)
-        return _finish(ctx, s, outcome)
+    with ctx.uow() as session:
+        submitted_at = session.get(Job, ctx.job_id).created_at     # the server time intake accepted the answers
+        outcome = quizzes.grade_attempt(session, payload.attempt_id, payload.answers, submitted_at)
+        return _finish(ctx, session, outcome)
 
 
 @job_task("grade_assignment")
 def grade_assignment(ctx, payload):
-    with ctx.uow() as s:
-        outcome = assignments.grade(s, payload.submission_id, payload.rubric, payload.feedback,
+    with ctx.uow() as session:
+        outcome = assignments.grade(session, payload.submission_id, payload.rubric, payload.feedback,
                                     payload.request_revision)
-        return _finish(ctx, s, outcome)
+        return _finish(ctx, session, outcome)
 
 
 @job_task("assign_peer_reviews")
 def assign_peer_reviews(ctx, payload):
-    with ctx.uow() as s:
-        return assignments.assign_reviews(s, payload.assignment_id, payload.k)
+    with ctx.uow() as session:
+        return assignments.assign_reviews(session, payload.assignment_id, payload.k)
 
 
 @job_task("submit_peer_review")
 def submit_peer_review(ctx, payload):
-    with ctx.uow() as s:
-        return _finish(ctx, s, assignments.record_review(s, payload.review_id, payload.rating, payload.feedback))
+    with ctx.uow() as session:
+        outcome = assignments.record_review(session, payload.review_id, payload.rating, payload.feedback)
+        return _finish(ctx, session, outcome)
 
 
 @job_task("record_code_score")
 def record_code_score(ctx, payload):
-    with ctx.uow() as s:
-        gradebook.record_code_score(s, user_id=payload.user_id, course_id=payload.course_id,
+    with ctx.uow() as session:
+        gradebook.record_code_score(session, user_id=payload.user_id, course_id=payload.course_id,
                                     exercise_id=payload.exercise_id, score=payload.score, max_score=payload.max_score)
-        return _finish(ctx, s, {"user_id": payload.user_id, "course_id": payload.course_id,
-                                "exercise_id": payload.exercise_id, "gradebook_changed": True})
+        return _finish(ctx, session, {"user_id": payload.user_id, "course_id": payload.course_id,
+                                      "exercise_id": payload.exercise_id, "gradebook_changed": True})
 
 
 @job_task("recompute_course_grade")
 def recompute_course_grade(ctx, payload):
-    with ctx.uow() as s:
+    with ctx.uow() as session:
         return recompute.recompute_learner(
-            s, payload.user_id, payload.course_id,
-            lambda name, data, user_id: ctx.emit(name, data, user_id=user_id, session=s))
+            session, payload.user_id, payload.course_id,
+            lambda name, data, user_id: ctx.emit(name, data, user_id=user_id, session=session))
 
 
 @job_task("regrade_course")

@@ -23,10 +23,10 @@ def relay_outbox() -> dict:
 def purge_old_jobs(batch: int = 1000) -> dict:
     """Delete finished jobs (and their events) older than the retention period, a batch at a time."""
     cutoff = utcnow() - timedelta(days=settings.job_retention_days)
-    with unit_of_work(settings.database_url) as s:
-        ids = list(s.scalars(select(Job.id).where(Job.state.in_(states.TERMINAL), Job.finished_at < cutoff)
-                             .limit(batch)))
+    with unit_of_work(settings.database_url) as session:
+        ids = list(session.scalars(select(Job.id).where(Job.state.in_(states.TERMINAL), Job.finished_at < cutoff)
+                                   .limit(batch)))
         if ids:
-            s.execute(delete(JobEvent).where(JobEvent.job_id.in_(ids)))
-            s.execute(delete(Job).where(Job.id.in_(ids)))
+            session.execute(delete(JobEvent).where(JobEvent.job_id.in_(ids)))
+            session.execute(delete(Job).where(Job.id.in_(ids)))
     return {"deleted": len(ids)}

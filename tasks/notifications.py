@@ -100,14 +100,14 @@ def _send(ctx, where: tuple) -> dict:
 @job_task("notify")
 def notify(ctx, p):
     """One notification to one user: in-app item (+ live event) and email, per preferences."""
-    with ctx.uow() as s:
-        data = deliveries.with_course_title(s, p.data)
-        note = deliveries.upsert_notification(s, type_name=p.type, data=data, title=p.title, body=p.body,
+    with ctx.uow() as session:
+        data = deliveries.with_course_title(session, p.data)
+        note = deliveries.upsert_notification(session, type_name=p.type, data=data, title=p.title, body=p.body,
                                               link=p.link, dedupe_key=p.dedupe_key or f"job:{ctx.job_id}",
                                               course_id=data.get("course_id"))
-        created = deliveries.add_deliveries(s, note, [p.user_id], job_id=ctx.job_id)
+        created = deliveries.add_deliveries(session, note, [p.user_id], job_id=ctx.job_id)
         note_id = note.id
-    _publish_user_events(ctx, s)
+    _publish_user_events(ctx, session)
     email = _send(ctx, sending.scope(note_id, user_id=p.user_id))
     return {"notification_id": note_id, "created": created, "email": email}
 
@@ -115,21 +115,21 @@ def notify(ctx, p):
 @job_task("announce")
 def announce(ctx, p):
     """Resolve the course's learners a page at a time and start one sub-job per page."""
-    with ctx.uow() as s:
-        data = deliveries.with_course_title(s, {"course_id": p.course_id, "sender_id": p.sender_id})
-        note = deliveries.upsert_notification(s, type_name="course_announcement", data=data, title=p.title,
+    with ctx.uow() as session:
+        data = deliveries.with_course_title(session, {"course_id": p.course_id, "sender_id": p.sender_id})
+        note = deliveries.upsert_notification(session, type_name="course_announcement", data=data, title=p.title,
                                               body=p.body, link=p.link, course_id=p.course_id,
                                               priority=p.priority, dedupe_key=f"announce:{ctx.job_id}")
         note_id = note.id
     after, chunks, recipients = "", 0, 0
     while True:
         ctx.check_cancelled()
-        with ctx.uow() as s:
-            ids = fanout.page(s, p.course_id, after, ctx.settings.notify_chunk_size)
+        with ctx.uow() as session:
+            ids = fanout.page(session, p.course_id, after, ctx.settings.notify_chunk_size)
             if not ids:
                 break
             payload = {"notification_id": note_id, "course_id": p.course_id, "after": after, "until": ids[-1]}
-            ctx.enqueue("notify_chunk", payload, fanout.chunk_key(note_id, after, ids[-1]), session=s)
+            ctx.enqueue("notify_chunk", payload, fanout.chunk_key(note_id, after, ids[-1]), session=session)
         chunks, recipients, after = chunks + 1, recipients + len(ids), ids[-1]
         ctx.progress(50, f"{recipients} recipients in {chunks} chunks")
     return {"notification_id": note_id, "chunks": chunks, "recipients": recipients}
@@ -138,26 +138,26 @@ def announce(ctx, p):
 @job_task("notify_chunk")
 def notify_chunk(ctx, p):
     """One page of an announcement: delivery rows (in-app now), then the emails, exactly once."""
-    with ctx.uow() as s:
-        note = s.get(Notification, p.notification_id)
+    with ctx.uow() as session:
+        note = session.get(Notification, p.notification_id)
         if note is None:
             raise InvalidPayload("notification_id", f"no notification {p.notification_id!r}")
         users = fanout.recipients(p.course_id, p.after, p.until)
-        created = deliveries.add_deliveries(s, note, users, job_id=ctx.job_id)
-        recipients = fanout.count(s, users)
-    _publish_user_events(ctx, s)
+        created = deliveries.add_deliveries(session, note, users, job_id=ctx.job_id)
+        recipients = fanout.count(session, users)
+    _publish_user_events(ctx, session)
     email = _send(ctx, sending.scope(p.notification_id, after=p.after, until=p.until))
     return {"recipients": recipients, "created": created, "email": email}
 
 
 @job_task("send_digest")
 def send_digest(ctx, p):
-    with ctx.uow() as s:
-        note = digest.build(s, p.user_id, p.day, job_id=ctx.job_id)
+    with ctx.uow() as session:
+        note = digest.build(session, p.user_id, p.day, job_id=ctx.job_id)
         if note is None:
             return {"items": 0}
         note_id, items = note.id, len(note.data.get("items", []))
-    _publish_user_events(ctx, s)
+    _publish_user_events(ctx, session)
     return {"notification_id": note_id, "items": items,
             "email": _send(ctx, sending.scope(note_id, user_id=p.user_id))}
 
@@ -171,10 +171,10 @@ def queue_digests(day: str | None = None, page: int = 1000) -> dict:
     the_day = date.fromisoformat(day) if day else date.today()
     after, started = "", 0
     while True:
-        with unit_of_work(settings.database_url) as s:
-            users = digest.users_waiting(s, after, page)
+        with unit_of_work(settings.database_url) as session:
+            users = digest.users_waiting(session, after, page)
             for uid in users:
-                _, created = enqueueing.enqueue(s, "send_digest", {"user_id": uid, "day": the_day.isoformat()},
+                _, created = enqueueing.enqueue(session, "send_digest", {"user_id": uid, "day": the_day.isoformat()},
                                              idempotency_key=f"digest:{uid}:{the_day.isoformat()}")
                 started += created
         if len(users) < page:
@@ -189,5 +189,5 @@ def purge_expired_in_app(batch: int = 5000) -> dict:
     """Beat: delete expired in-app notifications, a bounded batch per run."""
     from domain.notifications import inbox
 
-    with unit_of_work(settings.database_url) as s:
-        return {"deleted": inbox.purge_expired(s, batch)}
+    with unit_of_work(settings.database_url) as session:
+        return {"deleted": inbox.purge_expired(session, batch)}

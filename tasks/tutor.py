@@ -44,5 +44,5 @@ def reply(ctx, payload):
 
 @job_task("tutor_index")
 def index(ctx, payload):
-    with ctx.uow() as s:
-        return passages.index_course(s, payload.course_id)
+    with ctx.uow() as session:
+        return passages.index_course(session, payload.course_id)

@@ -28,28 +28,29 @@ def config(settings, payload) -> engine.Config:
 
 @job_task("transcode", transient=(S3ConnectionError,))
 def transcode(ctx, payload):
-    with ctx.uow() as s:
-        asset = assets.require(s, payload.asset_id)
+    with ctx.uow() as session:
+        asset = assets.require(session, payload.asset_id)
         if asset.status == "ready" and not payload.force and ctx.storage.exists(asset.master_key):
             return {**asset.details, "already_ready": True}      # a redelivery after success
-        source_key = assets.mark_processing(s, payload.asset_id).source_key
-        version = versions.start(s, payload.asset_id)
+        source_key = assets.mark_processing(session, payload.asset_id).source_key
+        version = versions.start(session, payload.asset_id)
         number, prefix = version.number, version.prefix
     try:
         result = engine.transcode(ctx.storage, payload.asset_id, source_key, config(ctx.settings, payload),
                                   prefix=prefix, control=ctx)
     except BaseException as exc:
-        with ctx.uow() as s:
-            versions.fail(s, payload.asset_id, number)
+        with ctx.uow() as session:
+            versions.fail(session, payload.asset_id, number)
             # a worker that lost its lease leaves the asset to the new one
             if isinstance(exc, (PermanentError, JobCancelled)) and not ctx.lost_event.is_set():
                 status = "cancelled" if isinstance(exc, JobCancelled) else "failed"
-                assets.mark_failed(s, payload.asset_id, exc.code, exc.message, status=status)
+                assets.mark_failed(session, payload.asset_id, exc.code, exc.message, status=status)
         raise
-    with ctx.uow() as s:
-        if versions.publish(s, payload.asset_id, number, result):
-            ctx.emit("video.ready", {"asset_id": payload.asset_id, "lesson_id": assets.require(s, payload.asset_id)
-                                     .lesson_id, "version": number}, session=s)
+    with ctx.uow() as session:
+        if versions.publish(session, payload.asset_id, number, result):
+            lesson_id = assets.require(session, payload.asset_id).lesson_id
+            ctx.emit("video.ready", {"asset_id": payload.asset_id, "lesson_id": lesson_id, "version": number},
+                     session=session)
         else:
             result["superseded"] = True
     return {**result, "version": number}
@@ -62,5 +63,5 @@ def sweep_versions() -> dict:
     """Delete versions out of service for longer than the grace period (a bounded batch)."""
     grace = timedelta(seconds=settings.video_version_grace_seconds)
     abandoned = grace + timedelta(seconds=2 * settings.video_ffmpeg_timeout)
-    with unit_of_work(settings.database_url) as s:
-        return {"deleted": versions.sweep(s, get_storage(), grace=grace, abandoned_after=abandoned)}
+    with unit_of_work(settings.database_url) as session:
+        return {"deleted": versions.sweep(session, get_storage(), grace=grace, abandoned_after=abandoned)}

@@ -60,34 +60,31 @@ class JobContext:
         if not force and percent < 100 and now - self._last_progress < 0.25:
             return
         self._last_progress = now
-        with unit_of_work(self.db_url) as s:
-            leases.set_progress(s, self.job_id, self.owner, percent, message)
+        with unit_of_work(self.db_url) as session:
+            leases.set_progress(session, self.job_id, self.owner, percent, message)
         if self.on_progress is not None:
             self.on_progress(max(0, min(100, int(percent))), message[:200])
 
     # --- unit of work, events, sub-jobs ----------------------------------------------
     @contextmanager
     def uow(self) -> Iterator[Any]:
-        with unit_of_work(self.db_url) as s:
-            yield s
+        with unit_of_work(self.db_url) as session:
+            yield session
 
     def emit(self, name: str, data: dict, user_id: str | None = None, session=None) -> None:
-        if session is not None:
-            enqueueing.emit(session, self.job_id, name, data, user_id=user_id)
-            return
-        with self.uow() as s:
-            enqueueing.emit(s, self.job_id, name, data, user_id=user_id)
+        if session is None:
+            with self.uow() as session:
+                return self.emit(name, data, user_id, session=session)
+        enqueueing.emit(session, self.job_id, name, data, user_id=user_id)
 
     def enqueue(self, kind: str, payload: dict, idempotency_key: str | None = None, session=None):
         """Start a sub-job (fan-out). Give it a deterministic key so a rerun adds nothing."""
-        def _do(s):
-            job, _ = enqueueing.enqueue(s, kind, payload, caller=self.caller, idempotency_key=idempotency_key,
-                                     parent_id=self.job_id, check_data=False)
-            return job.id
-        if session is not None:
-            return _do(session)
-        with self.uow() as s:
-            return _do(s)
+        if session is None:
+            with self.uow() as session:
+                return self.enqueue(kind, payload, idempotency_key, session=session)
+        job, _ = enqueueing.enqueue(session, kind, payload, caller=self.caller, idempotency_key=idempotency_key,
+                                    parent_id=self.job_id, check_data=False)
+        return job.id
 
     @property
     def db_engine(self) -> Engine:
@@ -144,9 +141,9 @@ class LeaseKeeper(threading.Thread):
             by_db.setdefault(ctx.db_url, []).append(ctx)
         for db_url, ctxs in by_db.items():
             try:
-                with unit_of_work(db_url) as s:
-                    ours, cancel = leases.renew_leases(s, [(c.job_id, c.owner) for c in ctxs],
-                                                        settings.lease_seconds)
+                with unit_of_work(db_url) as session:
+                    ours, cancel = leases.renew_leases(session, [(c.job_id, c.owner) for c in ctxs],
+                                                       settings.lease_seconds)
             except Exception:  # the DB may blip; the lease has slack for a missed beat
                 log.exception("lease renewal failed for %d job(s)", len(ctxs))
                 continue
