@@ -56,7 +56,7 @@ class JobTask(Task):
     # database refused for the 4th time would drop the job's only message. The job's attempts
     # (max_attempts, dead letter) are the limit that counts, and they live in the database.
     max_retries = None
-    engine: Callable[[JobContext, Any], dict] | None = None
+    body: Callable[[JobContext, Any], dict] | None = None      # the family's function, callable as is
     transient: tuple[type[BaseException], ...] = DEFAULT_TRANSIENT
     # a job's failure ends its task as FAILURE (workers.outcomes); execute has logged it already
     throws = (outcomes.JobFailed,)
@@ -91,7 +91,7 @@ def execute(task: JobTask, job_id: str) -> dict:
     keeper = lease_keeper()
     keeper.add(ctx)
     try:
-        result = task.engine(ctx, enqueueing.parse_payload(ctx.kind, raw_payload))
+        result = task.body(ctx, enqueueing.parse_payload(ctx.kind, raw_payload))
     except (Retry, Ignore):
         raise
     except JobCancelled:
@@ -152,6 +152,6 @@ def job_task(kind_name: str, **options: Any) -> Callable[[Callable], Task]:
         run.__doc__ = fn.__doc__
         run.__module__ = fn.__module__
         return app.task(name=kind.task, base=JobTask, bind=True, queue=kind.queue,
-                        engine=staticmethod(fn), transient=transient, **options)(run)
+                        body=staticmethod(fn), transient=transient, **options)(run)
 
     return decorate

@@ -19,8 +19,8 @@ def test_evaluate_learner_awards_a_badge_once_and_announces_it(database):
     history.passed(learner, 1)
     # When the task body runs, and runs again (a redelivery)
     ctx, payload = job_context(database.url, "evaluate_achievements", {"user_id": learner})
-    first = evaluate_learner.engine(ctx, payload)
-    again = evaluate_learner.engine(ctx, payload)
+    first = evaluate_learner.body(ctx, payload)
+    again = evaluate_learner.body(ctx, payload)
     # Then the badge is awarded the first time only, with one event for the learner
     assert first == {"awarded": ["first_course"], "revoked": 0}
     assert again["awarded"] == []

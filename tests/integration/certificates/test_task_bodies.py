@@ -21,8 +21,8 @@ def test_certify_issues_one_certificate_and_a_rerun_finds_it(database, s3_server
         course_id, user_id = course.id, user.id
     ctx, payload = job_context(database.url, "certify", {"course_id": course_id, "user_id": user_id})
     # When the task body runs twice (a redelivery)
-    first = certify.engine(ctx, payload)
-    again = certify.engine(ctx, payload)
+    first = certify.body(ctx, payload)
+    again = certify.body(ctx, payload)
     # Then one certificate, its PDF in the platform's storage, one event from this job
     assert first["created"] is True and again == {**first, "created": False}
     with unit_of_work(database.url) as session:
@@ -41,7 +41,7 @@ def test_certify_refuses_a_learner_who_is_not_eligible(database, s3_server):
         course_id, user_id = course.id, user.id
     ctx, payload = job_context(database.url, "certify", {"course_id": course_id, "user_id": user_id})
     with pytest.raises(PermanentError) as err:
-        certify.engine(ctx, payload)
+        certify.body(ctx, payload)
     assert err.value.code == "not_eligible"
 
 
@@ -54,6 +54,6 @@ def test_certify_course_stops_before_its_first_chunk_when_cancelled(database, s3
     ctx, payload = job_context(database.url, "certify_course", {"course_id": course_id})
     ctx.cancel_event.set()
     with pytest.raises(JobCancelled):
-        certify_course.engine(ctx, payload)
+        certify_course.body(ctx, payload)
     with unit_of_work(database.url) as session:
         assert session.scalars(select(Certificate).where(Certificate.course_id == course_id)).all() == []

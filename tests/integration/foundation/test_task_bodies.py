@@ -17,14 +17,14 @@ def stored(url: str, job_id: str) -> Job:
 
 def test_ping_returns_its_echo_and_the_attempt(database):
     ctx, payload = job_context(database.url, "ping", {"echo": "hello"})
-    assert ping.engine(ctx, payload)["echo"] == "hello"
-    assert ping.engine(ctx, payload)["attempt"] == 1
+    assert ping.body(ctx, payload)["echo"] == "hello"
+    assert ping.body(ctx, payload)["attempt"] == 1
 
 
 def test_a_transient_drill_raises_for_the_lifecycle_to_retry(database):
     ctx, payload = job_context(database.url, "ping", {"fail_transient_times": 1}, caller="system")
     with pytest.raises(TransientError):
-        ping.engine(ctx, payload)
+        ping.body(ctx, payload)
 
 
 def test_ping_stops_when_its_context_is_cancelled_mid_sleep(database):
@@ -33,7 +33,7 @@ def test_ping_stops_when_its_context_is_cancelled_mid_sleep(database):
     ctx.on_progress = lambda percent, message: ctx.cancel_event.set()
     # When the task body runs
     with pytest.raises(JobCancelled):
-        ping.engine(ctx, payload)
+        ping.body(ctx, payload)
     # Then it stopped at its next check, after one progress report stored on the job
     row = stored(database.url, ctx.job_id)
     assert row.progress_message == "slept 1 of 30 s" and row.state == "running"
@@ -43,4 +43,4 @@ def test_a_run_that_lost_its_lease_is_stopped_the_same_way(database):
     ctx, payload = job_context(database.url, "ping", {"sleep": 30})
     ctx.lost_event.set()
     with pytest.raises(JobCancelled, match="lost the job's lease"):
-        ping.engine(ctx, payload)
+        ping.body(ctx, payload)

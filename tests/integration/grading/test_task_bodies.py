@@ -28,7 +28,7 @@ def test_grade_quiz_scores_the_attempt_emits_and_schedules_one_recompute(course)
     ctx, payload = job_context(course.url, "grade_quiz", {"attempt_id": attempt, "answers": [
         {"question_id": q[0], "value": 1}, {"question_id": q[1], "value": False}]})
     # When the task body runs
-    result = grade_quiz.engine(ctx, payload)
+    result = grade_quiz.body(ctx, payload)
     # Then it returns the score, stored the grade item, announced it and scheduled one recompute
     assert (result["score"], result["max_score"]) == (2, 4)
     with unit_of_work(course.url) as session:
@@ -51,7 +51,7 @@ def test_regrade_course_stops_at_the_next_chunk_once_its_job_is_cancelled(databa
     ctx.on_progress = lambda percent, message: ctx.cancel_event.set()    # cancelled after the first chunk
     # When the task body runs
     with pytest.raises(JobCancelled):
-        regrade_course.engine(ctx, payload)
+        regrade_course.body(ctx, payload)
     # Then the first chunk's grades are stored and the rest were not started
     with unit_of_work(course.url) as session:
         graded = session.scalars(select(CourseGrade.user_id).where(CourseGrade.course_id == course.course_id,
