@@ -35,6 +35,9 @@ TEST_SETTINGS = {
     "COURSEWORK_RATE_LIMIT_PER_MINUTE": "100000",
     "COURSEWORK_ANONYMOUS_RATE_PER_MINUTE": "100000",
     "COURSEWORK_VERIFY_RATE_PER_MINUTE": "100000",
+    # few idle connections per process (a busy one still opens up to 2 + 20): several sessions at
+    # once, each with its workers, intakes and isolated stacks, share one server's max_connections
+    "COURSEWORK_DB_POOL_SIZE": "2",
 }
 ALL_QUEUES = ",".join(registry.ALL_QUEUES)
 
