@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -161,6 +162,9 @@ class Stack:
         return httpx.Client(base_url=self.intake_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
     def stop(self) -> None:
+        for child in reversed(self.children):     # all asked to stop at once, then each waited for
+            if child.alive():
+                child.signal_group(signal.SIGTERM)
         for child in reversed(self.children):
             child.stop(timeout=3)
         self.children.clear()
