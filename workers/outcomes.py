@@ -110,7 +110,7 @@ def register_progress_state() -> None:
 def on_task_revoked(sender=None, request=None, terminated=False, expired=False, **_kw):
     """A job task revoked in this worker: cancel its job (a terminated one at once, its process
     is gone), so neither the reaper nor a redelivery runs it again."""
-    if sender is None or not getattr(sender, "engine", None) or request is None:
+    if sender is None or not getattr(sender, "body", None) or request is None:
         return
     args = list(getattr(request, "args", None) or [])
     if not args:
