@@ -15,6 +15,7 @@ import domain.models  # noqa: F401
 from cli.services import ROOT, migrate
 from domain.db import Base
 from domain.jobs.kinds import FAMILIES
+from tests.support import sessions
 
 
 def test_one_head():
@@ -45,8 +46,9 @@ def test_migrations_match_the_models_on_sqlite(tmp_path):
 def test_demo_runs_every_family_end_to_end_on_embedded_defaults(tmp_path, redis_server):
     # Given a fresh folder and only the embedded defaults (SQLite, local storage)
     # (a Redis database number of its own, so the shared test worker never takes its jobs)
+    # (and this session's sandbox uids and folder: other sessions' sandbox runs are the host's too)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
-           "COURSEWORK_REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/11"}
+           "COURSEWORK_REDIS_URL": redis_server.url.rsplit("/", 1)[0] + "/11", **sessions.env()}
     # When the whole demo runs, as `bash bin/demo` runs it
     out = subprocess.run([sys.executable, "-m", "cli.main", "demo"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=600)
