@@ -34,31 +34,29 @@ sandbox (bwrap's process group, then every process of the slot uid); the next ca
 Zombies: the process that runs sessions makes itself a child subreaper, so a ``runner`` orphaned
 by the kill of its bwrap is reparented to it (not to PID 1 of the worker's PID namespace, which in
 a container may be the worker itself and never reap it) and the sweep reaps it at once.
+
+``bwrap.py`` builds the command line that starts a sandbox; ``wire.py`` reads a case's output
+and ``runner``'s reply.
 """
 from __future__ import annotations
 
 import math
 import os
-import select
-import selectors
-import shutil
 import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from domain.sandbox.bwrap import PATH, bwrap_argv, launch_argv, which
 from domain.sandbox.cgroups import SlotGroup
 from domain.sandbox.errors import ProgramNotStarted, SandboxUnavailable  # noqa: F401  (re-exported)
 from domain.sandbox.helpers import Helpers
 from domain.sandbox.slots import Slot
 from domain.sandbox.sweep import become_subreaper, kill_uid
-
-SANDBOX_UID = 65534
-PATH = "/usr/local/bin:/usr/bin:/bin"
-
+from domain.sandbox.wire import collect, write_all
+from domain.sandbox.wire import reply as wire_reply
 
 @dataclass(frozen=True)
 class Limits:
@@ -95,52 +93,6 @@ class RunResult:
         return self.exit_code == 0 and not (self.timed_out or self.output_exceeded or self.cpu_exceeded)
 
 
-STDERR_KEEP = 64 * 1024
-OUTER_FACTOR, OUTER_GRACE = 3.0, 5.0
-OOM_POLL = 0.05   # seconds between looks at the slot cgroup's OOM kill count
-
-
-RUNNER_PATH = "/sandbox/run"
-
-
-def _root_links() -> list[str]:
-    """bwrap arguments for /bin, /lib, /lib64, /sbin: symlinks into /usr when the host has them."""
-    args = []
-    for name in ("bin", "lib", "lib64", "sbin"):
-        target = os.readlink(f"/{name}") if os.path.islink(f"/{name}") else None
-        if target is not None:
-            args += ["--symlink", target, f"/{name}"]
-        elif os.path.isdir(f"/{name}"):
-            args += ["--ro-bind", f"/{name}", f"/{name}"]
-    return args
-
-
-_ROOT_LINKS = _root_links()   # the host's layout does not change while a worker runs
-
-
-def bwrap_argv(box: Path, argv: list[str], *, writable_box: bool, runner: Path, ctl_fd: int,
-               env: dict[str, str] | None = None, bwrap: str = "bwrap") -> list[str]:
-    cmd = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--as-pid-1",
-           "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
-           "--ro-bind", "/usr", "/usr", *_ROOT_LINKS,
-           "--proc", "/proc", "--dev", "/dev", "--dir", "/tmp",
-           "--bind" if writable_box else "--ro-bind", str(box), "/box",
-           "--ro-bind", str(runner), RUNNER_PATH,
-           "--remount-ro", "/dev", "--remount-ro", "/",
-           "--chdir", "/box" if writable_box else "/tmp", "--clearenv"]
-    for key, value in {"PATH": PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp", **(env or {})}.items():
-        cmd += ["--setenv", key, value]
-    return [*cmd, "--", RUNNER_PATH, str(ctl_fd), *argv]
-
-
-def _launch_argv(helpers: Helpers, processes: int, uid: int | None, group: SlotGroup | None) -> list[str]:
-    """Outer limits, for bwrap and runner; each case's own limits are set by runner."""
-    big = str(1 << 62)
-    groups = ":".join(str(p) for p in group.procs) if group else "-"
-    return [str(helpers.launch), str(-1 if uid is None else uid), groups, str(1 << 30), big, str(processes + 8),
-            big, "256"]
-
-
 def _request(limits: Limits, tree_memory: bool) -> bytes:
     """The case's limits for runner (see runner.c); ``tree_memory``: runner enforces the memory
     limit on the tree itself (no cgroup does)."""
@@ -149,6 +101,9 @@ def _request(limits: Limits, tree_memory: bool) -> bytes:
     wall_ms = max(1, math.ceil(limits.wall_seconds * 1000))
     return (f"{cpu_ms} {address_space} {limits.processes} {limits.file_bytes} {limits.open_files} "
             f"{limits.file_bytes} {limits.tmp_inodes} {limits.memory_bytes if tree_memory else 0} {wall_ms}").encode()
+
+
+OUTER_FACTOR, OUTER_GRACE = 3.0, 5.0
 
 
 def outer_deadline(wall_seconds: float) -> float:
@@ -163,19 +118,6 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-_FOUND: dict[str, str] = {}
-
-
-def _which(bwrap: str) -> str | None:
-    """shutil.which, remembered once found (a PATH search per submission is measurable)."""
-    if bwrap not in _FOUND:
-        path = shutil.which(bwrap)
-        if path is None:
-            return None
-        _FOUND[bwrap] = path
-    return _FOUND[bwrap]
 
 
 def run(box: Path, argv: list[str], limits: Limits, slot: Slot, helpers: Helpers, *, stdin: bytes = b"",
@@ -196,13 +138,13 @@ class Session:
     def __init__(self, box: Path, argv: list[str], slot: Slot, helpers: Helpers, *, writable_box: bool = False,
                  env: dict[str, str] | None = None, bwrap: str = "bwrap", processes: int = 64,
                  group: SlotGroup | None = None):
-        path = _which(bwrap)
+        path = which(bwrap)
         if path is None:
             raise SandboxUnavailable(f"{bwrap!r} is not installed (apt-get install bubblewrap)")
         become_subreaper()
         self.slot, self.group = slot, group
         self._ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        cmd = _launch_argv(helpers, processes, slot.uid, group) + bwrap_argv(
+        cmd = launch_argv(helpers, processes, slot.uid, group) + bwrap_argv(
             box, argv, writable_box=writable_box, runner=helpers.runner, ctl_fd=theirs.fileno(), env=env, bwrap=path)
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -263,7 +205,7 @@ class Session:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
-            _write_all(stdin_fd, stdin)
+            write_all(stdin_fd, stdin)
             os.lseek(stdin_fd, 0, os.SEEK_SET)
             started = time.monotonic()
             try:
@@ -275,11 +217,11 @@ class Session:
                 os.close(fd)
         deadline = started + outer_deadline(limits.wall_seconds)
         oom = self.group.oom_killed if self.group is not None else None
-        out, err, timed_out, exceeded, oom_stop = _collect(out_r, err_r, deadline, limits.output_bytes, oom)
+        out, err, timed_out, exceeded, oom_stop = collect(out_r, err_r, deadline, limits.output_bytes, oom)
         stopped = timed_out or exceeded or oom_stop
         reply = None
         if not stopped:
-            reply, oom_stop = _reply(self._ctl, deadline, oom)
+            reply, oom_stop = wire_reply(self._ctl, deadline, oom)
             stopped = oom_stop
         wall = time.monotonic() - started   # up to the verdict's event: the teardown below is not the program's
         timed_out = timed_out or (reply is None and not stopped and time.monotonic() >= deadline)
@@ -316,72 +258,3 @@ class Session:
                          memory_exceeded=oom or bool(flags & 2), file_limit=bool(flags & 4))
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _reply(ctl: socket.socket, deadline: float,
-           oom_killed: Callable[[], bool] | None = None) -> tuple[list[bytes] | None, bool]:
-    """runner's reply for the case, sent once every process of the case is gone; None: none by the
-    deadline, or runner is gone. -> (reply, the kernel OOM-killed a process of the case meanwhile)"""
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return None, False
-        if select.select([ctl], [], [], remaining if oom_killed is None else min(remaining, OOM_POLL))[0]:
-            break
-        if oom_killed is not None and oom_killed():
-            return None, True
-    try:
-        data = ctl.recv(256)
-    except OSError:   # runner died before it could read the request
-        return None, False
-    return data.split() or None, False
-
-
-def _collect(out_fd: int, err_fd: int, deadline: float, budget: int,
-             oom_killed: Callable[[], bool] | None = None) -> tuple[bytes, bytes, bool, bool, bool]:
-    """Read stdout/stderr until both close, the deadline passes, stdout exceeds its budget, or
-    (``oom_killed``, polled every 50 ms) the kernel killed a process of the case for its memory:
-    the verdict is then MLE whatever the rest does, so the case is not left to run on.
-    -> (stdout, stderr tail, timed out, output exceeded, OOM kill)"""
-    out, err = bytearray(), bytearray()
-    timed_out = exceeded = oom = False
-    sel = selectors.DefaultSelector()
-    sel.register(out_fd, selectors.EVENT_READ, out)
-    sel.register(err_fd, selectors.EVENT_READ, err)
-    next_check = time.monotonic() + OOM_POLL
-    try:
-        while sel.get_map():
-            now = time.monotonic()
-            remaining = deadline - now
-            if remaining <= 0:
-                timed_out = True
-                break
-            if oom_killed is not None and now >= next_check:
-                next_check = now + OOM_POLL
-                if oom_killed():
-                    oom = True
-                    break
-            wait = remaining if oom_killed is None else min(remaining, max(0.0, next_check - now))
-            for key, _ in sel.select(wait):
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    sel.unregister(key.fd)
-                    continue
-                buf = key.data
-                buf += chunk
-                if buf is out and len(out) > budget:
-                    exceeded = True
-                    del out[budget:]
-                elif buf is err and len(err) > 2 * STDERR_KEEP:
-                    del err[:-STDERR_KEEP]
-            if exceeded:
-                break
-    finally:
-        sel.close()
-        os.close(out_fd)
-        os.close(err_fd)
-    return bytes(out), bytes(err[-STDERR_KEEP:]), timed_out, exceeded, oom
