@@ -3,8 +3,10 @@ by filter (a dry run counts first), and the job history as rows for an export.
 
 Every query here is bounded by an index (state first: ``ix_jobs_state_lease``,
 ``ix_jobs_state_finished``, ``ix_jobs_state_queue_created``) so the health view does not scan
-the whole history; bulk actions work in chunks of ``CHUNK`` rows, each its own transaction,
-locking with ``SKIP LOCKED`` so a worker finishing one of them at that moment is not blocked.
+the whole history; bulk actions work in chunks of ``CHUNK`` rows, each its own short
+transaction. A chunk waits for a row another transaction holds (a worker's heartbeat or progress
+write, another operator's chunk) and then checks the filter again, so every job that still
+matches is changed and none twice.
 """
 from __future__ import annotations
 
@@ -151,9 +153,9 @@ def bulk(db_url: str, f: JobFilter, action: str, *, dry_run: bool = True, limit:
         ids = list(s.scalars(stmt.with_only_columns(Job.id).order_by(Job.created_at, Job.id).limit(limit)))
     done = 0
     for i in range(0, len(ids), CHUNK):
-        with unit_of_work(db_url) as s:      # each still matching, and not held by another operator
+        with unit_of_work(db_url) as s:      # each still matching once its row is ours
             rows = list(s.scalars(stmt.where(Job.id.in_(ids[i:i + CHUNK])).order_by(Job.created_at, Job.id)
-                                  .with_for_update(skip_locked=True)))
+                                  .with_for_update()))
             for job in rows:
                 apply(s, job)
         done += len(rows)
