@@ -65,6 +65,18 @@ class NoFreeSlot(RuntimeError):
     pass
 
 
+def try_lock(path: Path) -> int | None:
+    """An open descriptor holding ``path``'s exclusive lock, or None if another process holds it.
+    The lock lasts until the descriptor is closed (or its process ends)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 @contextmanager
 def claim(lock_dir: Path, base_uid: int, count: int, wait_seconds: float = 30.0) -> Iterator[Slot]:
     if os.geteuid() != 0:
@@ -74,11 +86,8 @@ def claim(lock_dir: Path, base_uid: int, count: int, wait_seconds: float = 30.0)
     deadline = time.monotonic() + wait_seconds
     while True:
         for n in range(count):
-            fd = os.open(lock_dir / f"slot-{n}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
+            fd = try_lock(lock_dir / f"slot-{n}.lock")
+            if fd is None:
                 continue
             try:
                 yield Slot(number=n, uid=base_uid + n, lock=lock_dir / f"slot-{n}.lock")

@@ -6,10 +6,10 @@ folder (slot locks, boxes). Each session therefore holds a block of host uids, c
 advisory lock for its lifetime, and keeps its sandbox folders under a name of that block."""
 from __future__ import annotations
 
-import fcntl
-import os
 import tempfile
 from pathlib import Path
+
+from domain.sandbox.slots import try_lock
 
 UID_START = 63000    # apart from the production default (61000)
 UID_BLOCK_SIZE = 1000
@@ -26,11 +26,8 @@ def _claim_block() -> int:
     """The first block no other live session holds (the lock goes with this process)."""
     LOCK_DIR.mkdir(parents=True, exist_ok=True)
     for block in range(BLOCKS):
-        fd = os.open(LOCK_DIR / f"uid-block-{block}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = try_lock(LOCK_DIR / f"uid-block-{block}.lock")
+        if fd is None:
             continue
         _held["fd"] = fd          # kept open: the lock lasts as long as this session
         return block
