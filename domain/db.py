@@ -60,6 +60,9 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+# Keyed by process, and never replaced (unlike ``PerProcess``): a forked child must not use its
+# parent's pooled connections, nor let them be garbage-collected, since closing one there would
+# end the parent's session on the server too.
 _engines: dict[tuple[int, str], Engine] = {}
 POOL_OPTIONS = {"pool_size": 10, "max_overflow": 20}   # set from celeryconfig (COURSEWORK_DB_POOL_SIZE...)
 
