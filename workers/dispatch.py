@@ -10,10 +10,9 @@ could not send stays unpublished in the outbox and the relay sends it (``workers
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Any
 
 from celeryconfig import settings
+from workers.batching import BatchingThread
 from workers.per_process import PerProcess
 
 log = logging.getLogger(__name__)
@@ -32,45 +31,21 @@ class Dispatcher:
     """The process's publishing thread for job messages (``add`` never blocks on Redis)."""
 
     def __init__(self):
-        self.pending: list[Any] = []       # (engine, outbox id, job id, kind name, payload) or flush markers
-        self.cond = threading.Condition()
         self.conn = None
-        self.thread = threading.Thread(target=self._run, name="job-dispatcher", daemon=True)
-        self.thread.start()
+        self.batches = BatchingThread("job-dispatcher", self.send)   # what it misses, the relay sends
 
     def add(self, engine, rows: list[tuple]) -> None:
         """Queue ``(outbox id, job id, kind name, payload)`` rows written through ``engine``."""
-        with self.cond:
-            self.pending.extend((engine, *row) for row in rows)
-            self.cond.notify()
+        self.batches.add((engine, *row) for row in rows)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until what was added so far has been sent or given up on (at exit; tests)."""
-        done = threading.Event()
-        with self.cond:
-            self.pending.append(done)
-            self.cond.notify()
-        return done.wait(timeout)
-
-    def _run(self) -> None:
-        while True:
-            with self.cond:
-                while not self.pending:
-                    self.cond.wait()
-                batch, self.pending = self.pending, []
-            try:
-                self.send([item for item in batch if not isinstance(item, threading.Event)])
-            except Exception:       # never let the thread die: the relay covers what was missed
-                log.exception("job dispatch failed")
-            for marker in batch:
-                if isinstance(marker, threading.Event):
-                    marker.set()
+        return self.batches.flush(timeout)
 
     def send(self, rows: list[tuple]) -> None:
+        """``(engine, outbox id, job id, kind name, payload)`` rows: sent, then marked published."""
         from workers import relay
 
-        if not rows:
-            return
         try:
             if self.conn is None:
                 self.conn = bounded_connection()

@@ -8,12 +8,12 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import threading
 
 import redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from workers.batching import BatchingThread
 from workers.per_process import PerProcess
 
 log = logging.getLogger(__name__)
@@ -45,40 +45,11 @@ def reset_client() -> None:
     client.reset()
 
 
-class Publisher:
-    """The process's event publisher: a thread that sends whatever messages are waiting in one
-    pipeline, so events recorded while a pipeline is in flight share the next round trip (a busy
-    worker sends a handful per round trip instead of one each). Per process, in order."""
-
-    def __init__(self):
-        self.pending: list[tuple[str, str] | threading.Event] = []
-        self.cond = threading.Condition()
-        self.thread = threading.Thread(target=self._run, name="event-publisher", daemon=True)
-        self.thread.start()
-
-    def add(self, messages: list) -> None:
-        with self.cond:
-            self.pending.extend(messages)
-            self.cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self.cond:
-                while not self.pending:
-                    self.cond.wait()
-                batch, self.pending = self.pending, []
-            send(batch)
-
-    def flush(self, timeout: float = 2.0) -> bool:
-        """Wait until what was added so far has been sent (at exit; tests)."""
-        done = threading.Event()
-        self.add([done])
-        return done.wait(timeout)
-
-
-def _start_publisher() -> Publisher:
-    started = Publisher()
-    atexit.register(started.flush)
+def _start_publisher() -> BatchingThread:
+    """The process's event publisher: events recorded while a pipeline is in flight share the
+    next round trip (a busy worker sends a handful per round trip instead of one each), in order."""
+    started = BatchingThread("event-publisher", lambda messages: send(messages))
+    atexit.register(started.flush, 2.0)
     return started
 
 
@@ -101,21 +72,15 @@ def publish(events: list) -> None:
     publisher().add(messages)
 
 
-def send(batch: list) -> None:
-    """One pipeline for the messages; the flush markers among them are set once it is done."""
-    markers = [m for m in batch if isinstance(m, threading.Event)]
+def send(messages: list[tuple[str, str]]) -> None:
+    """One pipeline for the ``(channel, body)`` messages."""
     try:
-        messages = [m for m in batch if not isinstance(m, threading.Event)]
-        if messages:
-            pipe = client().pipeline(transaction=False)
-            for channel, body in messages:
-                pipe.publish(channel, body)
-            pipe.execute()
+        pipe = client().pipeline(transaction=False)
+        for channel, body in messages:
+            pipe.publish(channel, body)
+        pipe.execute()
     except Exception as exc:  # listeners fall back to reading job_events
         log.warning("event publish failed: %s", exc)
-    finally:
-        for marker in markers:
-            marker.set()
 
 
 def install() -> None:
