@@ -2,6 +2,7 @@
 scripted: 429 with Retry-After, 503, a dropped connection, an event stream that cannot be had."""
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -9,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from coursework_client import ApiError, Client, Policy
+from coursework_client import ApiError, AsyncClient, Client, Policy
 
 JOB = {"id": "j1", "kind": "ping", "queue": "maintenance", "state": "queued", "attempts": 0, "max_attempts": 3,
        "progress": 0}
@@ -18,7 +19,8 @@ ACCEPTED = {"job": JOB, "links": {"self": "/v1/jobs/j1", "events": "/v1/jobs/j1/
 
 class Scripted:
     """Answers each (method, path) from its script, in order; the last answer repeats.
-    An answer is (status, headers, body) or "drop" (close the connection without a word)."""
+    An answer is (status, headers, body), ("sse", text, "drop" | "end") or "drop" (close the
+    connection without a word)."""
 
     def __init__(self, script: dict):
         self.script = {k: list(v) for k, v in script.items()}
@@ -40,6 +42,21 @@ class Scripted:
                 if answer == "drop":
                     self.close_connection = True
                     self.connection.shutdown(2)
+                    return
+                if answer[0] == "sse":      # ("sse", text, "drop" | "end"): a stream cut off, or ended
+                    self.protocol_version = "HTTP/1.1"      # chunked, as intake streams: a cut is told apart
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    data = answer[1].encode()
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                    if answer[2] == "end":
+                        self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                    self.close_connection = True
+                    if answer[2] == "drop":
+                        self.connection.shutdown(2)
                     return
                 status, headers, body = answer
                 data = json.dumps(body).encode()
@@ -131,3 +148,25 @@ def test_wait_falls_back_to_polling_when_the_stream_cannot_be_had(server):
     assert len(polls) == 3
     # spaced by the poll interval, growing: a few requests a minute, never a tight loop
     assert polls[1] - polls[0] >= 0.2 and polls[2] - polls[1] >= 0.3
+
+
+def _sse(event_id: int, type_: str) -> str:
+    data = {"id": event_id, "job_id": "j1", "type": type_, "data": {}}
+    return f"id: {event_id}\nevent: {type_}\ndata: {json.dumps(data)}\n\n"
+
+
+@pytest.mark.parametrize("client", ["sync", "async"])
+def test_a_dropped_event_stream_resumes_after_the_last_event_it_got(server, client):
+    srv = server({("GET", "/v1/jobs/j1/events"): [("sse", _sse(1, "job.queued") + _sse(2, "job.running"), "drop"),
+                                                  ("sse", _sse(3, "job.succeeded"), "end")]})
+    if client == "sync":
+        with Client(srv.url, "k") as cw:
+            got = [e.type for e in cw.events("j1")]
+    else:
+        async def follow():
+            async with AsyncClient(srv.url, "k") as cw:
+                return [e.type async for e in cw.events("j1")]
+        got = asyncio.run(follow())
+    assert got == ["job.queued", "job.running", "job.succeeded"]       # each once, in order
+    (_, first), (_, second) = srv.calls("GET", "/v1/jobs/j1/events")
+    assert "Last-Event-ID" not in first and second["Last-Event-ID"] == "2"

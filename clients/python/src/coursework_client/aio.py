@@ -92,6 +92,24 @@ class AsyncClient(Base):
             await asyncio.sleep(delay)
             attempt += 1
 
+    async def _follow(self, path: str, params: Optional[dict] = None, last_event_id=None):
+        """The stream's items (keep-alives too) until the server ends it, resumed after a dropped
+        connection from the last id seen (``Last-Event-ID``), with the retry policy's backoff."""
+        last, drops = last_event_id, 0
+        while True:
+            try:
+                async for item in self._stream(path, params, last):
+                    if item is not KEEPALIVE:
+                        last, drops = item.id or last, 0
+                    yield item
+                return
+            except httpx.TransportError:
+                delay = self.retry.delay(drops, None)
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+                drops += 1
+
     # ------------------------------------------------------------------------------ jobs
 
     async def enqueue(self, kind: str, payload: Optional[dict] = None, *, run_at: Optional[datetime] = None,
@@ -138,26 +156,15 @@ class AsyncClient(Base):
     async def events(self, job_id: str, *, last_event_id: Optional[int] = None,
                      timeout: Optional[float] = None) -> AsyncIterator[models.JobEvent]:
         deadline = None if timeout is None else time.monotonic() + timeout
-        last, drops = last_event_id, 0
-        while True:
-            try:
-                async for item in self._stream(f"/v1/jobs/{job_id}/events", last_event_id=last):
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise TimeoutError(f"no end of job {job_id} within {timeout}s")
-                    if item is KEEPALIVE:
-                        continue
-                    event = self.job_event(item.data)
-                    last, drops = event.id, 0
-                    yield event
-                    if event.type in TERMINAL_EVENTS:
-                        return
+        async for item in self._follow(f"/v1/jobs/{job_id}/events", last_event_id=last_event_id):
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"no end of job {job_id} within {timeout}s")
+            if item is KEEPALIVE:
+                continue
+            event = self.job_event(item.data)
+            yield event
+            if event.type in TERMINAL_EVENTS:
                 return
-            except httpx.TransportError:
-                delay = self.retry.delay(drops, None)
-                if delay is None:
-                    raise
-                await asyncio.sleep(delay)
-                drops += 1
 
     async def wait(self, job_id: str, *, timeout: float = 600.0, raise_on_failure: bool = False) -> models.Job:
         deadline = time.monotonic() + timeout
@@ -239,25 +246,14 @@ class AsyncClient(Base):
     async def stream_reply(self, session_id: str, reply_id: Optional[str] = None) -> AsyncIterator[str]:
         token = (await self.stream_token(session_id)).token
         params = {"token": token, **({"reply_id": reply_id} if reply_id else {})}
-        last, drops = None, 0
-        while True:
-            try:
-                async for item in self._stream(f"/v1/tutor/sessions/{session_id}/stream", params, last):
-                    if item is KEEPALIVE:
-                        continue
-                    last, drops = item.id or last, 0
-                    kind, value = self.tutor_event(item.event, item.data)
-                    if kind == "token":
-                        yield value
-                    elif kind == "done":
-                        return
+        async for item in self._follow(f"/v1/tutor/sessions/{session_id}/stream", params):
+            if item is KEEPALIVE:
+                continue
+            kind, value = self.tutor_event(item.event, item.data)
+            if kind == "token":
+                yield value
+            elif kind == "done":
                 return
-            except httpx.TransportError:
-                delay = self.retry.delay(drops, None)
-                if delay is None:
-                    raise
-                await asyncio.sleep(delay)
-                drops += 1
 
     async def ask_and_stream(self, session_id: str, content: str) -> AsyncIterator[str]:
         accepted = await self.ask_tutor(session_id, content)

@@ -90,6 +90,24 @@ class Client(Base):
             time.sleep(delay)
             attempt += 1
 
+    def _follow(self, path: str, params: Optional[dict] = None, last_event_id=None):
+        """The stream's items (keep-alives too) until the server ends it, resumed after a dropped
+        connection from the last id seen (``Last-Event-ID``), with the retry policy's backoff."""
+        last, drops = last_event_id, 0
+        while True:
+            try:
+                for item in self._stream(path, params, last):
+                    if item is not KEEPALIVE:
+                        last, drops = item.id or last, 0
+                    yield item
+                return
+            except httpx.TransportError:
+                delay = self.retry.delay(drops, None)
+                if delay is None:
+                    raise
+                time.sleep(delay)
+                drops += 1
+
     # ------------------------------------------------------------------------------ jobs
 
     def enqueue(self, kind: str, payload: Optional[dict] = None, *, run_at: Optional[datetime] = None,
@@ -142,26 +160,15 @@ class Client(Base):
                timeout: Optional[float] = None) -> Iterator[models.JobEvent]:
         """A job's events until it ends, reconnecting (with Last-Event-ID) if the connection drops."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        last, drops = last_event_id, 0
-        while True:
-            try:
-                for item in self._stream(f"/v1/jobs/{job_id}/events", last_event_id=last):
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise TimeoutError(f"no end of job {job_id} within {timeout}s")
-                    if item is KEEPALIVE:
-                        continue
-                    event = self.job_event(item.data)
-                    last, drops = event.id, 0
-                    yield event
-                    if event.type in TERMINAL_EVENTS:
-                        return
-                return          # the server closed the stream: the job is over
-            except httpx.TransportError:
-                delay = self.retry.delay(drops, None)
-                if delay is None:
-                    raise
-                time.sleep(delay)
-                drops += 1
+        for item in self._follow(f"/v1/jobs/{job_id}/events", last_event_id=last_event_id):
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"no end of job {job_id} within {timeout}s")
+            if item is KEEPALIVE:
+                continue
+            event = self.job_event(item.data)
+            yield event
+            if event.type in TERMINAL_EVENTS:
+                return
 
     def wait(self, job_id: str, *, timeout: float = 600.0, raise_on_failure: bool = False) -> models.Job:
         """The job once it has ended: followed on its event stream (one request), then read once.
@@ -252,25 +259,14 @@ class Client(Base):
         ``StreamError`` if the reply failed."""
         token = self.stream_token(session_id).token
         params = {"token": token, **({"reply_id": reply_id} if reply_id else {})}
-        last, drops = None, 0
-        while True:
-            try:
-                for item in self._stream(f"/v1/tutor/sessions/{session_id}/stream", params, last):
-                    if item is KEEPALIVE:
-                        continue
-                    last, drops = item.id or last, 0
-                    kind, value = self.tutor_event(item.event, item.data)
-                    if kind == "token":
-                        yield value
-                    elif kind == "done":
-                        return
+        for item in self._follow(f"/v1/tutor/sessions/{session_id}/stream", params):
+            if item is KEEPALIVE:
+                continue
+            kind, value = self.tutor_event(item.event, item.data)
+            if kind == "token":
+                yield value
+            elif kind == "done":
                 return
-            except httpx.TransportError:
-                delay = self.retry.delay(drops, None)
-                if delay is None:
-                    raise
-                time.sleep(delay)
-                drops += 1
 
     def ask_and_stream(self, session_id: str, content: str) -> Iterator[str]:
         """Post the learner's message and stream the tutor's reply."""
